@@ -1,0 +1,63 @@
+/*
+ * Secure key blob, version 1 (all integers big-endian):
+ *   magic "SKEY" | version u8 | key type u8 | key bits u16 | MKVP[8] |
+ *   nonce[12] | ciphertext[bits/8] | tag[16]
+ * AES-256-GCM under the master key, with everything before the ciphertext
+ * as associated data, so any change to any byte fails to unwrap.
+ */
+#ifndef SECUREKEY_BLOB_H
+#define SECUREKEY_BLOB_H
+
+#include <stddef.h>
+
+#include "mkvp.h"
+#include "secmem.h"
+
+#define SK_BLOB_MAGIC "SKEY"
+#define SK_BLOB_VERSION 1
+#define SK_BLOB_NONCE_LEN 12
+#define SK_BLOB_TAG_LEN 16
+#define SK_BLOB_HEADER_LEN (4 + 1 + 1 + 2 + SK_MKVP_LEN + SK_BLOB_NONCE_LEN)
+#define SK_BLOB_MAX_LEN (SK_BLOB_HEADER_LEN + 64 + SK_BLOB_TAG_LEN)
+
+enum sk_key_type {
+	SK_KEY_AES = 1,     /* plain AES key: 128, 192 or 256 bits */
+	SK_KEY_AES_XTS = 2, /* two AES keys for XTS: 256 or 512 bits */
+};
+
+struct sk_key_spec {
+	enum sk_key_type type;
+	unsigned bits;
+};
+
+struct sk_blob_header {
+	unsigned version;
+	struct sk_key_spec key;
+	unsigned char mkvp[SK_MKVP_LEN];
+	unsigned char nonce[SK_BLOB_NONCE_LEN];
+};
+
+/* "aes-xts-512", "aes-xts-256", "aes-256", "aes-192", "aes-128". */
+int sk_key_spec_parse(const char *name, struct sk_key_spec *spec);
+/* Name of a valid spec, e.g. "aes-xts-512"; @buf needs 16 bytes. */
+const char *sk_key_spec_name(const struct sk_key_spec *spec, char buf[16]);
+size_t sk_blob_len(const struct sk_key_spec *spec);
+
+/* Encipher @key (spec->bits/8 bytes) under @mk; blob is malloc'd. */
+int sk_blob_seal(const unsigned char mk[SK_MK_LEN], const struct sk_key_spec *spec,
+		 const struct sk_secret *key, unsigned char **blob, size_t *blob_len);
+
+/*
+ * Check the framing of @blob and fill @hdr. Errors are logged and name the
+ * MKVP the blob claims whenever the blob is long enough to carry one.
+ */
+int sk_blob_parse(const unsigned char *blob, size_t blob_len, struct sk_blob_header *hdr);
+
+/*
+ * Decipher @blob with @mk (whose MKVP the caller matched to the header).
+ * -EKEYREJECTED when authentication fails: wrong key or altered blob.
+ */
+int sk_blob_open(const unsigned char mk[SK_MK_LEN], const unsigned char *blob, size_t blob_len,
+		 struct sk_secret **key);
+
+#endif

@@ -1,0 +1,197 @@
+#include "config.h"
+
+#include "hsm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hsm_backend.h"
+#include "log.h"
+
+static const char *const register_names[SK_REG_COUNT] = { "OLD", "CURRENT", "NEW" };
+
+static const char *const state_names[] = {
+	[SK_MK_EMPTY] = "empty",
+	[SK_MK_VALID] = "valid",
+	[SK_MK_PARTIAL] = "partial",
+	[SK_MK_FULL_UNCOMMITTED] = "full-uncommitted",
+	[SK_MK_COMMITTED] = "committed",
+};
+
+const char *sk_register_name(enum sk_mk_register reg)
+{
+	return (unsigned)reg < SK_REG_COUNT ? register_names[reg] : "?";
+}
+
+int sk_register_parse(const char *text, enum sk_mk_register *reg)
+{
+	for (int i = 0; i < SK_REG_COUNT; i++) {
+		if (text && !strcasecmp(text, register_names[i])) {
+			*reg = (enum sk_mk_register)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *sk_mk_state_name(enum sk_mk_state state)
+{
+	return (unsigned)state <= SK_MK_COMMITTED ? state_names[state] : "?";
+}
+
+int sk_hsm_open(const char *dir, const struct sk_apqn_list *apqns, struct sk_hsm **out)
+{
+	struct sk_hsm *hsm = calloc(1, sizeof(*hsm));
+	int r;
+
+	if (!hsm)
+		return -ENOMEM;
+	hsm->ops = &sk_hsm_soft_ops;
+	hsm->location = strdup(dir);
+	if (apqns)
+		hsm->apqns = *apqns;
+	if (!hsm->location) {
+		free(hsm);
+		return -ENOMEM;
+	}
+	r = hsm->ops->open(hsm);
+	if (r < 0) {
+		sk_hsm_close(hsm);
+		return r;
+	}
+	*out = hsm;
+	return 0;
+}
+
+void sk_hsm_close(struct sk_hsm *hsm)
+{
+	if (!hsm)
+		return;
+	if (hsm->ops->close)
+		hsm->ops->close(hsm);
+	free(hsm->location);
+	free(hsm);
+}
+
+const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm)
+{
+	return &hsm->apqns;
+}
+
+const char *sk_hsm_location(const struct sk_hsm *hsm)
+{
+	return hsm->location;
+}
+
+int sk_hsm_status(struct sk_hsm *hsm, struct sk_hsm_status *status)
+{
+	memset(status, 0, sizeof(*status));
+	status->backend = hsm->ops->name;
+	return hsm->ops->status(hsm, status);
+}
+
+static bool register_usable(enum sk_mk_register reg, enum sk_mk_state state)
+{
+	return reg == SK_REG_NEW ? state == SK_MK_COMMITTED : state == SK_MK_VALID;
+}
+
+bool sk_hsm_status_agree(const struct sk_hsm_status *status, enum sk_mk_register reg)
+{
+	const struct sk_register_status *first = &status->apqns[0].reg[reg];
+
+	if (!status->count || !register_usable(reg, first->state))
+		return false;
+	for (size_t i = 1; i < status->count; i++) {
+		const struct sk_register_status *r = &status->apqns[i].reg[reg];
+
+		if (!register_usable(reg, r->state) || !sk_mkvp_equal(r->mkvp, first->mkvp))
+			return false;
+	}
+	return true;
+}
+
+int sk_hsm_mkvp(struct sk_hsm *hsm, enum sk_mk_register reg, unsigned char mkvp[SK_MKVP_LEN])
+{
+	return hsm->ops->mkvp(hsm, reg, mkvp);
+}
+
+int sk_hsm_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk_key_spec *spec,
+		const struct sk_secret *key, unsigned char **blob, size_t *blob_len)
+{
+	if (reg == SK_REG_OLD) {
+		sk_err("keys are never enciphered with the OLD master key; use CURRENT or NEW");
+		return -EINVAL;
+	}
+	return hsm->ops->wrap(hsm, reg, spec, key, blob, blob_len);
+}
+
+int sk_hsm_unwrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blob_len,
+		  struct sk_secret **key, enum sk_mk_register *reg)
+{
+	enum sk_mk_register found;
+	int r = hsm->ops->unwrap(hsm, blob, blob_len, key, &found);
+
+	if (!r && reg)
+		*reg = found;
+	return r;
+}
+
+int sk_hsm_rewrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blob_len,
+		  enum sk_mk_register from, enum sk_mk_register to, unsigned char **out,
+		  size_t *out_len)
+{
+	struct sk_blob_header hdr;
+	enum sk_mk_register found;
+	struct sk_secret *key = NULL;
+	int r;
+
+	r = sk_blob_parse(blob, blob_len, &hdr);
+	if (!r)
+		r = sk_hsm_unwrap(hsm, blob, blob_len, &key, &found);
+	if (!r && found != from) {
+		sk_err("secure key is enciphered with the %s master key, not with the %s one",
+		       sk_register_name(found), sk_register_name(from));
+		r = -EINVAL;
+	}
+	if (!r)
+		r = sk_hsm_wrap(hsm, to, &hdr.key, key, out, out_len);
+	sk_secret_free(key);
+	return r;
+}
+
+static int not_supported(const struct sk_hsm *hsm, const char *what)
+{
+	sk_err("the %s HSM backend cannot %s; use the HSM's own administration tools",
+	       hsm->ops->name, what);
+	return -EOPNOTSUPP;
+}
+
+int sk_hsm_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts)
+{
+	return hsm->ops->init ? hsm->ops->init(hsm, parts, nparts)
+			      : not_supported(hsm, "initialize master keys");
+}
+
+int sk_hsm_load_part(struct sk_hsm *hsm, const struct sk_secret *part)
+{
+	return hsm->ops->load_part ? hsm->ops->load_part(hsm, part)
+				   : not_supported(hsm, "load key parts");
+}
+
+int sk_hsm_commit(struct sk_hsm *hsm)
+{
+	return hsm->ops->commit ? hsm->ops->commit(hsm) : not_supported(hsm, "commit");
+}
+
+int sk_hsm_set(struct sk_hsm *hsm)
+{
+	return hsm->ops->set ? hsm->ops->set(hsm) : not_supported(hsm, "set master keys");
+}
+
+int sk_hsm_clear_new(struct sk_hsm *hsm)
+{
+	return hsm->ops->clear_new ? hsm->ops->clear_new(hsm)
+				   : not_supported(hsm, "clear the NEW register");
+}

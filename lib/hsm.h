@@ -1,0 +1,104 @@
+/*
+ * The HSM as securekey sees it: a set of APQNs that hold the same master
+ * keys in three registers (OLD, CURRENT, NEW), able to wrap a volume key
+ * under a register and to unwrap a secure key under whichever register
+ * holds the master key it names.
+ */
+#ifndef SECUREKEY_HSM_H
+#define SECUREKEY_HSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "apqn.h"
+#include "blob.h"
+#include "mkvp.h"
+#include "secmem.h"
+
+enum sk_mk_register {
+	SK_REG_OLD,
+	SK_REG_CURRENT,
+	SK_REG_NEW,
+};
+#define SK_REG_COUNT 3
+
+/* OLD and CURRENT are empty or valid; NEW walks empty → … → committed. */
+enum sk_mk_state {
+	SK_MK_EMPTY,
+	SK_MK_VALID,
+	SK_MK_PARTIAL,
+	SK_MK_FULL_UNCOMMITTED,
+	SK_MK_COMMITTED,
+};
+
+#define SK_MK_PART_LEN SK_MK_LEN
+#define SK_MK_MIN_PARTS 2
+#define SK_MK_MAX_PARTS 3
+
+struct sk_register_status {
+	enum sk_mk_state state;
+	unsigned parts;
+	bool has_mkvp;
+	unsigned char mkvp[SK_MKVP_LEN];
+};
+
+struct sk_apqn_status {
+	struct sk_apqn apqn;
+	struct sk_register_status reg[SK_REG_COUNT];
+};
+
+struct sk_hsm_status {
+	const char *backend;
+	size_t count;
+	struct sk_apqn_status apqns[SK_APQN_MAX];
+};
+
+struct sk_hsm;
+
+const char *sk_register_name(enum sk_mk_register reg);
+/* "old", "current", "new" in any case. */
+int sk_register_parse(const char *text, enum sk_mk_register *reg);
+const char *sk_mk_state_name(enum sk_mk_state state);
+
+/*
+ * Open the soft HSM in @dir for the APQNs in @apqns; an empty list means
+ * every APQN the HSM knows. Nothing is read or written yet.
+ */
+int sk_hsm_open(const char *dir, const struct sk_apqn_list *apqns, struct sk_hsm **hsm);
+void sk_hsm_close(struct sk_hsm *hsm);
+const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm);
+const char *sk_hsm_location(const struct sk_hsm *hsm);
+
+int sk_hsm_status(struct sk_hsm *hsm, struct sk_hsm_status *status);
+/* True when every APQN holds the same MKVP in @reg (and it is usable). */
+bool sk_hsm_status_agree(const struct sk_hsm_status *status, enum sk_mk_register reg);
+
+/* MKVP of a usable @reg, identical on every APQN of the set, or an error. */
+int sk_hsm_mkvp(struct sk_hsm *hsm, enum sk_mk_register reg, unsigned char mkvp[SK_MKVP_LEN]);
+
+/* Encipher @key under CURRENT or under a committed NEW master key. */
+int sk_hsm_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk_key_spec *spec,
+		const struct sk_secret *key, unsigned char **blob, size_t *blob_len);
+
+/*
+ * Decipher @blob under the register that holds the master key it names
+ * (CURRENT, then a committed NEW, then OLD); @reg (optional) tells which.
+ */
+int sk_hsm_unwrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blob_len,
+		  struct sk_secret **key, enum sk_mk_register *reg);
+
+/* Re-encipher @blob from master key @from to @to; the key stays the same. */
+int sk_hsm_rewrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blob_len,
+		  enum sk_mk_register from, enum sk_mk_register to, unsigned char **out,
+		  size_t *out_len);
+
+/* Administration (TKE-like), for backends that allow it. */
+/* CURRENT := XOR of @nparts parts (2 or 3), or random when @nparts == 0. */
+int sk_hsm_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts);
+int sk_hsm_load_part(struct sk_hsm *hsm, const struct sk_secret *part);
+int sk_hsm_commit(struct sk_hsm *hsm);
+/* OLD := CURRENT, CURRENT := NEW, NEW := empty, on every APQN of the set. */
+int sk_hsm_set(struct sk_hsm *hsm);
+int sk_hsm_clear_new(struct sk_hsm *hsm);
+
+#endif

@@ -1,0 +1,95 @@
+#include "config.h"
+
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "secmem.h"
+
+/* Shorter secrets (none exist today) could match ordinary text by chance. */
+#define GUARD_MIN_SECRET 8
+#define LOG_LINE_MAX 1024
+
+static enum sk_log_level log_max = SK_LOG_INFO;
+static sk_log_sink log_sink;
+static void *log_sink_ctx;
+
+void sk_log_set_level(enum sk_log_level max_level)
+{
+	log_max = max_level;
+}
+
+enum sk_log_level sk_log_get_level(void)
+{
+	return log_max;
+}
+
+void sk_log_set_sink(sk_log_sink sink, void *ctx)
+{
+	log_sink = sink;
+	log_sink_ctx = ctx;
+}
+
+static void stderr_sink(enum sk_log_level level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	(void)level;
+	fprintf(stderr, "%s\n", msg);
+}
+
+struct guard {
+	const char *msg;
+	size_t msg_len;
+	bool leaked;
+};
+
+static bool contains_hex_of(const char *msg, const struct sk_secret *s)
+{
+	static const char digits[] = "0123456789abcdef";
+	char hex[2 * 64 + 1];
+	size_t n = s->len > 64 ? 64 : s->len;
+	bool found;
+
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[s->data[i] >> 4];
+		hex[2 * i + 1] = digits[s->data[i] & 0xf];
+	}
+	hex[2 * n] = '\0';
+	found = strcasestr(msg, hex) != NULL;
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return found;
+}
+
+static void guard_visit(const struct sk_secret *s, void *ctx)
+{
+	struct guard *g = ctx;
+
+	if (g->leaked || s->len < GUARD_MIN_SECRET)
+		return;
+	if (memmem(g->msg, g->msg_len, s->data, s->len) || contains_hex_of(g->msg, s))
+		g->leaked = true;
+}
+
+void sk_log(enum sk_log_level level, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	struct guard g = { .msg = line };
+	va_list ap;
+
+	if (level > log_max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+
+	g.msg_len = strlen(line);
+	sk_secret_foreach(guard_visit, &g);
+	(log_sink ? log_sink : stderr_sink)(level, g.leaked ? SK_LOG_WITHHELD : line,
+					    log_sink_ctx);
+	OPENSSL_cleanse(line, sizeof(line));
+}

@@ -1,0 +1,39 @@
+#include "config.h"
+
+#include "paths.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *value = getenv(name);
+
+	return value && *value ? value : fallback;
+}
+
+const char *sk_path_state_dir(void)
+{
+	return env_or("SECUREKEY_STATE_DIR", SK_DEFAULT_STATE_DIR);
+}
+
+char *sk_path_join(const char *dir, const char *name)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return NULL;
+	return path;
+}
+
+char *sk_path_hsm_dir(const char *override)
+{
+	const char *env = getenv("SECUREKEY_HSM_DIR");
+
+	if (override && *override)
+		return strdup(override);
+	if (env && *env)
+		return strdup(env);
+	return sk_path_join(sk_path_state_dir(), "hsm");
+}

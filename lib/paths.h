@@ -1,0 +1,14 @@
+/* Where state lives; every path can be moved for tests (see DESIGN.md). */
+#ifndef SECUREKEY_PATHS_H
+#define SECUREKEY_PATHS_H
+
+#define SK_DEFAULT_STATE_DIR "/var/lib/securekey"
+
+/* SECUREKEY_STATE_DIR or the default. */
+const char *sk_path_state_dir(void);
+/* @override, else SECUREKEY_HSM_DIR, else <state>/hsm; malloc'd. */
+char *sk_path_hsm_dir(const char *override);
+/* "<dir>/<name>", malloc'd, NULL on allocation failure. */
+char *sk_path_join(const char *dir, const char *name);
+
+#endif

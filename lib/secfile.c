@@ -1,0 +1,229 @@
+#include "config.h"
+
+#include "secfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+int sk_secfile_check(int fd, const char *path, const char *what)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		sk_err("cannot stat %s %s: %s", what, path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sk_err("%s %s is not a regular file", what, path);
+		return -EINVAL;
+	}
+	if (st.st_uid != geteuid()) {
+		sk_err("%s %s is owned by uid %u, not by you (uid %u); fix with: chown %u %s",
+		       what, path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(),
+		       path);
+		return -EACCES;
+	}
+	if (st.st_mode & 077) {
+		sk_err("%s %s has mode %04o and may be read by others; fix with: chmod 0600 %s",
+		       what, path, (unsigned)(st.st_mode & 07777), path);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* Reads up to @len + 1 bytes so that a longer file is detected. */
+static ssize_t read_full(int fd, unsigned char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_secret **out)
+{
+	bool is_stdin = !strcmp(path, "-");
+	struct sk_secret *buf;
+	ssize_t got;
+	int fd, r = 0;
+
+	fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		r = -errno;
+		sk_err("cannot open %s %s: %s", what, path, strerror(errno));
+		return r;
+	}
+	if (!is_stdin)
+		r = sk_secfile_check(fd, path, what);
+	buf = r ? NULL : sk_secret_new(len + 1);
+	if (!r && !buf)
+		r = -ENOMEM;
+	if (!r) {
+		got = read_full(fd, buf->data, len + 1);
+		if (got < 0) {
+			r = -errno;
+			sk_err("cannot read %s %s: %s", what, path, strerror(errno));
+		} else if ((size_t)got != len) {
+			r = -EINVAL;
+			sk_err("%s %s must hold exactly %zu bytes, it holds %s%zd", what,
+			       is_stdin ? "(stdin)" : path, len, (size_t)got > len ? "more than " : "",
+			       (size_t)got > len ? (ssize_t)len : got);
+		}
+	}
+	if (!r) {
+		*out = sk_secret_dup(buf->data, len);
+		if (!*out)
+			r = -ENOMEM;
+	}
+	sk_secret_free(buf);
+	if (!is_stdin)
+		close(fd);
+	return r;
+}
+
+static int write_full(int fd, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_and_sync(int fd, const char *path, const void *data, size_t len)
+{
+	int r = write_full(fd, data, len);
+
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (r)
+		sk_err("cannot write %s: %s", path, strerror(-r));
+	return r;
+}
+
+int sk_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0 || fsync(fd) < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (r)
+		sk_err("cannot sync directory %s: %s", dir, strerror(-r));
+	return r;
+}
+
+static int sync_parent(const char *path)
+{
+	char *copy = strdup(path);
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	r = sk_fsync_dir(dirname(copy));
+	free(copy);
+	return r;
+}
+
+int sk_secfile_create(const char *path, const void *data, size_t len)
+{
+	int fd, r;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		sk_err("cannot create %s: %s%s", path, strerror(errno),
+		       errno == EEXIST ? " (remove it or choose another name)" : "");
+		return r;
+	}
+	r = write_and_sync(fd, path, data, len);
+	close(fd);
+	if (r)
+		unlink(path);
+	return r ? r : sync_parent(path);
+}
+
+int sk_file_replace(const char *path, const void *data, size_t len)
+{
+	char *tmp;
+	int fd, r;
+
+	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		sk_err("cannot create %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return r;
+	}
+	r = write_and_sync(fd, tmp, data, len);
+	close(fd);
+	if (!r && rename(tmp, path) < 0) {
+		r = -errno;
+		sk_err("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	}
+	if (r)
+		unlink(tmp);
+	free(tmp);
+	return r ? r : sync_parent(path);
+}
+
+int sk_file_read(const char *path, size_t max, unsigned char **data, size_t *len)
+{
+	unsigned char *buf;
+	ssize_t got;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		sk_err("cannot open %s: %s", path, strerror(errno));
+		return r;
+	}
+	buf = malloc(max + 1);
+	got = buf ? read_full(fd, buf, max + 1) : -1;
+	r = got < 0 ? -errno : 0;
+	close(fd);
+	if (r)
+		sk_err("cannot read %s: %s", path, strerror(-r));
+	else if ((size_t)got > max) {
+		sk_err("%s is too large (more than %zu bytes)", path, max);
+		r = -EFBIG;
+	}
+	if (r) {
+		free(buf);
+		return r;
+	}
+	*data = buf;
+	*len = (size_t)got;
+	return 0;
+}

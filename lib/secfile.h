@@ -1,0 +1,35 @@
+/* Files that hold secrets: 0600, owned by the caller, written atomically. */
+#ifndef SECUREKEY_SECFILE_H
+#define SECUREKEY_SECFILE_H
+
+#include <stddef.h>
+
+#include "secmem.h"
+
+/*
+ * Refuse @fd (opened from @path) unless it is a regular file owned by the
+ * caller with no group or other permission bits; the message says how to fix it.
+ */
+int sk_secfile_check(int fd, const char *path, const char *what);
+
+/*
+ * Read a secret of exactly @len bytes from @path ("-" is stdin, which is not
+ * permission-checked) into locked memory. @what names it in messages.
+ */
+int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_secret **out);
+
+/* Create @path (must not exist) with mode 0600 and write @len bytes, fsync'd. */
+int sk_secfile_create(const char *path, const void *data, size_t len);
+
+/*
+ * Replace @path atomically: write a 0600 temp file beside it, fsync, rename,
+ * fsync the directory. Readers see the old or the new content, never a mix.
+ */
+int sk_file_replace(const char *path, const void *data, size_t len);
+
+/* Read a whole non-secret file of at most @max bytes (malloc'd). */
+int sk_file_read(const char *path, size_t max, unsigned char **data, size_t *len);
+
+int sk_fsync_dir(const char *dir);
+
+#endif
