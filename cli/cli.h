@@ -1,0 +1,96 @@
+/* Shared pieces of the securekey command-line tools. */
+#ifndef SECUREKEY_CLI_H
+#define SECUREKEY_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "hsm.h"
+
+/* Exit statuses: 0 done, 1 failed or refused (nothing changed), 2 usage. */
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+
+enum {
+	OPT_HSM_DIR = 0x100,
+	OPT_DEBUG,
+	OPT_JSON,
+	OPT_APQNS,
+	OPT_PART_FILE,
+	OPT_RANDOM,
+	OPT_OUT,
+	OPT_IN,
+	OPT_REGISTER,
+	OPT_FROM,
+	OPT_TO,
+	OPT_KEY_TYPE,
+	OPT_KEY_FILE,
+};
+
+#define CLI_COMMON_OPTIONS                                         \
+	{ "hsm-dir", required_argument, NULL, OPT_HSM_DIR },       \
+	{ "verbose", no_argument, NULL, 'v' },                     \
+	{ "debug", no_argument, NULL, OPT_DEBUG },                 \
+	{ "help", no_argument, NULL, 'h' }
+
+#define CLI_COMMON_HELP                                                            \
+	"  --hsm-dir DIR     soft HSM state directory (default: $SECUREKEY_HSM_DIR,\n" \
+	"                    else /var/lib/securekey/hsm)\n"                          \
+	"  -v, --verbose     say more\n"                                              \
+	"  --debug           print debug messages (never key material)\n"            \
+	"  -h, --help        show this help\n"
+
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+	bool hidden;
+};
+
+struct cli_state {
+	const char *program;
+	const char *hsm_dir;
+};
+extern struct cli_state cli;
+
+/* Run the command named by argv[0] from @table; @what names the level. */
+int cli_dispatch(const struct cli_command *table, const char *what, int argc, char **argv);
+void cli_list_commands(const struct cli_command *table);
+
+/*
+ * getopt_long over a command's argv (argv[0] is the command). Handles the
+ * common options and --help itself; returns the next option for the command,
+ * -1 at the end, or -2 after printing a usage error or the help.
+ */
+int cli_getopt(int argc, char **argv, const struct option *options, const char *usage,
+	       int *exit_code);
+
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_exit_code(int r);
+bool cli_no_arguments_left(int argc, char **argv);
+
+/* Open the HSM at the chosen directory for @apqns_csv (NULL: every APQN it knows). */
+int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm);
+/* The APQN list of @hsm as "01.0001,02.0001". */
+const char *cli_apqns_text(const struct sk_hsm *hsm);
+/* "MKVP 0123…" of @reg on the set, or "-" when it is not usable. */
+const char *cli_mkvp_of(struct sk_hsm *hsm, enum sk_mk_register reg);
+
+/*
+ * The shape of commit, set and clear-new: parse --apqns, open the set,
+ * run @change, then @report what it did.
+ */
+int cli_run_set_change(int argc, char **argv, const char *usage,
+		       int (*change)(struct sk_hsm *hsm), void (*report)(struct sk_hsm *hsm));
+
+int cmd_hsm(int argc, char **argv);
+int cmd_hsm_init(int argc, char **argv);
+int cmd_hsm_status(int argc, char **argv);
+int cmd_hsm_generate_part(int argc, char **argv);
+int cmd_hsm_load_part(int argc, char **argv);
+int cmd_hsm_commit(int argc, char **argv);
+int cmd_hsm_set(int argc, char **argv);
+int cmd_hsm_clear_new(int argc, char **argv);
+int cmd_debug(int argc, char **argv);
+
+#endif

@@ -1,0 +1,153 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "paths.h"
+
+struct cli_state cli = { .program = "securekey" };
+
+void cli_list_commands(const struct cli_command *table)
+{
+	for (; table->name; table++)
+		if (!table->hidden)
+			printf("  %-15s %s\n", table->name, table->summary);
+}
+
+int cli_dispatch(const struct cli_command *table, const char *what, int argc, char **argv)
+{
+	if (argc < 1)
+		return cli_usage_error("%s: a command is missing", what);
+	for (const struct cli_command *c = table; c->name; c++)
+		if (!strcmp(c->name, argv[0]))
+			return c->run(argc, argv);
+	return cli_usage_error("%s: unknown command '%s'", what, argv[0]);
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cli.program);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see '%s --help')\n", cli.program);
+	return EXIT_USAGE;
+}
+
+int cli_exit_code(int r)
+{
+	return r < 0 ? EXIT_REFUSED : 0;
+}
+
+int cli_getopt(int argc, char **argv, const struct option *options, const char *usage,
+	       int *exit_code)
+{
+	char shortopts[] = "+vh";
+	int c;
+
+	for (;;) {
+		c = getopt_long(argc, argv, shortopts, options, NULL);
+		switch (c) {
+		case OPT_HSM_DIR:
+			cli.hsm_dir = optarg;
+			continue;
+		case 'v':
+			if (sk_log_get_level() < SK_LOG_VERBOSE)
+				sk_log_set_level(SK_LOG_VERBOSE);
+			continue;
+		case OPT_DEBUG:
+			sk_log_set_level(SK_LOG_DEBUG);
+			continue;
+		case 'h':
+			fputs(usage, stdout);
+			*exit_code = 0;
+			return -2;
+		case '?':
+			*exit_code = cli_usage_error("%s: invalid option", argv[0]);
+			return -2;
+		default:
+			return c;
+		}
+	}
+}
+
+bool cli_no_arguments_left(int argc, char **argv)
+{
+	if (optind >= argc)
+		return true;
+	cli_usage_error("%s: unexpected argument '%s'", argv[0], argv[optind]);
+	return false;
+}
+
+int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm)
+{
+	struct sk_apqn_list apqns = { 0 };
+	char *dir = sk_path_hsm_dir(cli.hsm_dir);
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	r = apqns_csv ? sk_apqn_list_parse(apqns_csv, &apqns) : 0;
+	if (!r)
+		r = sk_hsm_open(dir, &apqns, hsm);
+	free(dir);
+	return r;
+}
+
+const char *cli_apqns_text(const struct sk_hsm *hsm)
+{
+	static char text[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+
+	sk_apqn_list_format(sk_hsm_apqns(hsm), text, sizeof(text));
+	return text;
+}
+
+const char *cli_mkvp_of(struct sk_hsm *hsm, enum sk_mk_register reg)
+{
+	static char text[SK_REG_COUNT][SK_MKVP_HEX_LEN + 6];
+	char hex[SK_MKVP_HEX_LEN + 1];
+	struct sk_hsm_status status;
+
+	/* Display only: status logs nothing for an unusable register. */
+	if (sk_hsm_status(hsm, &status) < 0 || !sk_hsm_status_agree(&status, reg))
+		return "-";
+	sk_mkvp_to_hex(status.apqns[0].reg[reg].mkvp, hex);
+	snprintf(text[reg], sizeof(text[reg]), "MKVP %s", hex);
+	return text[reg];
+}
+
+int cli_run_set_change(int argc, char **argv, const char *usage,
+		       int (*change)(struct sk_hsm *hsm), void (*report)(struct sk_hsm *hsm))
+{
+	static const struct option options[] = {
+		CLI_COMMON_OPTIONS,
+		{ "apqns", required_argument, NULL, OPT_APQNS },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sk_hsm *hsm = NULL;
+	const char *apqns = NULL;
+	int c, code = 0, r;
+
+	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0)
+		apqns = optarg;
+	if (c == -2)
+		return code;
+	if (!cli_no_arguments_left(argc, argv))
+		return EXIT_USAGE;
+	if (!apqns)
+		return cli_usage_error("%s: --apqns is required", argv[0]);
+	r = cli_open_hsm(apqns, &hsm);
+	if (!r)
+		r = change(hsm);
+	if (!r)
+		report(hsm);
+	sk_hsm_close(hsm);
+	return cli_exit_code(r);
+}

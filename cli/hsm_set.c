@@ -1,0 +1,29 @@
+#include "config.h"
+
+#include <stdio.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"Usage: securekey hsm set --apqns AA.DDDD[,...]\n"
+	"\n"
+	"Make the committed NEW master key CURRENT on every APQN of the set; the\n"
+	"previous CURRENT key moves to OLD and NEW becomes empty. Secure keys under\n"
+	"the OLD master key keep working until they are re-enciphered.\n"
+	"\n"
+	"Options:\n"
+	"  --apqns LIST      the APQN set\n" CLI_COMMON_HELP;
+
+static void report(struct sk_hsm *hsm)
+{
+	printf("NEW master key set on APQNs %s: CURRENT is now %s, OLD is %s.\n"
+	       "Next: complete staged secure keys and re-encipher those still under the OLD\n"
+	       "master key.\n",
+	       cli_apqns_text(hsm), cli_mkvp_of(hsm, SK_REG_CURRENT),
+	       cli_mkvp_of(hsm, SK_REG_OLD));
+}
+
+int cmd_hsm_set(int argc, char **argv)
+{
+	return cli_run_set_change(argc, argv, usage, sk_hsm_set, report);
+}

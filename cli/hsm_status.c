@@ -1,0 +1,142 @@
+#include "config.h"
+
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"Usage: securekey hsm status [--apqns AA.DDDD[,...]] [--json]\n"
+	"\n"
+	"Show the state, key-part count and MKVP of the OLD, CURRENT and NEW\n"
+	"master-key registers of each APQN (all APQNs of the HSM by default), and\n"
+	"whether the APQNs agree. Never shows key material.\n"
+	"\n"
+	"Options:\n"
+	"  --apqns LIST      only these APQNs\n"
+	"  --json            print JSON\n" CLI_COMMON_HELP;
+
+/* Agreement for display: same state, parts and MKVP on every APQN. */
+static bool register_agrees(const struct sk_hsm_status *st, enum sk_mk_register reg)
+{
+	const struct sk_register_status *first = &st->apqns[0].reg[reg];
+
+	for (size_t i = 1; i < st->count; i++) {
+		const struct sk_register_status *r = &st->apqns[i].reg[reg];
+
+		if (r->state != first->state || r->parts != first->parts ||
+		    r->has_mkvp != first->has_mkvp ||
+		    (r->has_mkvp && !sk_mkvp_equal(r->mkvp, first->mkvp)))
+			return false;
+	}
+	return true;
+}
+
+static json_object *register_json(const struct sk_register_status *reg)
+{
+	json_object *obj = json_object_new_object();
+	char hex[SK_MKVP_HEX_LEN + 1];
+
+	json_object_object_add(obj, "state", json_object_new_string(sk_mk_state_name(reg->state)));
+	json_object_object_add(obj, "parts", json_object_new_int((int)reg->parts));
+	sk_mkvp_to_hex(reg->mkvp, hex);
+	json_object_object_add(obj, "mkvp", reg->has_mkvp ? json_object_new_string(hex) : NULL);
+	return obj;
+}
+
+static void print_json(const struct sk_hsm *hsm, const struct sk_hsm_status *st)
+{
+	json_object *root = json_object_new_object();
+	json_object *apqns = json_object_new_array(), *agree = json_object_new_object();
+	char text[SK_APQN_TEXT_LEN + 1];
+
+	json_object_object_add(root, "backend", json_object_new_string(st->backend));
+	json_object_object_add(root, "location", json_object_new_string(sk_hsm_location(hsm)));
+	for (size_t i = 0; i < st->count; i++) {
+		json_object *apqn = json_object_new_object(), *regs = json_object_new_object();
+
+		sk_apqn_format(&st->apqns[i].apqn, text);
+		json_object_object_add(apqn, "apqn", json_object_new_string(text));
+		for (int r = 0; r < SK_REG_COUNT; r++)
+			json_object_object_add(regs, sk_register_name((enum sk_mk_register)r),
+					       register_json(&st->apqns[i].reg[r]));
+		json_object_object_add(apqn, "registers", regs);
+		json_object_array_add(apqns, apqn);
+	}
+	json_object_object_add(root, "apqns", apqns);
+	for (int r = 0; r < SK_REG_COUNT; r++)
+		json_object_object_add(agree, sk_register_name((enum sk_mk_register)r),
+				       json_object_new_boolean(
+					       register_agrees(st, (enum sk_mk_register)r)));
+	json_object_object_add(root, "agree", agree);
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+}
+
+static void print_register(const char *apqn, enum sk_mk_register reg,
+			   const struct sk_register_status *st)
+{
+	char hex[SK_MKVP_HEX_LEN + 1] = "-", parts[24] = "-";
+
+	if (st->has_mkvp)
+		sk_mkvp_to_hex(st->mkvp, hex);
+	if (reg == SK_REG_NEW && st->parts)
+		snprintf(parts, sizeof(parts), "%u/%d", st->parts, SK_MK_MAX_PARTS);
+	printf("%-8s %-8s %-17s %-5s %s\n", apqn, sk_register_name(reg),
+	       sk_mk_state_name(st->state), parts, hex);
+}
+
+static void print_table(const struct sk_hsm *hsm, const struct sk_hsm_status *st)
+{
+	char text[SK_APQN_TEXT_LEN + 1];
+
+	printf("HSM: %s backend, %s\n\n", st->backend, sk_hsm_location(hsm));
+	printf("%-8s %-8s %-17s %-5s %s\n", "APQN", "REGISTER", "STATE", "PARTS", "MKVP");
+	for (size_t i = 0; i < st->count; i++) {
+		sk_apqn_format(&st->apqns[i].apqn, text);
+		for (int r = 0; r < SK_REG_COUNT; r++)
+			print_register(text, (enum sk_mk_register)r, &st->apqns[i].reg[r]);
+	}
+	printf("\n");
+	for (int r = 0; r < SK_REG_COUNT; r++)
+		printf("%-8s %s\n", sk_register_name((enum sk_mk_register)r),
+		       register_agrees(st, (enum sk_mk_register)r)
+			       ? "all APQNs agree"
+			       : "APQNs DISAGREE: they do not form one set for this register");
+}
+
+int cmd_hsm_status(int argc, char **argv)
+{
+	static const struct option options[] = {
+		CLI_COMMON_OPTIONS,
+		{ "apqns", required_argument, NULL, OPT_APQNS },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sk_hsm_status st;
+	struct sk_hsm *hsm = NULL;
+	const char *apqns = NULL;
+	bool json = false;
+	int c, code = 0, r;
+
+	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0) {
+		if (c == OPT_APQNS)
+			apqns = optarg;
+		else
+			json = true;
+	}
+	if (c == -2)
+		return code;
+	if (!cli_no_arguments_left(argc, argv))
+		return EXIT_USAGE;
+	r = cli_open_hsm(apqns, &hsm);
+	if (!r)
+		r = sk_hsm_status(hsm, &st);
+	if (!r && json)
+		print_json(hsm, &st);
+	else if (!r)
+		print_table(hsm, &st);
+	sk_hsm_close(hsm);
+	return cli_exit_code(r);
+}
