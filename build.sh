@@ -1,0 +1,55 @@
+#!/bin/sh
+# Build securekey on Debian 12 and run the demo or the test suite.
+#   ./build.sh demo                      build, then run ./demo
+#   ./build.sh check [--enable-sanitizers]   build, then run every test (kyua)
+# Installs missing build and test dependencies with apt-get (run as root).
+set -eu
+cd "$(dirname "$0")"
+
+DEPS="autoconf automake libtool pkg-config make gcc libc6-dev \
+libcryptsetup-dev libjson-c-dev libssl-dev libblkid-dev \
+libatf-dev atf-sh kyua python3 util-linux"
+
+install_missing() {
+	missing=""
+	for pkg in $DEPS; do
+		dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed ||
+			missing="$missing $pkg"
+	done
+	[ -z "$missing" ] && return 0
+	echo "build.sh: installing$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+}
+
+build() { # build DIR [configure options]
+	dir=$1
+	shift
+	[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] ||
+		autoreconf -fi
+	mkdir -p "$dir"
+	(cd "$dir" && { [ -f Makefile ] && [ config.status -nt ../configure ] ||
+		../configure -q "$@"; } && make -s -j"$(nproc)")
+}
+
+action=${1:-}
+[ $# -gt 0 ] && shift
+case "$action" in
+demo)
+	install_missing
+	build build "$@"
+	exec ./demo build/cli
+	;;
+check)
+	install_missing
+	dir=build
+	case " $* " in *" --enable-sanitizers "*) dir=build-san ;; esac
+	build "$dir" "$@"
+	make -s -C "$dir" check
+	kyua report --results-file="$dir/tests/results.db" | tail -n 3
+	;;
+*)
+	echo "usage: $0 demo | check [--enable-sanitizers]" >&2
+	exit 2
+	;;
+esac
