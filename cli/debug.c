@@ -90,10 +90,6 @@ static int parse_register(const char *text, enum sk_mk_register fallback, enum s
 
 static int read_blob(const char *path, unsigned char **blob, size_t *len)
 {
-	if (!path) {
-		cli_usage_error("debug: --in FILE is required");
-		return -1;
-	}
 	return sk_file_read(path, SK_BLOB_MAX_LEN, blob, len);
 }
 
@@ -118,8 +114,6 @@ static int debug_wrap(struct sk_hsm *hsm, const struct debug_args *args)
 	char name[16];
 	int r;
 
-	if (!args->out)
-		return cli_usage_error("debug wrap: --out FILE is required"), -1;
 	r = parse_register(args->reg, SK_REG_CURRENT, &reg);
 	if (!r)
 		r = get_volume_key(args, &key);
@@ -210,14 +204,12 @@ static int unwrap_file(struct sk_hsm *hsm, const char *path, struct sk_secret **
 	return r;
 }
 
-static int debug_compare(struct sk_hsm *hsm, int argc, char **argv)
+static int debug_compare(struct sk_hsm *hsm, char **argv)
 {
 	struct sk_secret *a = NULL, *b = NULL;
 	bool same;
 	int r;
 
-	if (argc - optind != 2)
-		return cli_usage_error("debug compare: give two secure-key files"), -1;
 	r = unwrap_file(hsm, argv[optind], &a);
 	if (!r)
 		r = unwrap_file(hsm, argv[optind + 1], &b);
@@ -228,6 +220,24 @@ static int debug_compare(struct sk_hsm *hsm, int argc, char **argv)
 	sk_secret_free(a);
 	sk_secret_free(b);
 	return r ? r : (same ? 0 : -1);
+}
+
+/* Usage errors exit 2 before the HSM is opened. */
+static int check_arguments(const char *verb, const struct debug_args *args, int argc, char **argv)
+{
+	bool compare = !strcmp(verb, "compare");
+
+	if (strcmp(verb, "wrap") && strcmp(verb, "unwrap") && strcmp(verb, "rewrap") && !compare)
+		return cli_usage_error("debug: unknown command '%s'", verb);
+	if (compare && argc - optind != 2)
+		return cli_usage_error("debug compare: give two secure-key files");
+	if (!compare && !cli_no_arguments_left(argc, argv))
+		return EXIT_USAGE;
+	if (!strcmp(verb, "wrap") && !args->out)
+		return cli_usage_error("debug wrap: --out FILE is required");
+	if (strcmp(verb, "wrap") && !compare && !args->in)
+		return cli_usage_error("debug %s: --in FILE is required", verb);
+	return 0;
 }
 
 int cmd_debug(int argc, char **argv)
@@ -243,11 +253,9 @@ int cmd_debug(int argc, char **argv)
 	}
 	if (parse(argc - 1, argv + 1, &args, &code) < 0)
 		return code;
-	if (strcmp(verb, "compare") && !cli_no_arguments_left(argc - 1, argv + 1))
-		return EXIT_USAGE;
-	if (strcmp(verb, "wrap") && strcmp(verb, "unwrap") && strcmp(verb, "rewrap") &&
-	    strcmp(verb, "compare"))
-		return cli_usage_error("debug: unknown command '%s'", verb);
+	code = check_arguments(verb, &args, argc - 1, argv + 1);
+	if (code)
+		return code;
 	r = cli_open_hsm(args.apqns, &hsm);
 	if (!r && !strcmp(verb, "wrap"))
 		r = debug_wrap(hsm, &args);
@@ -256,7 +264,7 @@ int cmd_debug(int argc, char **argv)
 	else if (!r && !strcmp(verb, "rewrap"))
 		r = debug_rewrap(hsm, &args);
 	else if (!r)
-		r = debug_compare(hsm, argc - 1, argv + 1);
+		r = debug_compare(hsm, argv + 1);
 	sk_hsm_close(hsm);
-	return r == EXIT_USAGE ? EXIT_USAGE : cli_exit_code(r);
+	return cli_exit_code(r);
 }

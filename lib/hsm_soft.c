@@ -68,6 +68,7 @@ static int set_begin(struct sk_hsm *hsm, bool exclusive, struct soft_set *set)
 	set->lock_fd = lock_dir(hsm, exclusive);
 	if (set->lock_fd < 0)
 		return set->lock_fd;
+	sk_dbg("soft HSM %s: locked %s", hsm->location, exclusive ? "exclusive" : "shared");
 	for (size_t i = 0; i < hsm->apqns.count; i++) {
 		r = sk_soft_state_load(hsm->location, &hsm->apqns.items[i], &set->apqn[i]);
 		if (r < 0) {
@@ -81,6 +82,7 @@ static int set_begin(struct sk_hsm *hsm, bool exclusive, struct soft_set *set)
 
 static int set_save(struct sk_hsm *hsm, struct soft_set *set)
 {
+	sk_dbg("soft HSM %s: writing %zu state file(s)", hsm->location, set->count);
 	return sk_soft_state_save(hsm->location, set->apqn, set->count);
 }
 
@@ -296,6 +298,8 @@ static int soft_unwrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blo
 	}
 	if (!r && *reg != SK_REG_CURRENT)
 		r = set_agrees(&set, *reg);
+	if (!r)
+		sk_verbose("secure key is enciphered with the %s master key", sk_register_name(*reg));
 	if (!r)
 		r = sk_blob_open(sk_soft_key(&set.apqn[0], *reg), blob, blob_len, key);
 	set_end(&set);

@@ -46,6 +46,8 @@ static int wait_for_lock(int fd, int op, unsigned timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	useconds_t pause = POLL_MIN_US;
+	/* Per-process jitter so that waiting processes do not retry in step. */
+	unsigned jitter = (unsigned)getpid() * 2654435761u;
 
 	for (;;) {
 		if (flock(fd, op | LOCK_NB) == 0)
@@ -54,7 +56,8 @@ static int wait_for_lock(int fd, int op, unsigned timeout_ms)
 			return -errno;
 		if (now_ms() >= deadline)
 			return -EBUSY;
-		usleep(pause + (useconds_t)(rand() % POLL_MIN_US));
+		jitter = jitter * 1103515245u + 12345u;
+		usleep(pause + (useconds_t)(jitter % POLL_MIN_US));
 		if (pause < POLL_MAX_US)
 			pause *= 2;
 	}

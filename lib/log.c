@@ -11,8 +11,13 @@
 
 #include "secmem.h"
 
-/* Shorter secrets (none exist today) could match ordinary text by chance. */
-#define GUARD_MIN_SECRET 8
+/*
+ * Secrets are matched in aligned chunks, so any leaked run of 2 * CHUNK
+ * bytes (one key out of a buffer of several) is caught. Secrets shorter
+ * than GUARD_MIN (none exist today) could match ordinary text by chance.
+ */
+#define GUARD_CHUNK 16
+#define GUARD_MIN 8
 #define LOG_LINE_MAX 1024
 
 static enum sk_log_level log_max = SK_LOG_INFO;
@@ -48,31 +53,39 @@ struct guard {
 	bool leaked;
 };
 
-static bool contains_hex_of(const char *msg, const struct sk_secret *s)
+static bool contains_hex_of(const char *msg, const unsigned char *bytes, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";
-	char hex[2 * 64 + 1];
-	size_t n = s->len > 64 ? 64 : s->len;
+	char hex[2 * GUARD_CHUNK + 1];
 	bool found;
 
-	for (size_t i = 0; i < n; i++) {
-		hex[2 * i] = digits[s->data[i] >> 4];
-		hex[2 * i + 1] = digits[s->data[i] & 0xf];
+	for (size_t i = 0; i < len; i++) {
+		hex[2 * i] = digits[bytes[i] >> 4];
+		hex[2 * i + 1] = digits[bytes[i] & 0xf];
 	}
-	hex[2 * n] = '\0';
+	hex[2 * len] = '\0';
 	found = strcasestr(msg, hex) != NULL;
 	OPENSSL_cleanse(hex, sizeof(hex));
 	return found;
+}
+
+static bool leaks_chunk(const struct guard *g, const unsigned char *bytes, size_t len)
+{
+	return memmem(g->msg, g->msg_len, bytes, len) || contains_hex_of(g->msg, bytes, len);
 }
 
 static void guard_visit(const struct sk_secret *s, void *ctx)
 {
 	struct guard *g = ctx;
 
-	if (g->leaked || s->len < GUARD_MIN_SECRET)
+	if (g->leaked || s->len < GUARD_MIN)
 		return;
-	if (memmem(g->msg, g->msg_len, s->data, s->len) || contains_hex_of(g->msg, s))
-		g->leaked = true;
+	if (s->len <= GUARD_CHUNK) {
+		g->leaked = leaks_chunk(g, s->data, s->len);
+		return;
+	}
+	for (size_t off = 0; off + GUARD_CHUNK <= s->len && !g->leaked; off += GUARD_CHUNK)
+		g->leaked = leaks_chunk(g, s->data + off, GUARD_CHUNK);
 }
 
 void sk_log(enum sk_log_level level, const char *fmt, ...)
