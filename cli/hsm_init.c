@@ -25,6 +25,15 @@ struct init_args {
 	bool random;
 };
 
+static size_t stdin_parts(const struct init_args *args)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < args->nparts; i++)
+		n += !strcmp(args->part_files[i], "-");
+	return n;
+}
+
 static int parse(int argc, char **argv, struct init_args *args, int *code)
 {
 	static const struct option options[] = {
@@ -56,18 +65,14 @@ static int parse(int argc, char **argv, struct init_args *args, int *code)
 		return *code = cli_usage_error("init: --random and --part-file exclude each other"), -1;
 	if (args->nparts == 1 || args->nparts > SK_MK_MAX_PARTS)
 		return *code = cli_usage_error("init: a master key needs 2 or 3 --part-file"), -1;
+	if (stdin_parts(args) > 1)
+		return *code = cli_usage_error("init: only one key part can come from stdin"), -1;
 	return 0;
 }
 
 static int read_parts(const struct init_args *args, struct sk_secret **parts)
 {
-	int stdin_uses = 0;
-
 	for (size_t i = 0; i < args->nparts; i++) {
-		if (!strcmp(args->part_files[i], "-") && stdin_uses++) {
-			cli_usage_error("init: only one key part can come from stdin");
-			return -1;
-		}
 		if (sk_secfile_read(args->part_files[i], SK_MK_PART_LEN, "key part file", &parts[i]) < 0)
 			return -1;
 	}

@@ -3,6 +3,7 @@
 #include "base64.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,16 @@ static int padding_of(const char *text, size_t len)
 	return (int)pad;
 }
 
+/* "Zh==" decodes like "Zg==": only the re-encoded form is accepted. */
+static bool is_canonical(const char *text, size_t len, const unsigned char *data, size_t n)
+{
+	char *again = sk_base64_encode(data, n);
+	bool same = again && strlen(again) == len && !memcmp(again, text, len);
+
+	free(again);
+	return same;
+}
+
 int sk_base64_decode(const char *text, unsigned char **out, size_t *out_len)
 {
 	size_t len = text ? strlen(text) : 0;
@@ -56,7 +67,7 @@ int sk_base64_decode(const char *text, unsigned char **out, size_t *out_len)
 	if (!buf)
 		return -ENOMEM;
 	n = EVP_DecodeBlock(buf, (const unsigned char *)text, (int)len);
-	if (n < pad) {
+	if (n < pad || !is_canonical(text, len, buf, (size_t)(n - pad))) {
 		free(buf);
 		return -EINVAL;
 	}

@@ -99,9 +99,9 @@ static bool register_usable(enum sk_mk_register reg, enum sk_mk_state state)
 
 bool sk_hsm_status_agree(const struct sk_hsm_status *status, enum sk_mk_register reg)
 {
-	const struct sk_register_status *first = &status->apqns[0].reg[reg];
+	const struct sk_register_status *first = &status->apqns[0].reg[reg % SK_REG_COUNT];
 
-	if (!status->count || !register_usable(reg, first->state))
+	if (!status->count || (unsigned)reg >= SK_REG_COUNT || !register_usable(reg, first->state))
 		return false;
 	for (size_t i = 1; i < status->count; i++) {
 		const struct sk_register_status *r = &status->apqns[i].reg[reg];
@@ -112,14 +112,26 @@ bool sk_hsm_status_agree(const struct sk_hsm_status *status, enum sk_mk_register
 	return true;
 }
 
+static int check_register(enum sk_mk_register reg)
+{
+	if ((unsigned)reg < SK_REG_COUNT)
+		return 0;
+	sk_err("internal error: no master-key register %d", (int)reg);
+	return -EINVAL;
+}
+
 int sk_hsm_mkvp(struct sk_hsm *hsm, enum sk_mk_register reg, unsigned char mkvp[SK_MKVP_LEN])
 {
-	return hsm->ops->mkvp(hsm, reg, mkvp);
+	int r = check_register(reg);
+
+	return r ? r : hsm->ops->mkvp(hsm, reg, mkvp);
 }
 
 int sk_hsm_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk_key_spec *spec,
 		const struct sk_secret *key, unsigned char **blob, size_t *blob_len)
 {
+	if (check_register(reg) < 0)
+		return -EINVAL;
 	if (reg == SK_REG_OLD) {
 		sk_err("keys are never enciphered with the OLD master key; use CURRENT or NEW");
 		return -EINVAL;
@@ -147,7 +159,9 @@ int sk_hsm_rewrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blob_len
 	struct sk_secret *key = NULL;
 	int r;
 
-	r = sk_blob_parse(blob, blob_len, &hdr);
+	r = check_register(from);
+	if (!r)
+		r = sk_blob_parse(blob, blob_len, &hdr);
 	if (!r)
 		r = sk_hsm_unwrap(hsm, blob, blob_len, &key, &found);
 	if (!r && found != from) {

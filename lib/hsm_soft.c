@@ -330,9 +330,14 @@ static int combine_parts(struct sk_secret *const *parts, size_t nparts, struct s
 		       SK_MK_MIN_PARTS, SK_MK_MAX_PARTS, nparts);
 		return -EINVAL;
 	}
-	for (size_t p = 0; p < nparts; p++)
+	for (size_t p = 0; p < nparts; p++) {
+		if (parts[p]->len != SK_MK_PART_LEN) {
+			sk_err("a key part is %d bytes, not %zu", SK_MK_PART_LEN, parts[p]->len);
+			return -EINVAL;
+		}
 		for (int i = 0; i < SK_MK_LEN; i++)
 			mk->data[i] ^= parts[p]->data[i];
+	}
 	if (key_is_zero(mk->data)) {
 		sk_err("the key parts cancel each other out (was one part given twice?)");
 		return -EINVAL;
@@ -375,23 +380,23 @@ static int new_set_with_current(struct sk_hsm *hsm, const struct sk_secret *mk,
 	return r;
 }
 
+/* The key is made before the directory exists, so a refusal creates nothing. */
 static int soft_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts)
 {
-	struct sk_secret *mk = NULL;
+	struct sk_secret *mk = sk_secret_new(SK_MK_LEN);
 	struct soft_set set = { .lock_fd = -1 };
-	int r;
+	int r = mk ? 0 : -ENOMEM;
 
-	r = sk_soft_dir_check(hsm->location, true);
+	if (!r)
+		r = combine_parts(parts, nparts, mk);
+	if (!r)
+		r = sk_soft_dir_check(hsm->location, true);
 	if (!r) {
 		set.lock_fd = lock_dir(hsm, true);
 		r = set.lock_fd < 0 ? set.lock_fd : 0;
 	}
 	if (!r)
 		r = refuse_existing(hsm);
-	if (!r)
-		r = (mk = sk_secret_new(SK_MK_LEN)) ? 0 : -ENOMEM;
-	if (!r)
-		r = combine_parts(parts, nparts, mk);
 	if (!r)
 		r = new_set_with_current(hsm, mk, &set);
 	if (!r)

@@ -25,7 +25,7 @@ unsigned sk_lock_timeout_ms(void)
 	if (!env || !*env)
 		return DEFAULT_LOCK_TIMEOUT_MS;
 	seconds = strtod(env, &end);
-	if (*end || seconds < 0 || seconds > 86400)
+	if (*end || !(seconds >= 0 && seconds <= 86400)) /* also refuses NaN */
 		return DEFAULT_LOCK_TIMEOUT_MS;
 	return (unsigned)(seconds * 1000);
 }
