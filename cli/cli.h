@@ -73,15 +73,18 @@ bool cli_no_arguments_left(int argc, char **argv);
 int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm);
 /* The APQN list of @hsm as "01.0001,02.0001". */
 const char *cli_apqns_text(const struct sk_hsm *hsm);
-/* "MKVP 0123…" of @reg on the set, or "-" when it is not usable. */
-const char *cli_mkvp_of(struct sk_hsm *hsm, enum sk_mk_register reg);
+/* "MKVP 0123…" of a register as an operation left it, or "-" when it has none. */
+const char *cli_register_mkvp(const struct sk_apqn_status *apqn, enum sk_mk_register reg);
+/* "MKVP 0123…" named in a secure key blob's header. */
+const char *cli_blob_mkvp(const unsigned char *blob, size_t blob_len);
 
 /*
  * The shape of commit, set and clear-new: parse --apqns, open the set,
  * run @change, then @report what it did.
  */
 int cli_run_set_change(int argc, char **argv, const char *usage,
-		       int (*change)(struct sk_hsm *hsm), void (*report)(struct sk_hsm *hsm));
+		       int (*change)(struct sk_hsm *hsm, struct sk_apqn_status *after),
+		       void (*report)(struct sk_hsm *hsm, const struct sk_apqn_status *after));
 
 int cmd_hsm(int argc, char **argv);
 int cmd_hsm_init(int argc, char **argv);

@@ -70,7 +70,10 @@ int cli_getopt(int argc, char **argv, const struct option *options, const char *
 			*exit_code = 0;
 			return -2;
 		case '?':
-			*exit_code = cli_usage_error("%s: invalid option", argv[0]);
+			/* getopt has already said which option is wrong. */
+			*exit_code = strcmp(argv[0], cli.program)
+					     ? cli_usage_error("invalid option for '%s'", argv[0])
+					     : cli_usage_error("invalid option");
 			return -2;
 		default:
 			return c;
@@ -109,28 +112,44 @@ const char *cli_apqns_text(const struct sk_hsm *hsm)
 	return text;
 }
 
-const char *cli_mkvp_of(struct sk_hsm *hsm, enum sk_mk_register reg)
+static const char *mkvp_label(const unsigned char mkvp[SK_MKVP_LEN], char text[SK_MKVP_HEX_LEN + 6])
+{
+	char hex[SK_MKVP_HEX_LEN + 1];
+
+	sk_mkvp_to_hex(mkvp, hex);
+	snprintf(text, SK_MKVP_HEX_LEN + 6, "MKVP %s", hex);
+	return text;
+}
+
+const char *cli_register_mkvp(const struct sk_apqn_status *apqn, enum sk_mk_register reg)
 {
 	static char text[SK_REG_COUNT][SK_MKVP_HEX_LEN + 6];
-	char hex[SK_MKVP_HEX_LEN + 1];
-	struct sk_hsm_status status;
 
-	/* Display only: status logs nothing for an unusable register. */
-	if (sk_hsm_status(hsm, &status) < 0 || !sk_hsm_status_agree(&status, reg))
+	if ((unsigned)reg >= SK_REG_COUNT || !apqn->reg[reg].has_mkvp)
 		return "-";
-	sk_mkvp_to_hex(status.apqns[0].reg[reg].mkvp, hex);
-	snprintf(text[reg], sizeof(text[reg]), "MKVP %s", hex);
-	return text[reg];
+	return mkvp_label(apqn->reg[reg].mkvp, text[reg]);
+}
+
+const char *cli_blob_mkvp(const unsigned char *blob, size_t blob_len)
+{
+	static char text[SK_MKVP_HEX_LEN + 6];
+	struct sk_blob_header hdr;
+
+	if (sk_blob_parse(blob, blob_len, &hdr) < 0)
+		return "-";
+	return mkvp_label(hdr.mkvp, text);
 }
 
 int cli_run_set_change(int argc, char **argv, const char *usage,
-		       int (*change)(struct sk_hsm *hsm), void (*report)(struct sk_hsm *hsm))
+		       int (*change)(struct sk_hsm *hsm, struct sk_apqn_status *after),
+		       void (*report)(struct sk_hsm *hsm, const struct sk_apqn_status *after))
 {
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
 		{ "apqns", required_argument, NULL, OPT_APQNS },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct sk_apqn_status after;
 	struct sk_hsm *hsm = NULL;
 	const char *apqns = NULL;
 	int c, code = 0, r;
@@ -145,9 +164,9 @@ int cli_run_set_change(int argc, char **argv, const char *usage,
 		return cli_usage_error("%s: --apqns is required", argv[0]);
 	r = cli_open_hsm(apqns, &hsm);
 	if (!r)
-		r = change(hsm);
+		r = change(hsm, &after);
 	if (!r)
-		report(hsm);
+		report(hsm, &after);
 	sk_hsm_close(hsm);
 	return cli_exit_code(r);
 }

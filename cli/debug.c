@@ -124,7 +124,7 @@ static int debug_wrap(struct sk_hsm *hsm, const struct debug_args *args)
 	if (!r)
 		printf("Secure key %s: %s, enciphered with the %s master key (%s).\n", args->out,
 		       sk_key_spec_name(&args->spec, name), sk_register_name(reg),
-		       cli_mkvp_of(hsm, reg));
+		       cli_blob_mkvp(blob, len));
 	sk_secret_free(key);
 	free(blob);
 	return r;
@@ -148,7 +148,7 @@ static int debug_unwrap(struct sk_hsm *hsm, const struct debug_args *args)
 	if (!r)
 		printf("Secure key %s: %s, unwrapped with the %s master key (%s) of APQNs %s.\n",
 		       args->in, sk_key_spec_name(&hdr.key, name), sk_register_name(reg),
-		       cli_mkvp_of(hsm, reg), cli_apqns_text(hsm));
+		       cli_blob_mkvp(blob, len), cli_apqns_text(hsm));
 	sk_secret_free(key);
 	free(blob);
 	return r;
@@ -186,7 +186,7 @@ static int debug_rewrap(struct sk_hsm *hsm, const struct debug_args *args)
 			      : sk_file_replace(dest, out, out_len);
 	if (!r)
 		printf("Secure key %s re-enciphered from the %s to the %s master key (%s).\n",
-		       dest, sk_register_name(from), sk_register_name(to), cli_mkvp_of(hsm, to));
+		       dest, sk_register_name(from), sk_register_name(to), cli_blob_mkvp(out, out_len));
 	free(blob);
 	free(out);
 	return r;

@@ -14,8 +14,9 @@ static const char usage[] =
 	"Options:\n"
 	"  --apqns LIST      the APQN set\n" CLI_COMMON_HELP;
 
-static void report(struct sk_hsm *hsm)
+static void report(struct sk_hsm *hsm, const struct sk_apqn_status *after)
 {
+	(void)after;
 	printf("NEW register of APQNs %s is empty.\n", cli_apqns_text(hsm));
 }
 

@@ -14,12 +14,12 @@ static const char usage[] =
 	"Options:\n"
 	"  --apqns LIST      the APQN set\n" CLI_COMMON_HELP;
 
-static void report(struct sk_hsm *hsm)
+static void report(struct sk_hsm *hsm, const struct sk_apqn_status *after)
 {
 	printf("NEW master key committed on APQNs %s (%s).\n"
 	       "Next: re-encipher every secure key to the NEW master key (staged), then\n"
 	       "'securekey hsm set --apqns %s'.\n",
-	       cli_apqns_text(hsm), cli_mkvp_of(hsm, SK_REG_NEW), cli_apqns_text(hsm));
+	       cli_apqns_text(hsm), cli_register_mkvp(after, SK_REG_NEW), cli_apqns_text(hsm));
 }
 
 int cmd_hsm_commit(int argc, char **argv)

@@ -83,6 +83,7 @@ int cmd_hsm_init(int argc, char **argv)
 {
 	struct init_args args = { 0 };
 	struct sk_secret *parts[SK_MK_MAX_PARTS + 1] = { 0 };
+	struct sk_apqn_status after;
 	struct sk_hsm *hsm = NULL;
 	int code = 0, r;
 
@@ -92,10 +93,10 @@ int cmd_hsm_init(int argc, char **argv)
 	if (!r)
 		r = cli_open_hsm(args.apqns, &hsm);
 	if (!r)
-		r = sk_hsm_init(hsm, parts, args.nparts);
+		r = sk_hsm_init(hsm, parts, args.nparts, &after);
 	if (!r)
 		printf("Initialized APQNs %s in %s: CURRENT master key %s (%s).\n",
-		       cli_apqns_text(hsm), sk_hsm_location(hsm), cli_mkvp_of(hsm, SK_REG_CURRENT),
+		       cli_apqns_text(hsm), sk_hsm_location(hsm), cli_register_mkvp(&after, SK_REG_CURRENT),
 		       args.nparts ? "from key parts" : "random");
 	for (size_t i = 0; i < args.nparts; i++)
 		sk_secret_free(parts[i]);

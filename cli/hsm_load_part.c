@@ -17,14 +17,10 @@ static const char usage[] =
 	"  --apqns LIST      the APQN set\n"
 	"  --part-file F     the 32-byte key part file, or '-' for stdin\n" CLI_COMMON_HELP;
 
-static void report(struct sk_hsm *hsm)
+static void report(struct sk_hsm *hsm, const struct sk_apqn_status *after)
 {
-	struct sk_hsm_status st;
-	const struct sk_register_status *new;
+	const struct sk_register_status *new = &after->reg[SK_REG_NEW];
 
-	if (sk_hsm_status(hsm, &st) < 0)
-		return;
-	new = &st.apqns[0].reg[SK_REG_NEW];
 	printf("Key part loaded into the NEW register of APQNs %s: %s, %u of at most %d parts.\n",
 	       cli_apqns_text(hsm), sk_mk_state_name(new->state), new->parts, SK_MK_MAX_PARTS);
 	if (new->state == SK_MK_FULL_UNCOMMITTED)
@@ -42,6 +38,7 @@ int cmd_hsm_load_part(int argc, char **argv)
 	};
 	const char *apqns = NULL, *part_file = NULL;
 	struct sk_secret *part = NULL;
+	struct sk_apqn_status after;
 	struct sk_hsm *hsm = NULL;
 	int c, code = 0, r;
 
@@ -61,9 +58,9 @@ int cmd_hsm_load_part(int argc, char **argv)
 	if (!r)
 		r = cli_open_hsm(apqns, &hsm);
 	if (!r)
-		r = sk_hsm_load_part(hsm, part);
+		r = sk_hsm_load_part(hsm, part, &after);
 	if (!r)
-		report(hsm);
+		report(hsm, &after);
 	sk_secret_free(part);
 	sk_hsm_close(hsm);
 	return cli_exit_code(r);

@@ -14,13 +14,13 @@ static const char usage[] =
 	"Options:\n"
 	"  --apqns LIST      the APQN set\n" CLI_COMMON_HELP;
 
-static void report(struct sk_hsm *hsm)
+static void report(struct sk_hsm *hsm, const struct sk_apqn_status *after)
 {
 	printf("NEW master key set on APQNs %s: CURRENT is now %s, OLD is %s.\n"
 	       "Next: complete staged secure keys and re-encipher those still under the OLD\n"
 	       "master key.\n",
-	       cli_apqns_text(hsm), cli_mkvp_of(hsm, SK_REG_CURRENT),
-	       cli_mkvp_of(hsm, SK_REG_OLD));
+	       cli_apqns_text(hsm), cli_register_mkvp(after, SK_REG_CURRENT),
+	       cli_register_mkvp(after, SK_REG_OLD));
 }
 
 int cmd_hsm_set(int argc, char **argv)

@@ -35,6 +35,7 @@ int main(int argc, char **argv)
 	int c, code = 0;
 
 	sk_secmem_harden_process();
+	argv[0] = (char *)cli.program; /* messages name the tool, not its path */
 	while ((c = cli_getopt(argc, argv, options, "", &code)) != -1) {
 		if (c == -2 && code == 0) {
 			usage();

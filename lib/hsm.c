@@ -182,30 +182,32 @@ static int not_supported(const struct sk_hsm *hsm, const char *what)
 	return -EOPNOTSUPP;
 }
 
-int sk_hsm_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts)
+int sk_hsm_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts,
+		struct sk_apqn_status *after)
 {
-	return hsm->ops->init ? hsm->ops->init(hsm, parts, nparts)
+	return hsm->ops->init ? hsm->ops->init(hsm, parts, nparts, after)
 			      : not_supported(hsm, "initialize master keys");
 }
 
-int sk_hsm_load_part(struct sk_hsm *hsm, const struct sk_secret *part)
+int sk_hsm_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
+		     struct sk_apqn_status *after)
 {
-	return hsm->ops->load_part ? hsm->ops->load_part(hsm, part)
+	return hsm->ops->load_part ? hsm->ops->load_part(hsm, part, after)
 				   : not_supported(hsm, "load key parts");
 }
 
-int sk_hsm_commit(struct sk_hsm *hsm)
+int sk_hsm_commit(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
-	return hsm->ops->commit ? hsm->ops->commit(hsm) : not_supported(hsm, "commit");
+	return hsm->ops->commit ? hsm->ops->commit(hsm, after) : not_supported(hsm, "commit");
 }
 
-int sk_hsm_set(struct sk_hsm *hsm)
+int sk_hsm_set(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
-	return hsm->ops->set ? hsm->ops->set(hsm) : not_supported(hsm, "set master keys");
+	return hsm->ops->set ? hsm->ops->set(hsm, after) : not_supported(hsm, "set master keys");
 }
 
-int sk_hsm_clear_new(struct sk_hsm *hsm)
+int sk_hsm_clear_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
-	return hsm->ops->clear_new ? hsm->ops->clear_new(hsm)
+	return hsm->ops->clear_new ? hsm->ops->clear_new(hsm, after)
 				   : not_supported(hsm, "clear the NEW register");
 }

@@ -92,13 +92,19 @@ int sk_hsm_rewrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blob_len
 		  enum sk_mk_register from, enum sk_mk_register to, unsigned char **out,
 		  size_t *out_len);
 
-/* Administration (TKE-like), for backends that allow it. */
+/*
+ * Administration (TKE-like), for backends that allow it. @after (optional)
+ * receives the registers of the first APQN as the change left them, read
+ * under the same lock, so a report never shows another process's change.
+ */
 /* CURRENT := XOR of @nparts parts (2 or 3), or random when @nparts == 0. */
-int sk_hsm_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts);
-int sk_hsm_load_part(struct sk_hsm *hsm, const struct sk_secret *part);
-int sk_hsm_commit(struct sk_hsm *hsm);
+int sk_hsm_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts,
+		struct sk_apqn_status *after);
+int sk_hsm_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
+		     struct sk_apqn_status *after);
+int sk_hsm_commit(struct sk_hsm *hsm, struct sk_apqn_status *after);
 /* OLD := CURRENT, CURRENT := NEW, NEW := empty, on every APQN of the set. */
-int sk_hsm_set(struct sk_hsm *hsm);
-int sk_hsm_clear_new(struct sk_hsm *hsm);
+int sk_hsm_set(struct sk_hsm *hsm, struct sk_apqn_status *after);
+int sk_hsm_clear_new(struct sk_hsm *hsm, struct sk_apqn_status *after);
 
 #endif

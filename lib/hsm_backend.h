@@ -16,11 +16,13 @@ struct sk_hsm_ops {
 	int (*unwrap)(struct sk_hsm *hsm, const unsigned char *blob, size_t blob_len,
 		      struct sk_secret **key, enum sk_mk_register *reg);
 	/* Administration; NULL when the backend leaves it to other tools. */
-	int (*init)(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts);
-	int (*load_part)(struct sk_hsm *hsm, const struct sk_secret *part);
-	int (*commit)(struct sk_hsm *hsm);
-	int (*set)(struct sk_hsm *hsm);
-	int (*clear_new)(struct sk_hsm *hsm);
+	int (*init)(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts,
+		    struct sk_apqn_status *after);
+	int (*load_part)(struct sk_hsm *hsm, const struct sk_secret *part,
+			 struct sk_apqn_status *after);
+	int (*commit)(struct sk_hsm *hsm, struct sk_apqn_status *after);
+	int (*set)(struct sk_hsm *hsm, struct sk_apqn_status *after);
+	int (*clear_new)(struct sk_hsm *hsm, struct sk_apqn_status *after);
 };
 
 struct sk_hsm {

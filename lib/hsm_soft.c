@@ -184,21 +184,35 @@ static int soft_open(struct sk_hsm *hsm)
 	return 0;
 }
 
+static void fill_apqn_status(const struct sk_soft_apqn *apqn, struct sk_apqn_status *out)
+{
+	out->apqn = apqn->apqn;
+	for (int r = 0; r < SK_REG_COUNT; r++) {
+		const struct sk_soft_register *reg = &apqn->reg[r];
+
+		out->reg[r].state = reg->state;
+		out->reg[r].parts = reg->parts;
+		out->reg[r].has_mkvp = reg->state != SK_MK_EMPTY && reg->state != SK_MK_PARTIAL;
+		memcpy(out->reg[r].mkvp, reg->mkvp, SK_MKVP_LEN);
+	}
+}
+
 static void fill_status(struct soft_set *set, struct sk_hsm_status *status)
 {
 	status->count = set->count;
-	for (size_t i = 0; i < set->count; i++) {
-		status->apqns[i].apqn = set->apqn[i].apqn;
-		for (int r = 0; r < SK_REG_COUNT; r++) {
-			const struct sk_soft_register *reg = &set->apqn[i].reg[r];
-			struct sk_register_status *out = &status->apqns[i].reg[r];
+	for (size_t i = 0; i < set->count; i++)
+		fill_apqn_status(&set->apqn[i], &status->apqns[i]);
+}
 
-			out->state = reg->state;
-			out->parts = reg->parts;
-			out->has_mkvp = reg->state != SK_MK_EMPTY && reg->state != SK_MK_PARTIAL;
-			memcpy(out->mkvp, reg->mkvp, SK_MKVP_LEN);
-		}
-	}
+/* Save the changed set and report it as saved, still under the lock. */
+static int set_save_and_report(struct sk_hsm *hsm, struct soft_set *set,
+			       struct sk_apqn_status *after)
+{
+	int r = set_save(hsm, set);
+
+	if (!r && after)
+		fill_apqn_status(&set->apqn[0], after);
+	return r;
 }
 
 static int soft_status(struct sk_hsm *hsm, struct sk_hsm_status *status)
@@ -381,7 +395,8 @@ static int new_set_with_current(struct sk_hsm *hsm, const struct sk_secret *mk,
 }
 
 /* The key is made before the directory exists, so a refusal creates nothing. */
-static int soft_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts)
+static int soft_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts,
+		     struct sk_apqn_status *after)
 {
 	struct sk_secret *mk = sk_secret_new(SK_MK_LEN);
 	struct soft_set set = { .lock_fd = -1 };
@@ -400,7 +415,7 @@ static int soft_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t 
 	if (!r)
 		r = new_set_with_current(hsm, mk, &set);
 	if (!r)
-		r = set_save(hsm, &set);
+		r = set_save_and_report(hsm, &set, after);
 	sk_secret_free(mk);
 	set_end(&set);
 	return r;
@@ -462,7 +477,8 @@ static int add_part(struct sk_soft_apqn *a, const struct sk_secret *part)
 	return sk_mkvp_compute(key, new->mkvp);
 }
 
-static int soft_load_part(struct sk_hsm *hsm, const struct sk_secret *part)
+static int soft_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
+			  struct sk_apqn_status *after)
 {
 	struct soft_set set;
 	int r;
@@ -478,7 +494,7 @@ static int soft_load_part(struct sk_hsm *hsm, const struct sk_secret *part)
 	for (size_t i = 0; !r && i < set.count; i++)
 		r = add_part(&set.apqn[i], part);
 	if (!r)
-		r = set_save(hsm, &set);
+		r = set_save_and_report(hsm, &set, after);
 	set_end(&set);
 	return r;
 }
@@ -511,7 +527,7 @@ static int check_committable(struct sk_soft_apqn *first)
 	return 0;
 }
 
-static int soft_commit(struct sk_hsm *hsm)
+static int soft_commit(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
 	struct soft_set set;
 	int r = begin_new_change(hsm, &set);
@@ -522,7 +538,7 @@ static int soft_commit(struct sk_hsm *hsm)
 	for (size_t i = 0; !r && i < set.count; i++)
 		set.apqn[i].reg[SK_REG_NEW].state = SK_MK_COMMITTED;
 	if (!r)
-		r = set_save(hsm, &set);
+		r = set_save_and_report(hsm, &set, after);
 	set_end(&set);
 	return r;
 }
@@ -543,7 +559,7 @@ static void move_register(struct sk_soft_apqn *a, enum sk_mk_register from,
 	clear_register(a, from);
 }
 
-static int soft_set(struct sk_hsm *hsm)
+static int soft_set(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
 	struct soft_set set;
 	int r = begin_new_change(hsm, &set);
@@ -556,13 +572,13 @@ static int soft_set(struct sk_hsm *hsm)
 		move_register(&set.apqn[i], SK_REG_NEW, SK_REG_CURRENT);
 	}
 	if (!r)
-		r = set_save(hsm, &set);
+		r = set_save_and_report(hsm, &set, after);
 	set_end(&set);
 	return r;
 }
 
 /* Works even when the set disagrees: it is how an operator starts over. */
-static int soft_clear_new(struct sk_hsm *hsm)
+static int soft_clear_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
 	struct soft_set set;
 	bool changed = false;
@@ -576,6 +592,8 @@ static int soft_clear_new(struct sk_hsm *hsm)
 	}
 	if (changed)
 		r = set_save(hsm, &set);
+	if (!r && after)
+		fill_apqn_status(&set.apqn[0], after);
 	set_end(&set);
 	return r;
 }

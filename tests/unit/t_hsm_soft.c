@@ -35,7 +35,7 @@
 static void do_init(const char *csv, struct sk_secret *const *parts, size_t n)
 {
 	struct sk_hsm *hsm = hsm_open(csv);
-	int r = sk_hsm_init(hsm, parts, n);
+	int r = sk_hsm_init(hsm, parts, n, NULL);
 
 	ATF_REQUIRE_EQ_MSG(r, 0, "init of %s with %zu parts returned %d: %s", csv, n, r,
 			   capture_last_error());
@@ -45,7 +45,7 @@ static void do_init(const char *csv, struct sk_secret *const *parts, size_t n)
 static void do_load(const char *csv, const struct sk_secret *part)
 {
 	struct sk_hsm *hsm = hsm_open(csv);
-	int r = sk_hsm_load_part(hsm, part);
+	int r = sk_hsm_load_part(hsm, part, NULL);
 
 	ATF_REQUIRE_EQ_MSG(r, 0, "load-part on %s returned %d", csv, r);
 	sk_hsm_close(hsm);
@@ -54,7 +54,7 @@ static void do_load(const char *csv, const struct sk_secret *part)
 static void do_commit(const char *csv)
 {
 	struct sk_hsm *hsm = hsm_open(csv);
-	int r = sk_hsm_commit(hsm);
+	int r = sk_hsm_commit(hsm, NULL);
 
 	ATF_REQUIRE_EQ_MSG(r, 0, "commit on %s returned %d", csv, r);
 	sk_hsm_close(hsm);
@@ -63,7 +63,7 @@ static void do_commit(const char *csv)
 static void do_set(const char *csv)
 {
 	struct sk_hsm *hsm = hsm_open(csv);
-	int r = sk_hsm_set(hsm);
+	int r = sk_hsm_set(hsm, NULL);
 
 	ATF_REQUIRE_EQ_MSG(r, 0, "set on %s returned %d", csv, r);
 	sk_hsm_close(hsm);
@@ -72,7 +72,7 @@ static void do_set(const char *csv)
 static void do_clear_new(const char *csv)
 {
 	struct sk_hsm *hsm = hsm_open(csv);
-	int r = sk_hsm_clear_new(hsm);
+	int r = sk_hsm_clear_new(hsm, NULL);
 
 	ATF_REQUIRE_EQ_MSG(r, 0, "clear-new on %s returned %d", csv, r);
 	sk_hsm_close(hsm);
@@ -272,9 +272,9 @@ ATF_TC_BODY(init_refuses_bad_part_count_or_cancelling_parts, tc)
 
 	do_init("09.0009", NULL, 0); /* the directory and its lock file exist */
 	hsm = hsm_open(TWO);
-	REQUIRE_REFUSED(sk_hsm_init(hsm, parts, 1), -EINVAL, "2 or 3 key parts");
-	REQUIRE_REFUSED(sk_hsm_init(hsm, parts, 4), -EINVAL, "2 or 3 key parts");
-	REQUIRE_REFUSED(sk_hsm_init(hsm, twice, 2), -EINVAL, "cancel each other out");
+	REQUIRE_REFUSED(sk_hsm_init(hsm, parts, 1, NULL), -EINVAL, "2 or 3 key parts");
+	REQUIRE_REFUSED(sk_hsm_init(hsm, parts, 4, NULL), -EINVAL, "2 or 3 key parts");
+	REQUIRE_REFUSED(sk_hsm_init(hsm, twice, 2, NULL), -EINVAL, "cancel each other out");
 	ATF_REQUIRE(access(state_file(A1), F_OK) < 0);
 	ATF_REQUIRE(access(state_file(A2), F_OK) < 0);
 	sk_hsm_close(hsm);
@@ -295,7 +295,7 @@ ATF_TC_BODY(init_refuses_short_parts, tc)
 	do_init("09.0009", NULL, 0);
 	hsm = hsm_open(A1);
 	capture_start();
-	r = sk_hsm_init(hsm, parts, 2);
+	r = sk_hsm_init(hsm, parts, 2, NULL);
 	ATF_CHECK_EQ_MSG(r, -EINVAL, "init with two 16-byte parts returned %d", r);
 	ATF_CHECK_MSG(access(state_file(A1), F_OK) < 0, "an APQN was initialized");
 	sk_hsm_close(hsm);
@@ -309,11 +309,11 @@ ATF_TC_BODY(init_refuses_existing_apqn, tc)
 
 	do_init(A1, NULL, 0);
 	hsm = hsm_open(A1);
-	REQUIRE_REFUSED(sk_hsm_init(hsm, NULL, 0), -EEXIST, "already initialized");
+	REQUIRE_REFUSED(sk_hsm_init(hsm, NULL, 0, NULL), -EEXIST, "already initialized");
 	sk_hsm_close(hsm);
 	/* Part of a set: nothing of the set is created. */
 	hsm = hsm_open("02.0001,01.0001");
-	REQUIRE_REFUSED(sk_hsm_init(hsm, NULL, 0), -EEXIST, "APQN 01.0001 is already");
+	REQUIRE_REFUSED(sk_hsm_init(hsm, NULL, 0, NULL), -EEXIST, "APQN 01.0001 is already");
 	sk_hsm_close(hsm);
 	ATF_REQUIRE(access(state_file(A2), F_OK) < 0);
 }
@@ -350,8 +350,8 @@ ATF_TC_BODY(unknown_apqn_refused, tc)
 	do_init(A1, NULL, 0);
 	hsm = hsm_open("01.0001,03.0001");
 	REQUIRE_REFUSED(sk_hsm_status(hsm, &st), -ENOENT, "APQN 03.0001 is unknown");
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -ENOENT, "APQN 03.0001 is unknown");
-	REQUIRE_REFUSED(sk_hsm_clear_new(hsm), -ENOENT, "APQN 03.0001 is unknown");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -ENOENT, "APQN 03.0001 is unknown");
+	REQUIRE_REFUSED(sk_hsm_clear_new(hsm, NULL), -ENOENT, "APQN 03.0001 is unknown");
 	sk_hsm_close(hsm);
 	sk_secret_free(part);
 }
@@ -396,7 +396,7 @@ ATF_TC_BODY(load_part_three_then_fourth_refused, tc)
 	mkvp_of_parts(parts, 3, want);
 	require_new(TWO, SK_MK_FULL_UNCOMMITTED, 3, want);
 	hsm = hsm_open(TWO);
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, parts[3]), -EPERM, "already holds 3 key parts");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, parts[3], NULL), -EPERM, "already holds 3 key parts");
 	sk_hsm_close(hsm);
 	require_new(TWO, SK_MK_FULL_UNCOMMITTED, 3, want);
 	free_parts(parts, 4);
@@ -412,16 +412,16 @@ ATF_TC_BODY(load_part_twice_refused, tc)
 	do_init(TWO, NULL, 0);
 	do_load(TWO, part);
 	hsm = hsm_open(TWO);
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -EINVAL, "cancel each other out");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -EINVAL, "cancel each other out");
 	require_new(TWO, SK_MK_PARTIAL, 1, NULL);
 	ATF_REQUIRE(short_part != NULL);
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, short_part), -EINVAL, "32 bytes");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, short_part, NULL), -EINVAL, "32 bytes");
 	/* A third part that cancels the first two is refused as well. */
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, other), 0);
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, other, NULL), 0);
 	{
 		struct sk_secret *both[2] = { part, other }, *cancel = xor_parts(both, 2);
 
-		REQUIRE_REFUSED(sk_hsm_load_part(hsm, cancel), -EINVAL, "cancel each other out");
+		REQUIRE_REFUSED(sk_hsm_load_part(hsm, cancel, NULL), -EINVAL, "cancel each other out");
 		sk_secret_free(cancel);
 	}
 	sk_hsm_close(hsm);
@@ -460,19 +460,19 @@ ATF_TC_BODY(commit_needs_two_parts_and_happens_once, tc)
 
 	do_init(TWO, NULL, 0);
 	hsm = hsm_open(TWO);
-	REQUIRE_REFUSED(sk_hsm_commit(hsm), -EPERM, "holds 0 key parts");
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[0]), 0);
-	REQUIRE_REFUSED(sk_hsm_commit(hsm), -EPERM, "holds 1 key part;");
+	REQUIRE_REFUSED(sk_hsm_commit(hsm, NULL), -EPERM, "holds 0 key parts");
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[0], NULL), 0);
+	REQUIRE_REFUSED(sk_hsm_commit(hsm, NULL), -EPERM, "holds 1 key part;");
 	require_new(TWO, SK_MK_PARTIAL, 1, NULL);
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[1]), 0);
-	ATF_REQUIRE_EQ(sk_hsm_commit(hsm), 0);
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[1], NULL), 0);
+	ATF_REQUIRE_EQ(sk_hsm_commit(hsm, NULL), 0);
 	mkvp_of_parts(parts, 2, want);
 	require_new(TWO, SK_MK_COMMITTED, 2, want);
 	ATF_REQUIRE_EQ(sk_hsm_mkvp(hsm, SK_REG_NEW, got), 0);
 	ATF_REQUIRE(sk_mkvp_equal(got, want));
 	/* committed: no second commit, no further part */
-	REQUIRE_REFUSED(sk_hsm_commit(hsm), -EPERM, "already committed");
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, parts[2]), -EPERM, "is committed");
+	REQUIRE_REFUSED(sk_hsm_commit(hsm, NULL), -EPERM, "already committed");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, parts[2], NULL), -EPERM, "is committed");
 	sk_hsm_close(hsm);
 	require_new(TWO, SK_MK_COMMITTED, 2, want);
 	free_parts(parts, 3);
@@ -488,7 +488,7 @@ ATF_TC_BODY(commit_new_equal_to_current_refused, tc)
 	do_load(TWO, parts[1]);
 	do_load(TWO, parts[0]);
 	hsm = hsm_open(TWO);
-	REQUIRE_REFUSED(sk_hsm_commit(hsm), -EPERM, "equals the CURRENT one");
+	REQUIRE_REFUSED(sk_hsm_commit(hsm, NULL), -EPERM, "equals the CURRENT one");
 	sk_hsm_close(hsm);
 	free_parts(parts, 2);
 }
@@ -501,11 +501,11 @@ ATF_TC_BODY(set_needs_committed_new, tc)
 
 	do_init(TWO, NULL, 0);
 	hsm = hsm_open(TWO);
-	REQUIRE_REFUSED(sk_hsm_set(hsm), -ENOKEY, "NEW register of APQN 01.0001 is empty");
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[0]), 0);
-	REQUIRE_REFUSED(sk_hsm_set(hsm), -ENOKEY, "is partial");
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[1]), 0);
-	REQUIRE_REFUSED(sk_hsm_set(hsm), -ENOKEY, "is full-uncommitted");
+	REQUIRE_REFUSED(sk_hsm_set(hsm, NULL), -ENOKEY, "NEW register of APQN 01.0001 is empty");
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[0], NULL), 0);
+	REQUIRE_REFUSED(sk_hsm_set(hsm, NULL), -ENOKEY, "is partial");
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[1], NULL), 0);
+	REQUIRE_REFUSED(sk_hsm_set(hsm, NULL), -ENOKEY, "is full-uncommitted");
 	sk_hsm_close(hsm);
 	free_parts(parts, 2);
 }
@@ -604,9 +604,9 @@ ATF_TC_BODY(different_current_refused, tc)
 	sk_hsm_close(one);
 
 	hsm = hsm_open(TWO);
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -EUCLEAN, "different CURRENT master keys");
-	REQUIRE_REFUSED(sk_hsm_commit(hsm), -EUCLEAN, "different CURRENT master keys");
-	REQUIRE_REFUSED(sk_hsm_set(hsm), -EUCLEAN, "different CURRENT master keys");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -EUCLEAN, "different CURRENT master keys");
+	REQUIRE_REFUSED(sk_hsm_commit(hsm, NULL), -EUCLEAN, "different CURRENT master keys");
+	REQUIRE_REFUSED(sk_hsm_set(hsm, NULL), -EUCLEAN, "different CURRENT master keys");
 	REQUIRE_REFUSED(sk_hsm_wrap(hsm, SK_REG_CURRENT, &spec, key, &out, &out_len), -EUCLEAN,
 			"different CURRENT master keys");
 	REQUIRE_REFUSED(sk_hsm_unwrap(hsm, blob, blob_len, &back, &reg), -EUCLEAN,
@@ -630,11 +630,11 @@ ATF_TC_BODY(different_new_refused_until_cleared, tc)
 	do_init(TWO, NULL, 0);
 	do_load(A1, parts[0]); /* only one APQN of the set got the part */
 	hsm = hsm_open(TWO);
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, parts[1]), -EUCLEAN, "NEW registers");
-	REQUIRE_REFUSED(sk_hsm_commit(hsm), -EUCLEAN, "NEW registers");
-	REQUIRE_REFUSED(sk_hsm_set(hsm), -EUCLEAN, "NEW registers");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, parts[1], NULL), -EUCLEAN, "NEW registers");
+	REQUIRE_REFUSED(sk_hsm_commit(hsm, NULL), -EUCLEAN, "NEW registers");
+	REQUIRE_REFUSED(sk_hsm_set(hsm, NULL), -EUCLEAN, "NEW registers");
 	/* clear-new is how an operator starts over: it works on a disagreeing set */
-	ATF_REQUIRE_EQ(sk_hsm_clear_new(hsm), 0);
+	ATF_REQUIRE_EQ(sk_hsm_clear_new(hsm, NULL), 0);
 	sk_hsm_close(hsm);
 	do_load(TWO, parts[0]);
 	do_load(TWO, parts[1]);
@@ -693,8 +693,8 @@ ATF_TC_BODY(wrap_refuses_old_and_uncommitted_new, tc)
 	REQUIRE_REFUSED(sk_hsm_wrap(hsm, SK_REG_OLD, &spec, key, &blob, &len), -EINVAL, "OLD");
 	REQUIRE_REFUSED(sk_hsm_wrap(hsm, SK_REG_NEW, &spec, key, &blob, &len), -ENOKEY,
 			"NEW register");
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[0]), 0);
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[1]), 0);
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[0], NULL), 0);
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, parts[1], NULL), 0);
 	REQUIRE_REFUSED(sk_hsm_wrap(hsm, SK_REG_NEW, &spec, key, &blob, &len), -ENOKEY,
 			"full-uncommitted");
 	ATF_REQUIRE(blob == NULL);
@@ -872,12 +872,12 @@ ATF_TC_BODY(state_file_mode_0644_refused, tc)
 	ATF_REQUIRE(chmod(state_file(A2), 0644) == 0);
 	hsm = hsm_open(TWO);
 	REQUIRE_REFUSED(sk_hsm_status(hsm, &st), -EACCES, "chmod 0600");
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -EACCES, "chmod 0600");
-	REQUIRE_REFUSED(sk_hsm_clear_new(hsm), -EACCES, "chmod 0600");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -EACCES, "chmod 0600");
+	REQUIRE_REFUSED(sk_hsm_clear_new(hsm, NULL), -EACCES, "chmod 0600");
 	ATF_REQUIRE(chmod(state_file(A2), 0640) == 0);
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -EACCES, "chmod 0600");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -EACCES, "chmod 0600");
 	ATF_REQUIRE(chmod(state_file(A2), 0600) == 0);
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, part), 0);
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, part, NULL), 0);
 	sk_hsm_close(hsm);
 	sk_secret_free(part);
 }
@@ -895,7 +895,7 @@ ATF_TC_BODY(state_file_other_owner_refused, tc)
 	ATF_REQUIRE(chown(state_file(A1), 65534, (gid_t)-1) == 0);
 	hsm = hsm_open(TWO);
 	REQUIRE_REFUSED(sk_hsm_status(hsm, &st), -EACCES, "chown");
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -EACCES, "chown");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -EACCES, "chown");
 	ATF_REQUIRE(chown(state_file(A1), 0, (gid_t)-1) == 0);
 	ATF_REQUIRE_EQ(sk_hsm_status(hsm, &st), 0);
 	sk_hsm_close(hsm);
@@ -924,7 +924,7 @@ ATF_TC_BODY(state_file_corrupt_refused, tc)
 		if (off % 2)
 			REQUIRE_REFUSED(sk_hsm_status(hsm, &st), -EUCLEAN, "corrupt");
 		else
-			REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -EUCLEAN, "corrupt");
+			REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -EUCLEAN, "corrupt");
 		flip_byte(state_file(A1), off, 0x01);
 	}
 	ATF_REQUIRE_EQ(sk_hsm_status(hsm, &st), 0);
@@ -981,12 +981,12 @@ ATF_TC_BODY(hsm_dir_writable_by_others_refused, tc)
 	hsm = hsm_open(TWO);
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		ATF_REQUIRE(chmod(HSM_DIR, modes[i]) == 0);
-		REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -EACCES, "chmod 0700");
+		REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -EACCES, "chmod 0700");
 		REQUIRE_REFUSED(sk_hsm_status(hsm, &st), -EACCES, "chmod 0700");
-		REQUIRE_REFUSED(sk_hsm_init(hsm, NULL, 0), -EACCES, "chmod 0700");
+		REQUIRE_REFUSED(sk_hsm_init(hsm, NULL, 0, NULL), -EACCES, "chmod 0700");
 	}
 	ATF_REQUIRE(chmod(HSM_DIR, 0700) == 0);
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, part), 0);
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, part, NULL), 0);
 	sk_hsm_close(hsm);
 	sk_secret_free(part);
 }
@@ -1010,19 +1010,19 @@ ATF_TC_BODY(locked_hsm_refuses_with_ebusy, tc)
 	ATF_REQUIRE(flock(fd, LOCK_EX) == 0);
 
 	t0 = now_s();
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -EBUSY, "locked");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -EBUSY, "locked");
 	waited = now_s() - t0;
 	ATF_REQUIRE_MSG(waited >= 0.9 && waited < 10, "waited %.2f s for a 1 s timeout", waited);
-	REQUIRE_REFUSED(sk_hsm_clear_new(hsm), -EBUSY, "locked");
+	REQUIRE_REFUSED(sk_hsm_clear_new(hsm, NULL), -EBUSY, "locked");
 	REQUIRE_REFUSED(sk_hsm_status(hsm, &st), -EBUSY, "locked"); /* readers wait too */
 
 	/* A reader's shared lock lets status through but holds off changes. */
 	ATF_REQUIRE(flock(fd, LOCK_SH) == 0);
 	ATF_REQUIRE_EQ(sk_hsm_status(hsm, &st), 0);
-	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part), -EBUSY, "locked");
+	REQUIRE_REFUSED(sk_hsm_load_part(hsm, part, NULL), -EBUSY, "locked");
 
 	ATF_REQUIRE(flock(fd, LOCK_UN) == 0);
-	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, part), 0);
+	ATF_REQUIRE_EQ(sk_hsm_load_part(hsm, part, NULL), 0);
 	/* and the operation let go of its lock */
 	ATF_REQUIRE(flock(fd, LOCK_EX | LOCK_NB) == 0);
 	close(fd);
@@ -1070,7 +1070,7 @@ _Noreturn static void child_load_part(int start_fd, const struct sk_secret *part
 	if (!r)
 		r = sk_hsm_open(HSM_DIR, &list, &hsm);
 	if (!r)
-		r = sk_hsm_load_part(hsm, part);
+		r = sk_hsm_load_part(hsm, part, NULL);
 	sk_hsm_close(hsm);
 	_exit(r ? 1 : 0);
 }
