@@ -1,0 +1,138 @@
+# Shared helpers of the securekey CLI tests (atf-sh), sourced by every
+# tests/cli/t_*.sh after it set SK_BUILDDIR:
+#
+#	SK_BUILDDIR=@abs_top_builddir@
+#	. @abs_top_srcdir@/tests/cli/common.sh
+#
+# This file is not substituted by make, so the build directory comes in
+# through SK_BUILDDIR. kyua runs every test case in a fresh temporary
+# working directory; all state of the product is pointed into it, so a test
+# never touches /var/lib/securekey, /etc or /run.
+
+: "${SK_BUILDDIR:?set SK_BUILDDIR to the build tree before sourcing common.sh}"
+
+SECUREKEY=$SK_BUILDDIR/cli/securekey
+PYTHON=/usr/bin/python3
+APQNS=01.0001,02.0001
+
+export SECUREKEY_HSM_DIR="$PWD/hsm"
+export SECUREKEY_STATE_DIR="$PWD/state"
+export SECUREKEY_RUN_DIR="$PWD/run"
+export SECUREKEY_CONF="$PWD/securekey.conf"
+export SECUREKEY_LOCK_TIMEOUT=30
+# Sanitizer builds: ASan and UBSan exit 1 on an error by default, which a
+# refusal test would take for "refused"; make them abort (exit 134) instead.
+# A leak report (LeakSanitizer) also ends with a status other than 0 and 1.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1:abort_on_error=1"
+
+# sk ARGS...: run the securekey binary of this build.
+sk()
+{
+	"$SECUREKEY" "$@"
+}
+
+# snapshot DIR...: every file under each DIR (dot files included) with its
+# sha256, then every entry below DIR with its type, mode, owner, inode,
+# mtime and symlink target, sorted; a DIR that does not exist prints one
+# line saying so. Two snapshots are equal only if nothing was created,
+# removed, written, replaced (rename), chmod'ed or chown'ed. The snapshot
+# files of assert_unchanged (.sk-snap.*) are left out, and so is the mtime
+# of DIR itself (atf-check keeps its temporary files in the work directory).
+snapshot()
+{
+	for _dir in "$@"; do
+		if [ ! -e "$_dir" ] && [ ! -L "$_dir" ]; then
+			echo "absent $_dir"
+			continue
+		fi
+		find "$_dir" -type f ! -name '.sk-snap.*' -print0 | LC_ALL=C sort -z |
+			xargs -0 -r sha256sum
+		find "$_dir" -mindepth 1 ! -name '.sk-snap.*' -printf '%y %m %u:%g %i %T@ %p -> %l\n' |
+			LC_ALL=C sort
+	done
+}
+
+# assert_unchanged STDERR_REGEXP COMMAND...: COMMAND (usually "$SECUREKEY"
+# ...) must be refused with exit status 1, print nothing on stdout and a
+# message matching STDERR_REGEXP (extended) on stderr, and leave the whole
+# working directory byte-identical: the HSM directory, the state directory,
+# key parts and secure-key files. SK_EXIT overrides the expected exit status
+# (SK_EXIT=2 for usage errors). COMMAND may be "-x 'shell command'".
+assert_unchanged()
+{
+	_re=$1
+	shift
+	snapshot . >.sk-snap.before
+	atf_check -s "exit:${SK_EXIT:-1}" -o empty -e "match:$_re" "$@"
+	snapshot . >.sk-snap.after
+	if ! cmp -s .sk-snap.before .sk-snap.after; then
+		diff -u .sk-snap.before .sk-snap.after >&2
+		atf_fail "refused command changed the working directory: $*"
+	fi
+	rm -f .sk-snap.before .sk-snap.after
+}
+
+# make_part NAME: write a new 32-byte key part with generate-part.
+make_part()
+{
+	atf_check -s exit:0 -o match:"Key part written to $1" "$SECUREKEY" hsm generate-part --out "$1"
+}
+
+# init_set [APQNS]: initialize APQNs (default 01.0001,02.0001) with a random
+# CURRENT master key.
+init_set()
+{
+	atf_check -s exit:0 -o match:"^Initialized APQNs ${1:-$APQNS} in " \
+		"$SECUREKEY" hsm init --apqns "${1:-$APQNS}"
+}
+
+# load_parts [--apqns LIST] FILE...: load each part, in order.
+load_parts()
+{
+	_apqns=$APQNS
+	if [ "$1" = --apqns ]; then
+		_apqns=$2
+		shift 2
+	fi
+	for _p in "$@"; do
+		atf_check -s exit:0 -o match:"^Key part loaded into the NEW register of APQNs $_apqns" \
+			"$SECUREKEY" hsm load-part --apqns "$_apqns" --part-file "$_p"
+	done
+}
+
+# mkvp_of_parts FILE...: the MKVP (16 hex digits) of the master key that is
+# the XOR of the key part files, computed independently of securekey.
+mkvp_of_parts()
+{
+	"$PYTHON" -c '
+import hashlib, sys
+mk = bytes(32)
+for name in sys.argv[1:]:
+    part = open(name, "rb").read()
+    assert len(part) == 32, name
+    mk = bytes(a ^ b for a, b in zip(mk, part))
+print(hashlib.sha256(b"securekey-mkvp-v1" + mk).hexdigest()[:16])
+' "$@"
+}
+
+# status_json_get EXPR: evaluate a python expression over the parsed
+# 'hsm status --json' (as s) and print it.
+status_json_get()
+{
+	"$SECUREKEY" hsm status --json >status.json || atf_fail "hsm status --json failed"
+	"$PYTHON" -c 'import json, sys; s = json.load(open("status.json")); print(eval(sys.argv[1]))' "$1"
+}
+
+# reg_mkvp REGISTER [APQN]: MKVP of a register from 'hsm status --json'
+# (of the first APQN by default), or None.
+reg_mkvp()
+{
+	status_json_get "[a for a in s['apqns'] if '${2:-}' in ('', a['apqn'])][0]['registers']['$1']['mkvp']"
+}
+
+# blob_mkvp FILE: the MKVP named in a secure-key blob header (bytes 8..15).
+blob_mkvp()
+{
+	"$PYTHON" -c 'import sys; print(open(sys.argv[1], "rb").read()[8:16].hex())' "$1"
+}
