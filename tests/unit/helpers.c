@@ -16,8 +16,6 @@
 #include "log.h"
 #include "mkvp.h"
 
-SK_TEST_LSAN_SUPPRESSIONS
-
 void helper_mkdir(const char *dir)
 {
 	ATF_REQUIRE_MSG(mkdir(dir, 0700) == 0, "mkdir %s: %s", dir, strerror(errno));

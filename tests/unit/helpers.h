@@ -25,7 +25,8 @@
  * libatf-c never frees the test-case list it builds for "-l" (allocated in
  * atf_tp_get_tcs and the atf maps and lists under it), so LeakSanitizer
  * would turn kyua's listing of every test program into "broken". Every test
- * program expands this once at file scope; only those atf functions are
+ * program expands this once at file scope (not helpers.c: it is linked from
+ * a static archive, which only pulls it in where a helper is called); only those atf functions are
  * suppressed, leaks in the library and the tests are still reported. The
  * hooks are plain functions that only a sanitizer runtime ever calls.
  */

@@ -10,28 +10,10 @@
 #include "apqn.h"
 #include "log.h"
 
-#include "helpers.h" /* SK_TEST_LSAN_SUPPRESSIONS only: helpers.c is not linked */
+#include "helpers.h"
 
 SK_TEST_LSAN_SUPPRESSIONS
 
-static char last_error[1024];
-static int errors;
-
-static void capture(enum sk_log_level level, const char *msg, void *ctx)
-{
-	(void)ctx;
-	if (level != SK_LOG_ERROR)
-		return;
-	errors++;
-	snprintf(last_error, sizeof(last_error), "%s", msg);
-}
-
-static void sink_start(void)
-{
-	last_error[0] = '\0';
-	errors = 0;
-	sk_log_set_sink(capture, NULL);
-}
 
 static void require_apqn(const char *text, unsigned adapter, unsigned domain)
 {
@@ -47,11 +29,11 @@ static void require_list_refused(const char *csv, const char *needle)
 	const char *shown = csv ? csv : "(NULL)";
 	struct sk_apqn_list list;
 
-	sink_start();
+	capture_start();
 	ATF_REQUIRE_EQ_MSG(sk_apqn_list_parse(csv, &list), -EINVAL, "'%s' was accepted", shown);
-	ATF_REQUIRE_MSG(errors >= 1, "'%s' refused without a message", shown);
-	ATF_REQUIRE_MSG(strstr(last_error, needle), "message for '%s' lacks '%s': %s", shown,
-			needle, last_error);
+	ATF_REQUIRE_MSG(capture_errors() >= 1, "'%s' refused without a message", shown);
+	ATF_REQUIRE_MSG(strstr(capture_last_error(), needle), "message for '%s' lacks '%s': %s", shown,
+			needle, capture_last_error());
 }
 
 ATF_TC_WITHOUT_HEAD(parse_valid);

@@ -9,7 +9,7 @@
 
 #include "base64.h"
 
-#include "helpers.h" /* SK_TEST_LSAN_SUPPRESSIONS only: helpers.c is not linked */
+#include "helpers.h"
 
 SK_TEST_LSAN_SUPPRESSIONS
 

@@ -14,7 +14,7 @@
 #include "mkvp.h"
 #include "secmem.h"
 
-#include "helpers.h" /* SK_TEST_LSAN_SUPPRESSIONS only: helpers.c is not linked */
+#include "helpers.h"
 
 SK_TEST_LSAN_SUPPRESSIONS
 
@@ -32,24 +32,6 @@ static const struct {
 
 #define N_SPECS (sizeof(all_specs) / sizeof(all_specs[0]))
 
-static char last_error[1024];
-static int errors;
-
-static void capture(enum sk_log_level level, const char *msg, void *ctx)
-{
-	(void)ctx;
-	if (level != SK_LOG_ERROR)
-		return;
-	errors++;
-	snprintf(last_error, sizeof(last_error), "%s", msg);
-}
-
-static void sink_start(void)
-{
-	last_error[0] = '\0';
-	errors = 0;
-	sk_log_set_sink(capture, NULL);
-}
 
 static void random_bytes(unsigned char *buf, size_t len)
 {
@@ -236,7 +218,7 @@ ATF_TC_BODY(seal_refuses_mismatched_key, tc)
 	size_t blob_len = 0;
 
 	random_bytes(mk, sizeof(mk));
-	sink_start();
+	capture_start();
 	ATF_REQUIRE_EQ(sk_blob_seal(mk, &xts512, short_key, &blob, &blob_len), -EINVAL);
 	ATF_REQUIRE(blob == NULL);
 	ATF_REQUIRE_EQ(sk_blob_seal(mk, &xts512, NULL, &blob, &blob_len), -EINVAL);
@@ -248,7 +230,7 @@ ATF_TC_BODY(seal_refuses_mismatched_key, tc)
 				    &blob, &blob_len),
 		       0);
 	ATF_REQUIRE_EQ(blob_len, (size_t)(28 + 32 + 16));
-	ATF_REQUIRE(errors >= 3);
+	ATF_REQUIRE(capture_errors() >= 3);
 	sk_secret_free(short_key);
 	free(blob);
 }
@@ -265,13 +247,13 @@ ATF_TC_BODY(open_under_other_mk_rejected, tc)
 	random_bytes(mk, sizeof(mk));
 	random_bytes(other, sizeof(other));
 	key = seal_random(mk, &spec, &blob, &blob_len);
-	sink_start();
+	capture_start();
 	ATF_REQUIRE_EQ(sk_blob_open(other, blob, blob_len, &back), -EKEYREJECTED);
 	ATF_REQUIRE(back == NULL);
-	ATF_REQUIRE_EQ(errors, 1);
+	ATF_REQUIRE_EQ(capture_errors(), 1);
 	mkvp_hex_of(mk, hex);
-	ATF_REQUIRE_MSG(strstr(last_error, hex), "message does not name MKVP %s: %s", hex,
-			last_error);
+	ATF_REQUIRE_MSG(strstr(capture_last_error(), hex), "message does not name MKVP %s: %s", hex,
+			capture_last_error());
 	/* A key that differs in one bit is another key. */
 	memcpy(other, mk, sizeof(mk));
 	other[SK_MK_LEN - 1] ^= 1;
@@ -316,7 +298,7 @@ ATF_TC_BODY(every_bit_flip_fails, tc)
 		else
 			ATF_REQUIRE_MSG(strcmp(hex, orig_hex) != 0, "bit %zu", bit);
 
-		sink_start();
+		capture_start();
 		r = sk_blob_parse(copy, blob_len, &hdr);
 		if (byte < 8) {
 			ATF_REQUIRE_EQ_MSG(r, -EINVAL, "bit %zu in the framing: parse returned %d",
@@ -327,9 +309,9 @@ ATF_TC_BODY(every_bit_flip_fails, tc)
 			ATF_REQUIRE_EQ_MSG(r, -EKEYREJECTED, "bit %zu: open returned %d", bit, r);
 		}
 		ATF_REQUIRE_MSG(back == NULL, "bit %zu: a key came out", bit);
-		ATF_REQUIRE_EQ_MSG(errors, 1, "bit %zu: %d error messages", bit, errors);
-		ATF_REQUIRE_MSG(strstr(last_error, hex) != NULL,
-				"bit %zu: message does not name MKVP %s: %s", bit, hex, last_error);
+		ATF_REQUIRE_EQ_MSG(capture_errors(), 1, "bit %zu: %d error messages", bit, capture_errors());
+		ATF_REQUIRE_MSG(strstr(capture_last_error(), hex) != NULL,
+				"bit %zu: message does not name MKVP %s: %s", bit, hex, capture_last_error());
 	}
 	/* The untouched blob still opens. */
 	{
@@ -364,16 +346,16 @@ ATF_TC_BODY(truncated_or_extended_blob_refused, tc)
 
 		ATF_REQUIRE(cut != NULL);
 		memcpy(cut, blob, len);
-		sink_start();
+		capture_start();
 		ATF_REQUIRE_EQ_MSG(sk_blob_parse(cut, len, &hdr), -EINVAL, "%zu bytes parsed", len);
 		ATF_REQUIRE_EQ_MSG(sk_blob_open(mk, cut, len, &back), -EINVAL, "%zu bytes opened",
 				   len);
 		ATF_REQUIRE(back == NULL);
-		ATF_REQUIRE_MSG(strstr(last_error, "corrupt"), "%zu bytes: %s", len, last_error);
+		ATF_REQUIRE_MSG(strstr(capture_last_error(), "corrupt"), "%zu bytes: %s", len, capture_last_error());
 		/* Once the MKVP field is there, the message names it. */
 		if (len >= 16)
-			ATF_REQUIRE_MSG(strstr(last_error, hex), "%zu bytes: no MKVP in: %s", len,
-					last_error);
+			ATF_REQUIRE_MSG(strstr(capture_last_error(), hex), "%zu bytes: no MKVP in: %s", len,
+					capture_last_error());
 		free(cut);
 	}
 	memset(longer, 0, sizeof(longer));
@@ -382,12 +364,12 @@ ATF_TC_BODY(truncated_or_extended_blob_refused, tc)
 		struct sk_secret *back = NULL;
 		struct sk_blob_header hdr;
 
-		sink_start();
+		capture_start();
 		ATF_REQUIRE_EQ_MSG(sk_blob_parse(longer, blob_len + extra, &hdr), -EINVAL,
 				   "%zu extra bytes parsed", extra);
 		ATF_REQUIRE_EQ(sk_blob_open(mk, longer, blob_len + extra, &back), -EINVAL);
 		ATF_REQUIRE(back == NULL);
-		ATF_REQUIRE_MSG(strstr(last_error, hex), "no MKVP in: %s", last_error);
+		ATF_REQUIRE_MSG(strstr(capture_last_error(), hex), "no MKVP in: %s", capture_last_error());
 	}
 	sk_secret_free(key);
 	free(blob);

@@ -20,6 +20,8 @@
 #include <openssl/rand.h>
 
 #include "helpers.h"
+
+SK_TEST_LSAN_SUPPRESSIONS
 #include "hsm.h"
 #include "lockfile.h"
 #include "log.h"

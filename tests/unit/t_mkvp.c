@@ -8,7 +8,7 @@
 
 #include "mkvp.h"
 
-#include "helpers.h" /* SK_TEST_LSAN_SUPPRESSIONS only: helpers.c is not linked */
+#include "helpers.h"
 
 SK_TEST_LSAN_SUPPRESSIONS
 

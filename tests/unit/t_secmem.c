@@ -12,7 +12,7 @@
 #include "log.h"
 #include "secmem.h"
 
-#include "helpers.h" /* SK_TEST_LSAN_SUPPRESSIONS only: helpers.c is not linked */
+#include "helpers.h"
 
 SK_TEST_LSAN_SUPPRESSIONS
 
