@@ -73,6 +73,7 @@ bool cli_no_arguments_left(int argc, char **argv);
 int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm);
 /* The APQN list of @hsm as "01.0001,02.0001". */
 const char *cli_apqns_text(const struct sk_hsm *hsm);
+const char *cli_apqns_text_of(const struct sk_apqn_list *apqns);
 /* "MKVP 0123…" of a register as an operation left it, or "-" when it has none. */
 const char *cli_register_mkvp(const struct sk_apqn_status *apqn, enum sk_mk_register reg);
 /* "MKVP 0123…" named in a secure key blob's header. */

@@ -49,7 +49,8 @@ int cli_exit_code(int r)
 int cli_getopt(int argc, char **argv, const struct option *options, const char *usage,
 	       int *exit_code)
 {
-	char shortopts[] = "+vh";
+	/* The top level stops at the command word; commands accept options anywhere. */
+	const char *shortopts = strcmp(argv[0], cli.program) ? "vh" : "+vh";
 	int c;
 
 	for (;;) {
@@ -104,12 +105,17 @@ int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm)
 	return r;
 }
 
-const char *cli_apqns_text(const struct sk_hsm *hsm)
+const char *cli_apqns_text_of(const struct sk_apqn_list *apqns)
 {
 	static char text[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
 
-	sk_apqn_list_format(sk_hsm_apqns(hsm), text, sizeof(text));
+	sk_apqn_list_format(apqns, text, sizeof(text));
 	return text;
+}
+
+const char *cli_apqns_text(const struct sk_hsm *hsm)
+{
+	return cli_apqns_text_of(sk_hsm_apqns(hsm));
 }
 
 static const char *mkvp_label(const unsigned char mkvp[SK_MKVP_LEN], char text[SK_MKVP_HEX_LEN + 6])

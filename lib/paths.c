@@ -18,6 +18,11 @@ const char *sk_path_state_dir(void)
 	return env_or("SECUREKEY_STATE_DIR", SK_DEFAULT_STATE_DIR);
 }
 
+const char *sk_path_run_dir(void)
+{
+	return env_or("SECUREKEY_RUN_DIR", SK_DEFAULT_RUN_DIR);
+}
+
 char *sk_path_join(const char *dir, const char *name)
 {
 	char *path;

@@ -8,6 +8,11 @@
 const char *sk_path_state_dir(void);
 /* @override, else SECUREKEY_HSM_DIR, else <state>/hsm; malloc'd. */
 char *sk_path_hsm_dir(const char *override);
+#define SK_DEFAULT_RUN_DIR "/run/securekey"
+
+/* SECUREKEY_RUN_DIR or the default: per-device lock files. */
+const char *sk_path_run_dir(void);
+
 /* "<dir>/<name>", malloc'd, NULL on allocation failure. */
 char *sk_path_join(const char *dir, const char *name);
 

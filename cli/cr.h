@@ -1,0 +1,85 @@
+/* securekey-cryptsetup: per-device commands, in the style of zkey-cryptsetup. */
+#ifndef SECUREKEY_CLI_CR_H
+#define SECUREKEY_CLI_CR_H
+
+#include "cli.h"
+#include "device.h"
+#include "keystate.h"
+
+enum {
+	OPT_KEYFILE_OFFSET = 0x200,
+	OPT_KEYFILE_SIZE,
+	OPT_TRIES,
+	OPT_BATCH,
+	OPT_STAGED,
+	OPT_IN_PLACE,
+	OPT_COMPLETE,
+	OPT_TEST_PASSPHRASE,
+	OPT_SECURE_KEY_FILE,
+};
+
+/* Options every securekey-cryptsetup command takes. */
+#define CR_COMMON_OPTIONS                                                   \
+	CLI_COMMON_OPTIONS,                                                 \
+	{ "key-file", required_argument, NULL, OPT_KEY_FILE },              \
+	{ "keyfile-offset", required_argument, NULL, OPT_KEYFILE_OFFSET },  \
+	{ "keyfile-size", required_argument, NULL, OPT_KEYFILE_SIZE },      \
+	{ "tries", required_argument, NULL, OPT_TRIES },                    \
+	{ "batch-mode", no_argument, NULL, OPT_BATCH },                     \
+	{ "json", no_argument, NULL, OPT_JSON }
+
+#define CR_COMMON_HELP                                                                 \
+	"  --key-file F      read the passphrase from F ('-': stdin) instead of asking\n" \
+	"  --keyfile-offset N  skip N bytes of the key file\n"                            \
+	"  --keyfile-size N  read at most N bytes of the key file\n"                      \
+	"  --tries N         passphrase attempts at the prompt (default 3)\n"            \
+	"  --batch-mode      never ask for confirmation\n"                                \
+	"  --json            print JSON (validate)\n" CLI_COMMON_HELP
+
+struct cr_options {
+	const char *key_file;
+	unsigned long long keyfile_offset;
+	size_t keyfile_size;
+	unsigned tries;
+	bool batch;
+	bool json;
+};
+extern struct cr_options cr;
+
+/* Handle a common option; false when @c is not one. */
+bool cr_common_option(int c, const char *arg, int *code);
+
+/*
+ * Parse "COMMAND DEVICE [ARG...] [options]": @nargs positional arguments
+ * after the command are required (-1: the caller checks); @handle gets the command's own options.
+ * Returns 0, or an exit code (help printed or usage error).
+ */
+int cr_parse(int argc, char **argv, const struct option *options, const char *usage,
+	     int nargs, void (*handle)(int c, const char *arg, void *ctx), void *ctx,
+	     char ***args);
+
+int cr_open_hsm(const struct sk_token *token, struct sk_hsm **hsm);
+
+/*
+ * The operator's gate: the passphrase of a passphrase keyslot (not the
+ * token's own) must yield the volume key; returned in @vk.
+ */
+int cr_passphrase_volume_key(struct sk_device *dev, int token_keyslot, struct sk_secret **vk);
+
+/* Unwrap the token's key the way the plugin does (same open order). */
+int cr_unwrap_token(struct sk_device *dev, struct sk_hsm *hsm, struct sk_secret **vk);
+
+/* Gate a change: passphrase VK == unwrapped VK (constant time). */
+int cr_gate(struct sk_device *dev, struct sk_hsm *hsm);
+
+const char *cr_register_label(bool found, enum sk_mk_register reg);
+
+int cr_enroll(int argc, char **argv);
+int cr_reencipher(int argc, char **argv);
+int cr_validate(int argc, char **argv);
+int cr_setkey(int argc, char **argv);
+int cr_export(int argc, char **argv);
+int cr_remove(int argc, char **argv);
+int cr_open(int argc, char **argv);
+
+#endif

@@ -1,0 +1,145 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cr.h"
+#include "keyslot.h"
+#include "log.h"
+
+static const char usage[] =
+	"Usage: securekey-cryptsetup enroll DEVICE --apqns AA.DDDD[,...] [OPTIONS]\n"
+	"\n"
+	"Wrap the volume key of the LUKS2 DEVICE with the CURRENT master key of the\n"
+	"APQNs, store it in a securekey token and add the token's own keyslot, so\n"
+	"that the device unlocks by token. Asks for the passphrase of an existing\n"
+	"keyslot. While a NEW master key is committed, the token is created already\n"
+	"staged to it. Keyslots and data are not changed.\n"
+	"\n"
+	"Options:\n"
+	"  --apqns LIST      the APQNs the secure key is bound to\n" CR_COMMON_HELP;
+
+static void handle(int c, const char *arg, void *ctx)
+{
+	if (c == OPT_APQNS)
+		*(const char **)ctx = arg;
+}
+
+/* aes + xts-* → aes-xts-BITS, other aes modes → aes-BITS. */
+static int key_spec_of(struct sk_device *dev, size_t vk_len, struct sk_key_spec *spec)
+{
+	const char *cipher = crypt_get_cipher(dev->cd), *mode = crypt_get_cipher_mode(dev->cd);
+	char name[32];
+
+	snprintf(name, sizeof(name), "aes-%s%zu", mode && !strncmp(mode, "xts", 3) ? "xts-" : "",
+		 vk_len * 8);
+	if (!cipher || strcmp(cipher, "aes") || sk_key_spec_parse(name, spec) < 0) {
+		sk_err("%s uses cipher %s-%s with a %zu-bit key; securekey supports AES keys only",
+		       dev->path, cipher ? cipher : "?", mode ? mode : "?", vk_len * 8);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk_key_spec *spec,
+		const struct sk_secret *vk, struct sk_token *token, bool staged)
+{
+	unsigned char *blob = NULL;
+	size_t len;
+	int r = sk_hsm_wrap(hsm, reg, spec, vk, &blob, &len);
+
+	if (!r)
+		r = staged ? sk_token_set_staged(token, blob, len)
+			   : sk_token_create(0, sk_hsm_apqns(hsm), blob, len, token);
+	free(blob);
+	return r;
+}
+
+static int build_token(struct sk_device *dev, struct sk_hsm *hsm, const struct sk_secret *vk,
+		       struct sk_token *token)
+{
+	struct sk_hsm_status st;
+	struct sk_key_spec spec;
+	int r = key_spec_of(dev, vk->len, &spec);
+
+	if (!r)
+		r = wrap(hsm, SK_REG_CURRENT, &spec, vk, token, false);
+	if (!r && sk_hsm_status(hsm, &st) == 0 && sk_hsm_status_agree(&st, SK_REG_NEW)) {
+		sk_info("A NEW master key is committed: the token is created staged to it.");
+		r = wrap(hsm, SK_REG_NEW, &spec, vk, token, true);
+	}
+	return r;
+}
+
+/* The keyslot number goes into the token's "keyslots" once it is known. */
+static int set_keyslot(struct sk_token *token, int keyslot)
+{
+	json_object *slots = json_object_new_array();
+	char text[4];
+
+	snprintf(text, sizeof(text), "%d", keyslot);
+	json_object_array_add(slots, json_object_new_string(text));
+	json_object_object_add(token->json, "keyslots", slots);
+	token->keyslot = keyslot;
+	return 0;
+}
+
+static int enroll(struct sk_device *dev, const char *apqns)
+{
+	struct sk_secret *vk = NULL;
+	struct sk_token token = { 0 };
+	struct sk_hsm *hsm = NULL;
+	int r = cli_open_hsm(apqns, &hsm), slot = -1;
+
+	if (!r)
+		r = cr_passphrase_volume_key(dev, -1, &vk);
+	if (!r)
+		r = build_token(dev, hsm, vk, &token);
+	if (!r)
+		r = slot = sk_keyslot_ensure(dev->cd, dev->path, vk);
+	if (r >= 0)
+		r = set_keyslot(&token, slot);
+	/* The keyslot write moved the seqid; it is ours, not a foreign change. */
+	if (!r)
+		r = sk_device_read_seqid(dev->path, &dev->seqid);
+	if (!r)
+		r = sk_device_write_token(dev, &token);
+	if (r >= 0)
+		printf("%s: enrolled: securekey token %d, keyslot %d, secure key under the CURRENT "
+		       "master key of APQNs %s.\n",
+		       dev->path, r, slot, cli_apqns_text(hsm));
+	sk_token_free(&token);
+	sk_secret_free(vk);
+	sk_hsm_close(hsm);
+	return r < 0 ? r : 0;
+}
+
+int cr_enroll(int argc, char **argv)
+{
+	static const struct option options[] = {
+		CR_COMMON_OPTIONS,
+		{ "apqns", required_argument, NULL, OPT_APQNS },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sk_device *dev = NULL;
+	const char *apqns = NULL;
+	char **args;
+	int r = cr_parse(argc, argv, options, usage, 1, handle, &apqns, &args);
+
+	if (r)
+		return r < 0 ? 0 : r;
+	if (!apqns)
+		return cli_usage_error("enroll: --apqns is required");
+	r = sk_device_open(args[0], true, false, &dev);
+	if (!r && dev->token_id >= 0) {
+		sk_err("%s already has a securekey token (%d); re-encipher it, or remove it first",
+		       dev->path, dev->token_id);
+		r = -EEXIST;
+	}
+	if (!r)
+		r = enroll(dev, apqns);
+	sk_device_close(dev);
+	return cli_exit_code(r);
+}

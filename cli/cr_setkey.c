@@ -1,0 +1,95 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cr.h"
+#include "log.h"
+#include "secfile.h"
+
+static const char usage[] =
+	"Usage: securekey-cryptsetup setkey DEVICE [--secure-key-file FILE] [OPTIONS]\n"
+	"\n"
+	"Restore the secure key of DEVICE's securekey token: from FILE (a blob written\n"
+	"by export, checked to hold the device's volume key), or, without FILE, wrap\n"
+	"the volume key that the passphrase opens anew with the CURRENT master key.\n"
+	"Use it when the secure key is under no register any more. A staged key is\n"
+	"dropped. Asks for the passphrase of a passphrase keyslot.\n"
+	"\n"
+	"Options:\n"
+	"  --secure-key-file F  the secure key blob to restore\n" CR_COMMON_HELP;
+
+static void handle(int c, const char *arg, void *ctx)
+{
+	if (c == OPT_SECURE_KEY_FILE)
+		*(const char **)ctx = arg;
+}
+
+/* The new blob: the file's (must unwrap to @vk) or @vk wrapped under CURRENT. */
+static int new_blob(struct sk_device *dev, struct sk_hsm *hsm, const char *file,
+		    const struct sk_secret *vk, unsigned char **blob, size_t *len)
+{
+	struct sk_secret *from_file = NULL;
+	int r;
+
+	if (!file)
+		return sk_hsm_wrap(hsm, SK_REG_CURRENT, &dev->token.key, vk, blob, len);
+	r = sk_file_read(file, SK_BLOB_MAX_LEN, blob, len);
+	if (!r)
+		r = sk_hsm_unwrap(hsm, *blob, *len, &from_file, NULL);
+	if (!r && !sk_secret_equal(from_file, vk)) {
+		sk_err("%s does not hold the volume key of %s; nothing was changed", file,
+		       dev->path);
+		r = -EPERM;
+	}
+	sk_secret_free(from_file);
+	return r;
+}
+
+static int setkey(struct sk_device *dev, const char *file)
+{
+	struct sk_secret *vk = NULL;
+	struct sk_hsm *hsm = NULL;
+	unsigned char *blob = NULL;
+	size_t len;
+	int r = cr_open_hsm(&dev->token, &hsm);
+
+	if (!r)
+		r = cr_passphrase_volume_key(dev, dev->token.keyslot, &vk);
+	if (!r)
+		r = new_blob(dev, hsm, file, vk, &blob, &len);
+	if (!r)
+		r = sk_token_set_current(&dev->token, blob, len);
+	if (!r) {
+		sk_token_drop_staged(&dev->token);
+		r = sk_device_write_token(dev, &dev->token);
+	}
+	if (r >= 0)
+		printf("The secure key of %s was set (%s).\n", dev->path, cli_blob_mkvp(blob, len));
+	free(blob);
+	sk_secret_free(vk);
+	sk_hsm_close(hsm);
+	return r < 0 ? r : 0;
+}
+
+int cr_setkey(int argc, char **argv)
+{
+	static const struct option options[] = {
+		CR_COMMON_OPTIONS,
+		{ "secure-key-file", required_argument, NULL, OPT_SECURE_KEY_FILE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sk_device *dev = NULL;
+	const char *file = NULL;
+	char **args;
+	int r = cr_parse(argc, argv, options, usage, 1, handle, &file, &args);
+
+	if (r)
+		return r < 0 ? 0 : r;
+	r = sk_device_open(args[0], true, true, &dev);
+	if (!r)
+		r = setkey(dev, file);
+	sk_device_close(dev);
+	return cli_exit_code(r);
+}

@@ -1,0 +1,295 @@
+#include "config.h"
+
+#include "device.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lockfile.h"
+#include "log.h"
+#include "paths.h"
+
+/* LUKS2 binary header: magic[6] version u16 hdr_size u64 seqid u64 (big-endian). */
+#define LUKS2_SEQID_OFFSET 16
+
+int sk_device_read_seqid(const char *path, uint64_t *seqid)
+{
+	unsigned char buf[8];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		sk_err("cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	n = pread(fd, buf, sizeof(buf), LUKS2_SEQID_OFFSET);
+	close(fd);
+	if (n != (ssize_t)sizeof(buf)) {
+		sk_err("cannot read the LUKS2 header of %s", path);
+		return -EIO;
+	}
+	*seqid = 0;
+	for (int i = 0; i < 8; i++)
+		*seqid = *seqid << 8 | buf[i];
+	return 0;
+}
+
+static int load_luks2(struct sk_device *dev)
+{
+	int r = crypt_init(&dev->cd, dev->path);
+
+	if (r < 0) {
+		sk_err("cannot open %s: %s", dev->path, strerror(-r));
+		return r;
+	}
+	r = crypt_load(dev->cd, CRYPT_LUKS, NULL);
+	if (r < 0) {
+		sk_err("%s is not a LUKS device (or its header is damaged)", dev->path);
+		return r;
+	}
+	if (strcmp(crypt_get_type(dev->cd), CRYPT_LUKS2)) {
+		sk_err("%s is a %s device; securekey needs LUKS2 ('cryptsetup convert --type luks2')",
+		       dev->path, crypt_get_type(dev->cd));
+		return -EINVAL;
+	}
+	snprintf(dev->uuid, sizeof(dev->uuid), "%s", crypt_get_uuid(dev->cd));
+	return 0;
+}
+
+static int lock_device(struct sk_device *dev)
+{
+	const char *run = sk_path_run_dir();
+	char *path = NULL, *what = NULL;
+	int r = 0;
+
+	if (mkdir(run, 0700) < 0 && errno != EEXIST) {
+		sk_err("cannot create lock directory %s: %s", run, strerror(errno));
+		return -errno;
+	}
+	if (asprintf(&path, "%s/%s.lock", run, dev->uuid) < 0 ||
+	    asprintf(&what, "LUKS device %s (UUID %s)", dev->path, dev->uuid) < 0)
+		r = -ENOMEM;
+	if (!r) {
+		dev->lock_fd = sk_lock_acquire(path, true, what);
+		r = dev->lock_fd < 0 ? dev->lock_fd : 0;
+	}
+	free(path);
+	free(what);
+	return r;
+}
+
+/* The one securekey token, if any; a second one is an error. */
+static int find_token(struct sk_device *dev)
+{
+	int max = crypt_token_max(CRYPT_LUKS2);
+	const char *type, *json;
+
+	dev->token_id = -1;
+	for (int id = 0; id < max; id++) {
+		crypt_token_info info = crypt_token_status(dev->cd, id, &type);
+
+		if ((info != CRYPT_TOKEN_EXTERNAL && info != CRYPT_TOKEN_EXTERNAL_UNKNOWN) ||
+		    strcmp(type, SK_TOKEN_TYPE))
+			continue;
+		if (dev->token_id >= 0) {
+			sk_err("%s has two securekey tokens (%d and %d); remove one with "
+			       "'cryptsetup token remove --token-id N'",
+			       dev->path, dev->token_id, id);
+			return -EINVAL;
+		}
+		dev->token_id = id;
+	}
+	if (dev->token_id < 0)
+		return -ENOENT;
+	if (crypt_token_json_get(dev->cd, dev->token_id, &json) < 0 ||
+	    sk_token_parse(json, &dev->token) < 0) {
+		sk_err("%s: securekey token %d is invalid (see above)", dev->path, dev->token_id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_device **out)
+{
+	struct sk_device *dev = calloc(1, sizeof(*dev));
+	int r;
+
+	if (!dev)
+		return -ENOMEM;
+	dev->lock_fd = -1;
+	dev->path = strdup(path);
+	r = dev->path ? load_luks2(dev) : -ENOMEM;
+	if (!r && for_write) {
+		r = lock_device(dev);
+		/* Reload under the lock: another writer may have finished meanwhile. */
+		if (!r) {
+			crypt_free(dev->cd);
+			dev->cd = NULL;
+			r = load_luks2(dev);
+		}
+	}
+	if (!r)
+		r = sk_device_read_seqid(path, &dev->seqid);
+	if (!r) {
+		r = find_token(dev);
+		if (r == -ENOENT && need_token)
+			sk_err("%s has no securekey token; enroll it with 'securekey-cryptsetup enroll %s'",
+			       path, path);
+		else if (r == -ENOENT)
+			r = 0;
+	}
+	if (r < 0) {
+		sk_device_close(dev);
+		return r;
+	}
+	*out = dev;
+	return 0;
+}
+
+void sk_device_close(struct sk_device *dev)
+{
+	if (!dev)
+		return;
+	sk_token_free(&dev->token);
+	crypt_free(dev->cd);
+	sk_lock_release(dev->lock_fd);
+	free(dev->path);
+	free(dev);
+}
+
+static int check_seqid(struct sk_device *dev)
+{
+	uint64_t now;
+	int r = sk_device_read_seqid(dev->path, &now);
+
+	if (r < 0)
+		return r;
+	if (now != dev->seqid) {
+		sk_err("the LUKS2 header of %s changed while securekey worked on it (seqid %llu, now "
+		       "%llu); nothing was written, run the command again",
+		       dev->path, (unsigned long long)dev->seqid, (unsigned long long)now);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		sk_err("cannot create %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int name_order(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_backup(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+
+	return n > 6 && !strcmp(e->d_name + n - 6, ".luks2");
+}
+
+static void prune_backups(const char *dir)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, is_backup, name_order);
+
+	for (int i = 0; i < n; i++) {
+		if (i < n - SK_BACKUPS_KEPT) {
+			char *path = sk_path_join(dir, names[i]->d_name);
+
+			if (path)
+				unlink(path);
+			free(path);
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+static char *backup_dir(const char *uuid)
+{
+	char *backup_root = sk_path_join(sk_path_state_dir(), "backup");
+	char *dir = backup_root ? sk_path_join(backup_root, uuid) : NULL;
+
+	if (!dir || make_dir(sk_path_state_dir()) < 0 || make_dir(backup_root) < 0 ||
+	    make_dir(dir) < 0) {
+		free(dir);
+		dir = NULL;
+	}
+	free(backup_root);
+	return dir;
+}
+
+/* Names sort by time, then seqid, so pruning keeps the newest. */
+int sk_device_backup(struct sk_device *dev)
+{
+	char *dir = backup_dir(dev->uuid), *path = NULL;
+	char stamp[32];
+	time_t now = time(NULL);
+	int r;
+
+	if (!dir)
+		return -EIO;
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", gmtime(&now));
+	if (asprintf(&path, "%s/%s-%020llu-%ld.luks2", dir, stamp, (unsigned long long)dev->seqid,
+		     (long)getpid()) < 0) {
+		free(dir);
+		return -ENOMEM;
+	}
+	r = crypt_header_backup(dev->cd, CRYPT_LUKS2, path);
+	if (r < 0)
+		sk_err("cannot back up the LUKS2 header of %s to %s: %s; nothing was written",
+		       dev->path, path, strerror(-r));
+	else if (chmod(path, 0600) < 0)
+		r = -errno;
+	if (!r)
+		prune_backups(dir);
+	free(path);
+	free(dir);
+	return r;
+}
+
+int sk_device_write_token(struct sk_device *dev, struct sk_token *token)
+{
+	int r = check_seqid(dev);
+
+	if (!r)
+		r = sk_device_backup(dev);
+	if (r < 0)
+		return r;
+	r = crypt_token_json_set(dev->cd, dev->token_id >= 0 ? dev->token_id : CRYPT_ANY_TOKEN,
+				 sk_token_json(token));
+	if (r < 0) {
+		sk_err("cannot write the securekey token of %s: %s", dev->path, strerror(-r));
+		return r;
+	}
+	dev->token_id = r;
+	return sk_device_read_seqid(dev->path, &dev->seqid) < 0 ? -EIO : r;
+}
+
+int sk_device_remove_token(struct sk_device *dev)
+{
+	int r = check_seqid(dev);
+
+	if (!r)
+		r = sk_device_backup(dev);
+	if (!r)
+		r = crypt_token_json_set(dev->cd, dev->token_id, NULL);
+	if (r < 0)
+		sk_err("cannot remove the securekey token of %s: %s", dev->path, strerror(-r));
+	return r < 0 ? r : 0;
+}

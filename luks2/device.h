@@ -1,0 +1,53 @@
+/*
+ * A LUKS2 device (block device or image file) as securekey changes it:
+ * loaded with libcryptsetup, locked per LUKS UUID, its securekey token
+ * found, and every header write checked against the seqid read at load
+ * time and preceded by a header backup.
+ */
+#ifndef SECUREKEY_LUKS2_DEVICE_H
+#define SECUREKEY_LUKS2_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libcryptsetup.h>
+
+#include "token.h"
+
+#define SK_BACKUPS_KEPT 5
+
+struct sk_device {
+	struct crypt_device *cd;
+	char *path;
+	char uuid[40];
+	int lock_fd;
+	uint64_t seqid;
+	int token_id; /* the securekey token, or -1 */
+	struct sk_token token;
+};
+
+/*
+ * Load @path as LUKS2. With @for_write the per-UUID lock is taken first
+ * (bounded wait). With @need_token a missing securekey token is an error.
+ * Two securekey tokens are always refused. Errors name the device.
+ */
+int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_device **dev);
+void sk_device_close(struct sk_device *dev);
+
+/* Read the seqid of the primary binary header (it grows with every write). */
+int sk_device_read_seqid(const char *path, uint64_t *seqid);
+
+/*
+ * Write @token as the device's securekey token (a new one when the device
+ * has none): seqid unchanged since open, header backed up, then one
+ * crypt_token_json_set. Returns the token id.
+ */
+int sk_device_write_token(struct sk_device *dev, struct sk_token *token);
+
+/* Remove the securekey token (same checks and backup). */
+int sk_device_remove_token(struct sk_device *dev);
+
+/* Back the header up into <state>/backup/<uuid>/, keeping the last 5. */
+int sk_device_backup(struct sk_device *dev);
+
+#endif

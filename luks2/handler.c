@@ -1,0 +1,196 @@
+#include "config.h"
+
+#include "handler.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsm.h"
+#include "keyslot.h"
+#include "keystate.h"
+#include "log.h"
+#include "paths.h"
+#include "token.h"
+
+/* Route securekey's messages into libcryptsetup's log for the call's device. */
+static void crypt_sink(enum sk_log_level level, const char *msg, void *ctx)
+{
+	int crypt_level = level == SK_LOG_ERROR	 ? CRYPT_LOG_ERROR
+			  : level == SK_LOG_WARN ? CRYPT_LOG_NORMAL
+						 : CRYPT_LOG_DEBUG;
+
+	crypt_logf(ctx, crypt_level, "securekey: %s\n", msg);
+}
+
+struct log_scope {
+	enum sk_log_level saved_level;
+};
+
+static void log_enter(struct crypt_device *cd, struct log_scope *scope)
+{
+	scope->saved_level = sk_log_get_level();
+	sk_log_set_level(SK_LOG_DEBUG); /* libcryptsetup filters by its own --debug */
+	sk_log_set_sink(crypt_sink, cd);
+}
+
+static void log_leave(struct log_scope *scope)
+{
+	sk_log_set_sink(NULL, NULL);
+	sk_log_set_level(scope->saved_level);
+}
+
+static int open_hsm(const struct sk_token *token, struct sk_hsm **hsm)
+{
+	char *dir = sk_path_hsm_dir(NULL);
+	int r = dir ? sk_hsm_open(dir, &token->apqns, hsm) : -ENOMEM;
+
+	free(dir);
+	return r;
+}
+
+/*
+ * DESIGN.md's open order: the key under CURRENT; else the staged key once
+ * NEW was set; else whichever key a register still holds (OLD, or a NEW
+ * that is committed but not set).
+ */
+static const struct sk_token_key *pick_key(const struct sk_token *token,
+					   const struct sk_key_state *st, const char **path)
+{
+	if (st->current_found && st->current_reg == SK_REG_CURRENT)
+		return *path = "secure key under the CURRENT master key", &token->current;
+	if (st->staged_found && st->staged_reg == SK_REG_CURRENT)
+		return *path = "staged secure key (NEW master key was set)", &token->staged;
+	if (st->current_found)
+		return *path = st->current_reg == SK_REG_OLD ? "secure key under the OLD master key"
+							     : "secure key under the NEW master key",
+		       &token->current;
+	if (st->staged_found)
+		return *path = "staged secure key under the NEW master key", &token->staged;
+	return NULL;
+}
+
+static int unwrap_token(struct crypt_device *cd, const struct sk_token *token,
+			struct sk_secret **vk)
+{
+	struct sk_hsm *hsm = NULL;
+	struct sk_key_state st;
+	const struct sk_token_key *key = NULL;
+	const char *path = NULL;
+	int r = open_hsm(token, &hsm);
+
+	if (!r)
+		r = sk_key_state_get(hsm, token, &st);
+	if (!r && !(key = pick_key(token, &st, &path))) {
+		sk_err("%s: the secure key is enciphered with a master key in no register of its "
+		       "APQNs",
+		       crypt_get_device_name(cd));
+		r = -EPERM;
+	}
+	if (!r)
+		r = sk_hsm_unwrap(hsm, key->blob, key->blob_len, vk, NULL);
+	if (!r)
+		sk_verbose("unlocking with the %s", path);
+	sk_hsm_close(hsm);
+	return r;
+}
+
+int sk_handler_open(struct crypt_device *cd, int token_id, char **buffer, size_t *buffer_len,
+		    void *usrptr)
+{
+	struct sk_secret *vk = NULL, *pass = NULL;
+	struct log_scope scope;
+	struct sk_token token;
+	const char *json;
+	int r;
+
+	(void)usrptr;
+	log_enter(cd, &scope);
+	r = crypt_token_json_get(cd, token_id, &json);
+	if (r >= 0)
+		r = sk_token_parse(json, &token);
+	if (r >= 0) {
+		r = unwrap_token(cd, &token, &vk);
+		sk_token_free(&token);
+	}
+	if (r >= 0 && crypt_volume_key_verify(cd, (const char *)vk->data, vk->len) < 0) {
+		sk_err("%s: the secure key does not hold this device's volume key",
+		       crypt_get_device_name(cd));
+		r = -EPERM;
+	}
+	if (r >= 0)
+		r = sk_keyslot_passphrase(vk, &pass);
+	sk_secret_free(vk);
+	log_leave(&scope);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EPERM;
+	/* The passphrase stays in locked memory; buffer_free finds its descriptor. */
+	*buffer = (char *)pass->data;
+	*buffer_len = pass->len;
+	return 0;
+}
+
+void sk_handler_buffer_free(void *buffer, size_t buffer_len)
+{
+	(void)buffer_len;
+	if (buffer)
+		sk_secret_free((struct sk_secret *)buffer - 1);
+}
+
+int sk_handler_validate(struct crypt_device *cd, const char *json)
+{
+	struct log_scope scope;
+	struct sk_token token;
+	int r;
+
+	log_enter(cd, &scope);
+	r = sk_token_parse(json, &token);
+	if (!r)
+		sk_token_free(&token);
+	log_leave(&scope);
+	return r;
+}
+
+static void dump_key(struct crypt_device *cd, const char *label, const struct sk_token_key *key)
+{
+	char hex[SK_MKVP_HEX_LEN + 1];
+
+	sk_mkvp_to_hex(key->mkvp, hex);
+	crypt_logf(cd, CRYPT_LOG_NORMAL, "\t%-12s%s\n", label, hex);
+}
+
+void sk_handler_dump(struct crypt_device *cd, const char *json)
+{
+	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1], name[16];
+	struct log_scope scope;
+	struct sk_token token;
+
+	log_enter(cd, &scope);
+	if (sk_token_parse(json, &token) < 0) {
+		log_leave(&scope);
+		return;
+	}
+	sk_apqn_list_format(&token.apqns, apqns, sizeof(apqns));
+	crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKey type:   %s\n", sk_key_spec_name(&token.key, name));
+	crypt_logf(cd, CRYPT_LOG_NORMAL, "\tAPQNs:      %s\n", apqns);
+	dump_key(cd, "MKVP:", &token.current);
+	if (token.has_staged)
+		dump_key(cd, "Staged MKVP:", &token.staged);
+	crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS:        %s\n", token.has_kms ? "bound" : "none");
+	sk_token_free(&token);
+	log_leave(&scope);
+}
+
+int sk_handler_register(void)
+{
+	static const crypt_token_handler handler = {
+		.name = SK_TOKEN_TYPE,
+		.open = sk_handler_open,
+		.buffer_free = sk_handler_buffer_free,
+		.validate = sk_handler_validate,
+		.dump = sk_handler_dump,
+	};
+	int r = crypt_token_register(&handler);
+
+	return r == -EEXIST ? 0 : r;
+}

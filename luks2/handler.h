@@ -1,0 +1,23 @@
+/*
+ * The securekey token handler: what libcryptsetup calls to unlock a device
+ * by token, to validate a token being imported and to dump one. The plugin
+ * exports these under the external-token ABI; the CLI registers them
+ * in-process with crypt_token_register. It never writes the header.
+ */
+#ifndef SECUREKEY_LUKS2_HANDLER_H
+#define SECUREKEY_LUKS2_HANDLER_H
+
+#include <stddef.h>
+
+#include <libcryptsetup.h>
+
+int sk_handler_open(struct crypt_device *cd, int token, char **buffer, size_t *buffer_len,
+		    void *usrptr);
+void sk_handler_buffer_free(void *buffer, size_t buffer_len);
+int sk_handler_validate(struct crypt_device *cd, const char *json);
+void sk_handler_dump(struct crypt_device *cd, const char *json);
+
+/* Register the handler in this process (idempotent). */
+int sk_handler_register(void);
+
+#endif

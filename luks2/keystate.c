@@ -1,0 +1,67 @@
+#include "config.h"
+
+#include "keystate.h"
+
+#include <string.h>
+
+static const char *const next_names[] = {
+	[SK_NEXT_NONE] = "none",
+	[SK_NEXT_STAGED] = "reencipher --staged",
+	[SK_NEXT_WAIT_SET] = "hsm set",
+	[SK_NEXT_COMPLETE] = "reencipher --complete",
+	[SK_NEXT_IN_PLACE] = "reencipher --in-place",
+	[SK_NEXT_UNREACHABLE] = "refresh or setkey",
+};
+
+const char *sk_next_step_name(enum sk_next_step next)
+{
+	return next_names[next];
+}
+
+/* The register that every APQN agrees holds @mkvp, NEW only once committed. */
+static bool find_register(const struct sk_hsm_status *st, const unsigned char mkvp[SK_MKVP_LEN],
+			  enum sk_mk_register *reg)
+{
+	static const enum sk_mk_register order[] = { SK_REG_CURRENT, SK_REG_NEW, SK_REG_OLD };
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (sk_hsm_status_agree(st, order[i]) &&
+		    sk_mkvp_equal(st->apqns[0].reg[order[i]].mkvp, mkvp)) {
+			*reg = order[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static enum sk_next_step next_step(const struct sk_key_state *s)
+{
+	bool staged_to_new = s->staged_found && s->staged_reg == SK_REG_NEW;
+
+	if (s->staged_found && s->staged_reg == SK_REG_CURRENT)
+		return SK_NEXT_COMPLETE;
+	if (!s->current_found)
+		return SK_NEXT_UNREACHABLE;
+	if (s->current_reg == SK_REG_OLD)
+		return SK_NEXT_IN_PLACE;
+	if (s->current_reg == SK_REG_NEW || staged_to_new)
+		return SK_NEXT_WAIT_SET;
+	return s->new_committed ? SK_NEXT_STAGED : SK_NEXT_NONE;
+}
+
+int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk_key_state *state)
+{
+	int r;
+
+	memset(state, 0, sizeof(*state));
+	r = sk_hsm_status(hsm, &state->status);
+	if (r < 0)
+		return r;
+	state->current_found = find_register(&state->status, token->current.mkvp,
+					     &state->current_reg);
+	state->staged_found = token->has_staged &&
+			      find_register(&state->status, token->staged.mkvp, &state->staged_reg);
+	state->new_committed = sk_hsm_status_agree(&state->status, SK_REG_NEW);
+	state->next = next_step(state);
+	return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * Where a token's secure keys stand against the HSM's registers, and the
+ * next step of a master-key change (the table of DESIGN.md).
+ */
+#ifndef SECUREKEY_LUKS2_KEYSTATE_H
+#define SECUREKEY_LUKS2_KEYSTATE_H
+
+#include <stdbool.h>
+
+#include "hsm.h"
+#include "token.h"
+
+enum sk_next_step {
+	SK_NEXT_NONE,        /* under CURRENT, nothing to do */
+	SK_NEXT_STAGED,      /* under CURRENT, NEW committed: stage to NEW */
+	SK_NEXT_WAIT_SET,    /* staged to NEW: the officer sets NEW next */
+	SK_NEXT_COMPLETE,    /* staged key is under CURRENT now: complete */
+	SK_NEXT_IN_PLACE,    /* under OLD: re-encipher in place to CURRENT */
+	SK_NEXT_UNREACHABLE, /* under no register: refresh from KMS or setkey */
+};
+
+struct sk_key_state {
+	struct sk_hsm_status status;
+	bool current_found; /* the "secure_key" MKVP is in an agreeing register */
+	enum sk_mk_register current_reg;
+	bool staged_found;
+	enum sk_mk_register staged_reg;
+	bool new_committed;
+	enum sk_next_step next;
+};
+
+int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk_key_state *state);
+const char *sk_next_step_name(enum sk_next_step next);
+
+#endif

@@ -1,0 +1,109 @@
+#include "config.h"
+
+#include "reencipher.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+static const enum sk_next_step mode_action[] = {
+	[SK_REENCIPHER_STAGED] = SK_NEXT_STAGED,
+	[SK_REENCIPHER_IN_PLACE] = SK_NEXT_IN_PLACE,
+	[SK_REENCIPHER_COMPLETE] = SK_NEXT_COMPLETE,
+};
+
+static int explain_no_action(const char *device, const struct sk_key_state *state)
+{
+	switch (state->next) {
+	case SK_NEXT_UNREACHABLE:
+		sk_err("the secure volume key of %s is enciphered with a master key that is in no "
+		       "register of its APQNs; re-import it with 'securekey-cryptsetup refresh %s' "
+		       "(KMS) or restore it with 'securekey-cryptsetup setkey %s'",
+		       device, device, device);
+		return -ENOKEY;
+	case SK_NEXT_WAIT_SET:
+		sk_err("the secure volume key of %s is already staged to the NEW master key; set it "
+		       "with 'securekey hsm set', then run 'securekey-cryptsetup reencipher %s "
+		       "--complete'",
+		       device, device);
+		return -EPERM;
+	default:
+		return 0;
+	}
+}
+
+int sk_reencipher_choose(const char *device, const struct sk_key_state *state,
+			 enum sk_reencipher_mode mode, enum sk_next_step *action)
+{
+	int r;
+
+	*action = SK_NEXT_NONE;
+	if (state->next == SK_NEXT_UNREACHABLE || (mode == SK_REENCIPHER_AUTO &&
+						    state->next == SK_NEXT_WAIT_SET))
+		return explain_no_action(device, state);
+	if (mode == SK_REENCIPHER_AUTO || mode_action[mode] == state->next) {
+		*action = state->next == SK_NEXT_WAIT_SET ? SK_NEXT_NONE : state->next;
+		return 0;
+	}
+	r = explain_no_action(device, state);
+	if (r)
+		return r;
+	sk_err("cannot re-encipher %s %s: its next step is '%s'", device,
+	       mode == SK_REENCIPHER_STAGED	? "--staged"
+	       : mode == SK_REENCIPHER_IN_PLACE ? "--in-place"
+						: "--complete",
+	       sk_next_step_name(state->next));
+	return -EPERM;
+}
+
+static int rewrap_current(struct sk_hsm *hsm, struct sk_token *token, enum sk_mk_register from,
+			  enum sk_mk_register to, bool into_staged)
+{
+	unsigned char *blob = NULL;
+	size_t len;
+	int r = sk_hsm_rewrap(hsm, token->current.blob, token->current.blob_len, from, to, &blob,
+			      &len);
+
+	if (!r && into_staged)
+		r = sk_token_set_staged(token, blob, len);
+	else if (!r) {
+		r = sk_token_set_current(token, blob, len);
+		sk_token_drop_staged(token);
+	}
+	free(blob);
+	return r;
+}
+
+/* The staged key must unwrap under CURRENT before it replaces the old one. */
+static int complete(struct sk_hsm *hsm, struct sk_token *token)
+{
+	struct sk_secret *vk = NULL;
+	enum sk_mk_register reg;
+	int r = sk_hsm_unwrap(hsm, token->staged.blob, token->staged.blob_len, &vk, &reg);
+
+	sk_secret_free(vk);
+	if (!r && reg != SK_REG_CURRENT) {
+		sk_err("the staged secure key is not enciphered with the CURRENT master key");
+		r = -EPERM;
+	}
+	if (!r)
+		r = sk_token_set_current(token, token->staged.blob, token->staged.blob_len);
+	if (!r)
+		sk_token_drop_staged(token);
+	return r;
+}
+
+int sk_reencipher_apply(struct sk_hsm *hsm, struct sk_token *token, enum sk_next_step action)
+{
+	switch (action) {
+	case SK_NEXT_STAGED:
+		return rewrap_current(hsm, token, SK_REG_CURRENT, SK_REG_NEW, true);
+	case SK_NEXT_IN_PLACE:
+		return rewrap_current(hsm, token, SK_REG_OLD, SK_REG_CURRENT, false);
+	case SK_NEXT_COMPLETE:
+		return complete(hsm, token);
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,26 @@
+/* The re-encipher state machine: changes only the token's secure keys. */
+#ifndef SECUREKEY_LUKS2_REENCIPHER_H
+#define SECUREKEY_LUKS2_REENCIPHER_H
+
+#include "keystate.h"
+
+enum sk_reencipher_mode {
+	SK_REENCIPHER_AUTO,
+	SK_REENCIPHER_STAGED,
+	SK_REENCIPHER_IN_PLACE,
+	SK_REENCIPHER_COMPLETE,
+};
+
+/*
+ * Pick the action for @mode given @state: the next step when AUTO, else the
+ * requested one if the state allows it. Logs why not and returns -EPERM
+ * (-ENOKEY when no register holds the key); 0 with *action = SK_NEXT_NONE
+ * when there is nothing to do.
+ */
+int sk_reencipher_choose(const char *device, const struct sk_key_state *state,
+			 enum sk_reencipher_mode mode, enum sk_next_step *action);
+
+/* Apply @action to @token in memory (the caller writes it). */
+int sk_reencipher_apply(struct sk_hsm *hsm, struct sk_token *token, enum sk_next_step action);
+
+#endif

@@ -1,0 +1,288 @@
+#include "config.h"
+
+#include "token.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "log.h"
+
+static int field_error(const char *field, const char *why)
+{
+	sk_err("securekey token: field '%s' %s", field, why);
+	return -EINVAL;
+}
+
+static json_object *get_typed(json_object *obj, const char *field, json_type type)
+{
+	json_object *value;
+
+	if (!json_object_object_get_ex(obj, field, &value) || !json_object_is_type(value, type))
+		return NULL;
+	return value;
+}
+
+static int parse_keyslots(json_object *root, int *keyslot)
+{
+	json_object *arr = get_typed(root, "keyslots", json_type_array), *item;
+	const char *text;
+	char *end;
+	long n;
+
+	if (!arr || json_object_array_length(arr) != 1)
+		return field_error("keyslots", "must list exactly one keyslot");
+	item = json_object_array_get_idx(arr, 0);
+	text = json_object_is_type(item, json_type_string) ? json_object_get_string(item) : NULL;
+	if (!text || !*text || strlen(text) > 2)
+		return field_error("keyslots", "must hold a keyslot number as a string");
+	n = strtol(text, &end, 10);
+	if (*end || n < 0 || n > SK_TOKEN_MAX_KEYSLOT || (text[0] == '0' && text[1]))
+		return field_error("keyslots", "must hold a keyslot number 0..31");
+	*keyslot = (int)n;
+	return 0;
+}
+
+static int parse_apqns(json_object *root, struct sk_apqn_list *apqns)
+{
+	json_object *arr = get_typed(root, "apqns", json_type_array);
+	size_t n = arr ? json_object_array_length(arr) : 0;
+
+	apqns->count = 0;
+	if (n == 0 || n > SK_APQN_MAX)
+		return field_error("apqns", "must list 1 to 16 APQNs");
+	for (size_t i = 0; i < n; i++) {
+		json_object *item = json_object_array_get_idx(arr, i);
+		struct sk_apqn apqn;
+
+		if (!json_object_is_type(item, json_type_string) ||
+		    sk_apqn_parse(json_object_get_string(item), &apqn) < 0)
+			return field_error("apqns", "holds an entry that is not an APQN AA.DDDD");
+		for (size_t j = 0; j < apqns->count; j++)
+			if (sk_apqn_equal(&apqns->items[j], &apqn))
+				return field_error("apqns", "lists an APQN twice");
+		apqns->items[apqns->count++] = apqn;
+	}
+	return 0;
+}
+
+/* A blob with its MKVP field; both must agree and the blob must parse. */
+static int parse_key(json_object *obj, const char *where, struct sk_token_key *key,
+		     struct sk_blob_header *hdr)
+{
+	json_object *b64 = get_typed(obj, "secure_key", json_type_string);
+	json_object *mkvp = get_typed(obj, "mkvp", json_type_string);
+	int r;
+
+	if (!b64 || sk_base64_decode(json_object_get_string(b64), &key->blob, &key->blob_len) < 0)
+		return field_error(where, "has no valid base64 'secure_key'");
+	if (!mkvp || sk_mkvp_from_hex(json_object_get_string(mkvp), key->mkvp) < 0)
+		return field_error(where, "has no 'mkvp' of 16 hex digits");
+	r = sk_blob_parse(key->blob, key->blob_len, hdr);
+	if (r < 0)
+		return field_error(where, "holds a secure key that does not parse");
+	if (!sk_mkvp_equal(hdr->mkvp, key->mkvp))
+		return field_error(where, "has an 'mkvp' that differs from its secure key's");
+	return 0;
+}
+
+static int parse_header_fields(json_object *root, struct sk_token *token)
+{
+	json_object *type = get_typed(root, "type", json_type_string);
+	json_object *version = get_typed(root, "version", json_type_int);
+	json_object *key_type = get_typed(root, "key_type", json_type_string);
+
+	if (!type || strcmp(json_object_get_string(type), SK_TOKEN_TYPE))
+		return field_error("type", "must be \"securekey\"");
+	if (!version || json_object_get_int64(version) != SK_TOKEN_VERSION)
+		return field_error("version", "must be 1 (this securekey knows version 1 only)");
+	if (!key_type || sk_key_spec_parse(json_object_get_string(key_type), &token->key) < 0)
+		return field_error("key_type", "must name a key type such as aes-xts-512");
+	return 0;
+}
+
+static bool same_spec(const struct sk_key_spec *a, const struct sk_key_spec *b)
+{
+	return a->type == b->type && a->bits == b->bits;
+}
+
+static int parse_staged_and_kms(json_object *root, struct sk_token *token)
+{
+	struct sk_blob_header hdr;
+	json_object *staged, *kms;
+	int r;
+
+	if (json_object_object_get_ex(root, "staged", &staged)) {
+		if (!json_object_is_type(staged, json_type_object))
+			return field_error("staged", "must be an object");
+		r = parse_key(staged, "staged", &token->staged, &hdr);
+		if (r < 0)
+			return r;
+		if (!same_spec(&hdr.key, &token->key))
+			return field_error("staged", "holds a key of another type than 'key_type'");
+		token->has_staged = true;
+	}
+	if (json_object_object_get_ex(root, "kms", &kms)) {
+		if (!json_object_is_type(kms, json_type_object))
+			return field_error("kms", "must be an object");
+		token->has_kms = true;
+	}
+	return 0;
+}
+
+static int parse_object(json_object *root, struct sk_token *token)
+{
+	struct sk_blob_header hdr;
+	int r;
+
+	if (!json_object_is_type(root, json_type_object))
+		return field_error("(token)", "is not a JSON object");
+	r = parse_header_fields(root, token);
+	if (!r)
+		r = parse_keyslots(root, &token->keyslot);
+	if (!r)
+		r = parse_apqns(root, &token->apqns);
+	if (!r)
+		r = parse_key(root, "secure_key", &token->current, &hdr);
+	if (!r && !same_spec(&hdr.key, &token->key))
+		r = field_error("secure_key", "holds a key of another type than 'key_type'");
+	if (!r)
+		r = parse_staged_and_kms(root, token);
+	return r;
+}
+
+int sk_token_parse(const char *json_text, struct sk_token *token)
+{
+	enum json_tokener_error jerr;
+	json_object *root;
+	int r;
+
+	memset(token, 0, sizeof(*token));
+	root = json_tokener_parse_verbose(json_text, &jerr);
+	if (!root) {
+		sk_err("securekey token is not valid JSON: %s", json_tokener_error_desc(jerr));
+		return -EINVAL;
+	}
+	token->json = root;
+	r = parse_object(root, token);
+	if (r < 0)
+		sk_token_free(token);
+	return r;
+}
+
+void sk_token_free(struct sk_token *token)
+{
+	json_object_put(token->json);
+	free(token->current.blob);
+	free(token->staged.blob);
+	memset(token, 0, sizeof(*token));
+}
+
+/* Store @blob as base64 plus its MKVP into @obj, and into @key. */
+static int store_key(json_object *obj, struct sk_token_key *key, const unsigned char *blob,
+		     size_t blob_len)
+{
+	struct sk_blob_header hdr;
+	char hex[SK_MKVP_HEX_LEN + 1];
+	unsigned char *copy;
+	char *b64;
+
+	if (sk_blob_parse(blob, blob_len, &hdr) < 0)
+		return -EINVAL;
+	b64 = sk_base64_encode(blob, blob_len);
+	copy = malloc(blob_len);
+	if (!b64 || !copy) {
+		free(b64);
+		free(copy);
+		return -ENOMEM;
+	}
+	memcpy(copy, blob, blob_len);
+	sk_mkvp_to_hex(hdr.mkvp, hex);
+	json_object_object_add(obj, "secure_key", json_object_new_string(b64));
+	json_object_object_add(obj, "mkvp", json_object_new_string(hex));
+	free(b64);
+	free(key->blob);
+	key->blob = copy;
+	key->blob_len = blob_len;
+	memcpy(key->mkvp, hdr.mkvp, SK_MKVP_LEN);
+	return 0;
+}
+
+int sk_token_set_current(struct sk_token *token, const unsigned char *blob, size_t blob_len)
+{
+	return store_key(token->json, &token->current, blob, blob_len);
+}
+
+int sk_token_set_staged(struct sk_token *token, const unsigned char *blob, size_t blob_len)
+{
+	json_object *staged = json_object_new_object();
+	int r = store_key(staged, &token->staged, blob, blob_len);
+
+	if (r < 0) {
+		json_object_put(staged);
+		return r;
+	}
+	json_object_object_add(token->json, "staged", staged);
+	token->has_staged = true;
+	return 0;
+}
+
+void sk_token_drop_staged(struct sk_token *token)
+{
+	json_object_object_del(token->json, "staged");
+	free(token->staged.blob);
+	memset(&token->staged, 0, sizeof(token->staged));
+	token->has_staged = false;
+}
+
+static json_object *apqns_json(const struct sk_apqn_list *apqns)
+{
+	json_object *arr = json_object_new_array();
+	char text[SK_APQN_TEXT_LEN + 1];
+
+	for (size_t i = 0; i < apqns->count; i++) {
+		sk_apqn_format(&apqns->items[i], text);
+		json_object_array_add(arr, json_object_new_string(text));
+	}
+	return arr;
+}
+
+int sk_token_create(int keyslot, const struct sk_apqn_list *apqns, const unsigned char *blob,
+		    size_t blob_len, struct sk_token *token)
+{
+	struct sk_blob_header hdr;
+	json_object *slots = json_object_new_array();
+	char slot[4], name[16];
+	int r;
+
+	memset(token, 0, sizeof(*token));
+	r = sk_blob_parse(blob, blob_len, &hdr);
+	if (r < 0 || keyslot < 0 || keyslot > SK_TOKEN_MAX_KEYSLOT || !apqns->count) {
+		json_object_put(slots);
+		return -EINVAL;
+	}
+	snprintf(slot, sizeof(slot), "%d", keyslot);
+	json_object_array_add(slots, json_object_new_string(slot));
+	token->json = json_object_new_object();
+	json_object_object_add(token->json, "type", json_object_new_string(SK_TOKEN_TYPE));
+	json_object_object_add(token->json, "keyslots", slots);
+	json_object_object_add(token->json, "version", json_object_new_int(SK_TOKEN_VERSION));
+	json_object_object_add(token->json, "key_type",
+			       json_object_new_string(sk_key_spec_name(&hdr.key, name)));
+	json_object_object_add(token->json, "apqns", apqns_json(apqns));
+	token->keyslot = keyslot;
+	token->key = hdr.key;
+	token->apqns = *apqns;
+	r = sk_token_set_current(token, blob, blob_len);
+	if (r < 0)
+		sk_token_free(token);
+	return r;
+}
+
+const char *sk_token_json(struct sk_token *token)
+{
+	return json_object_to_json_string_ext(token->json,
+					      JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
