@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 DEPS="autoconf automake libtool pkg-config make gcc libc6-dev \
 libcryptsetup-dev libjson-c-dev libssl-dev libblkid-dev \
-libatf-dev atf-sh kyua python3 util-linux"
+libatf-dev atf-sh kyua python3 util-linux cryptsetup-bin"
 
 install_missing() {
 	missing=""
@@ -38,7 +38,7 @@ case "$action" in
 demo)
 	install_missing
 	build build "$@"
-	exec ./demo build/cli
+	exec ./demo build
 	;;
 check)
 	install_missing

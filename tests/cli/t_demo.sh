@@ -10,9 +10,14 @@ demo_runs_body() {
 		-o match:"unwrapped with the CURRENT master key" \
 		-o match:"unwrapped with the OLD master key" \
 		-o match:"hold the same volume key" \
+		-o match:"re-enciphered with the NEW master key" \
+		-o match:"re-enciphering of the secure volume key of disk.img is completed" \
+		-o match:"unlocked by token, no passphrase asked" \
+		-o match:"plugin: staged secure key \(NEW master key was set\)" \
+		-o match:"the passphrase keyslot still opens it" \
 		-o match:"Demo finished" \
 		-e empty \
-		@abs_top_srcdir@/demo @abs_top_builddir@/cli
+		@abs_top_srcdir@/demo @abs_top_builddir@
 }
 
 atf_test_case demo_cleans_up
@@ -22,7 +27,7 @@ demo_cleans_up_head() {
 demo_cleans_up_body() {
 	# atf_check keeps its own files in TMPDIR, so only the demo gets this one.
 	mkdir demo-tmp
-	TMPDIR=$PWD/demo-tmp @abs_top_srcdir@/demo @abs_top_builddir@/cli > out 2> err ||
+	TMPDIR=$PWD/demo-tmp @abs_top_srcdir@/demo @abs_top_builddir@ > out 2> err ||
 		atf_fail "demo failed: $(cat err)"
 	atf_check -s exit:0 -o empty find demo-tmp -mindepth 1
 }

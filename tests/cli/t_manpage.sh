@@ -1,56 +1,78 @@
 #! @ATF_SH@
-# The man page and --help must describe the same options.
+# Each man page and its binary's --help must describe the same options.
 
-SECUREKEY=@abs_top_builddir@/cli/securekey
-MANPAGE=@abs_top_srcdir@/man/securekey.8
+BUILDDIR=@abs_top_builddir@/cli
+MANDIR=@abs_top_srcdir@/man
 
-help_options() {
-	for cmd in "" "hsm init" "hsm status" "hsm generate-part" "hsm load-part" \
-		"hsm commit" "hsm set" "hsm clear-new"; do
-		# shellcheck disable=SC2086
-		"$SECUREKEY" $cmd --help
-	done | grep -oE -- '--[a-z][a-z-]+' | sort -u
+# The commands of BINARY ("securekey hsm" lists the hsm ones).
+commands_of() {
+	"$BUILDDIR/$1" $2 --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }'
+}
+
+help_options() { # BINARY [SUBCOMMAND-PREFIX]
+	{
+		"$BUILDDIR/$1" --help
+		for cmd in $(commands_of "$1" "$2"); do
+			"$BUILDDIR/$1" $2 $cmd --help
+		done
+	} | grep -oE -- '--[a-z][a-z-]+' | sort -u
 }
 
 man_options() {
-	sed 's/\\-/-/g' "$MANPAGE" | grep -oE -- '--[a-z][a-z-]+' | sort -u
+	sed 's/\\-/-/g' "$MANDIR/$1.8" | grep -oE -- '--[a-z][a-z-]+' | sort -u
 }
 
-atf_test_case help_options_in_man
-help_options_in_man_head() {
-	atf_set "descr" "every option shown by --help is documented in securekey(8)"
-}
-help_options_in_man_body() {
-	help_options > help.txt
-	man_options > man.txt
+check_same_options() { # BINARY [SUBCOMMAND-PREFIX]
+	help_options "$1" "$2" > help.txt
+	man_options "$1" > man.txt
 	atf_check -s exit:0 -o empty comm -23 help.txt man.txt
-}
-
-atf_test_case man_options_in_help
-man_options_in_help_head() {
-	atf_set "descr" "every option in securekey(8) exists in some --help"
-}
-man_options_in_help_body() {
-	help_options > help.txt
-	man_options > man.txt
 	atf_check -s exit:0 -o empty comm -13 help.txt man.txt
 }
 
-atf_test_case man_lists_commands
-man_lists_commands_head() {
-	atf_set "descr" "every hsm command of --help has a section in securekey(8)"
-}
-man_lists_commands_body() {
-	"$SECUREKEY" hsm --help | awk '/^  [a-z]/ { print $1 }' > cmds.txt
+check_commands_documented() { # BINARY [SUBCOMMAND-PREFIX]
+	commands_of "$1" "$2" > cmds.txt
 	atf_check -s exit:0 test -s cmds.txt
 	while read -r cmd; do
-		sed 's/\\-/-/g' "$MANPAGE" | grep -q "hsm $cmd" ||
-			atf_fail "hsm $cmd is missing from securekey(8)"
+		sed 's/\\-/-/g' "$MANDIR/$1.8" | grep -q "${2:+$2 }$cmd" ||
+			atf_fail "'$2 $cmd' is missing from $1(8)"
 	done < cmds.txt
 }
 
+atf_test_case securekey_options
+securekey_options_head() {
+	atf_set "descr" "securekey --help and securekey(8) name the same options"
+}
+securekey_options_body() {
+	check_same_options securekey hsm
+}
+
+atf_test_case securekey_commands
+securekey_commands_head() {
+	atf_set "descr" "every hsm command of --help has a section in securekey(8)"
+}
+securekey_commands_body() {
+	check_commands_documented securekey hsm
+}
+
+atf_test_case cryptsetup_options
+cryptsetup_options_head() {
+	atf_set "descr" "securekey-cryptsetup --help and its man page name the same options"
+}
+cryptsetup_options_body() {
+	check_same_options securekey-cryptsetup ""
+}
+
+atf_test_case cryptsetup_commands
+cryptsetup_commands_head() {
+	atf_set "descr" "every securekey-cryptsetup command has a section in its man page"
+}
+cryptsetup_commands_body() {
+	check_commands_documented securekey-cryptsetup ""
+}
+
 atf_init_test_cases() {
-	atf_add_test_case help_options_in_man
-	atf_add_test_case man_options_in_help
-	atf_add_test_case man_lists_commands
+	atf_add_test_case securekey_options
+	atf_add_test_case securekey_commands
+	atf_add_test_case cryptsetup_options
+	atf_add_test_case cryptsetup_commands
 }
