@@ -16,11 +16,19 @@ static int field_error(const char *field, const char *why)
 	return -EINVAL;
 }
 
+/* A string with a NUL inside would be read as its prefix: such a string is no string. */
+static bool is_plain_string(json_object *value)
+{
+	return json_object_is_type(value, json_type_string) &&
+	       strlen(json_object_get_string(value)) == (size_t)json_object_get_string_len(value);
+}
+
 static json_object *get_typed(json_object *obj, const char *field, json_type type)
 {
 	json_object *value;
 
-	if (!json_object_object_get_ex(obj, field, &value) || !json_object_is_type(value, type))
+	if (!json_object_object_get_ex(obj, field, &value) || !json_object_is_type(value, type) ||
+	    (type == json_type_string && !is_plain_string(value)))
 		return NULL;
 	return value;
 }
@@ -32,11 +40,14 @@ static int parse_keyslots(json_object *root, int *keyslot)
 	char *end;
 	long n;
 
+	/* libcryptsetup empties the list when the keyslot is destroyed. */
+	if (arr && json_object_array_length(arr) == 0)
+		return field_error("keyslots", "lists no keyslot: the token's keyslot was removed");
 	if (!arr || json_object_array_length(arr) != 1)
 		return field_error("keyslots", "must list exactly one keyslot");
 	item = json_object_array_get_idx(arr, 0);
-	text = json_object_is_type(item, json_type_string) ? json_object_get_string(item) : NULL;
-	if (!text || !*text || strlen(text) > 2)
+	text = is_plain_string(item) ? json_object_get_string(item) : NULL;
+	if (!text || !*text || strlen(text) > 2 || strspn(text, "0123456789") != strlen(text))
 		return field_error("keyslots", "must hold a keyslot number as a string");
 	n = strtol(text, &end, 10);
 	if (*end || n < 0 || n > SK_TOKEN_MAX_KEYSLOT || (text[0] == '0' && text[1]))
@@ -57,8 +68,7 @@ static int parse_apqns(json_object *root, struct sk_apqn_list *apqns)
 		json_object *item = json_object_array_get_idx(arr, i);
 		struct sk_apqn apqn;
 
-		if (!json_object_is_type(item, json_type_string) ||
-		    sk_apqn_parse(json_object_get_string(item), &apqn) < 0)
+		if (!is_plain_string(item) || sk_apqn_parse(json_object_get_string(item), &apqn) < 0)
 			return field_error("apqns", "holds an entry that is not an APQN AA.DDDD");
 		for (size_t j = 0; j < apqns->count; j++)
 			if (sk_apqn_equal(&apqns->items[j], &apqn))
@@ -153,18 +163,47 @@ static int parse_object(json_object *root, struct sk_token *token)
 	return r;
 }
 
+/*
+ * One JSON object and nothing after it: json_tokener_parse stops after the
+ * first value, so a token with trailing text would otherwise pass. The
+ * terminating NUL is fed too, as json_tokener_parse does, to end a number.
+ */
+static json_object *parse_whole(const char *text)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *root = NULL;
+	enum json_tokener_error jerr;
+	const char *why = NULL;
+	size_t end;
+
+	if (!tok)
+		return NULL;
+	root = json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (jerr != json_tokener_success)
+		why = json_tokener_error_desc(jerr);
+	else if (text[end + strspn(text + end, " \t\r\n")])
+		why = "text follows the JSON object";
+	else if (!root)
+		why = "it is null, not an object";
+	json_tokener_free(tok);
+	if (!why)
+		return root;
+	sk_err("securekey token is not valid JSON: %s", why);
+	json_object_put(root);
+	return NULL;
+}
+
 int sk_token_parse(const char *json_text, struct sk_token *token)
 {
-	enum json_tokener_error jerr;
 	json_object *root;
 	int r;
 
 	memset(token, 0, sizeof(*token));
-	root = json_tokener_parse_verbose(json_text, &jerr);
-	if (!root) {
-		sk_err("securekey token is not valid JSON: %s", json_tokener_error_desc(jerr));
+	root = parse_whole(json_text);
+	if (!root)
 		return -EINVAL;
-	}
 	token->json = root;
 	r = parse_object(root, token);
 	if (r < 0)
@@ -181,16 +220,21 @@ void sk_token_free(struct sk_token *token)
 }
 
 /* Store @blob as base64 plus its MKVP into @obj, and into @key. */
-static int store_key(json_object *obj, struct sk_token_key *key, const unsigned char *blob,
-		     size_t blob_len)
+static int store_key(json_object *obj, const struct sk_key_spec *spec, struct sk_token_key *key,
+		     const unsigned char *blob, size_t blob_len)
 {
 	struct sk_blob_header hdr;
-	char hex[SK_MKVP_HEX_LEN + 1];
+	char hex[SK_MKVP_HEX_LEN + 1], want[16], got[16];
 	unsigned char *copy;
 	char *b64;
 
 	if (sk_blob_parse(blob, blob_len, &hdr) < 0)
 		return -EINVAL;
+	if (!same_spec(&hdr.key, spec)) {
+		sk_err("internal error: a %s secure key cannot go into a %s token",
+		       sk_key_spec_name(&hdr.key, got), sk_key_spec_name(spec, want));
+		return -EINVAL;
+	}
 	b64 = sk_base64_encode(blob, blob_len);
 	copy = malloc(blob_len);
 	if (!b64 || !copy) {
@@ -212,13 +256,13 @@ static int store_key(json_object *obj, struct sk_token_key *key, const unsigned 
 
 int sk_token_set_current(struct sk_token *token, const unsigned char *blob, size_t blob_len)
 {
-	return store_key(token->json, &token->current, blob, blob_len);
+	return store_key(token->json, &token->key, &token->current, blob, blob_len);
 }
 
 int sk_token_set_staged(struct sk_token *token, const unsigned char *blob, size_t blob_len)
 {
 	json_object *staged = json_object_new_object();
-	int r = store_key(staged, &token->staged, blob, blob_len);
+	int r = store_key(staged, &token->key, &token->staged, blob, blob_len);
 
 	if (r < 0) {
 		json_object_put(staged);
