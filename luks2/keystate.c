@@ -40,6 +40,9 @@ static enum sk_next_step next_step(const struct sk_key_state *s)
 
 	if (s->staged_found && s->staged_reg == SK_REG_CURRENT)
 		return SK_NEXT_COMPLETE;
+	/* Staged, set, then another change before --complete: the staged key is under OLD. */
+	if (!s->current_found && s->staged_found && s->staged_reg == SK_REG_OLD)
+		return SK_NEXT_IN_PLACE;
 	if (!s->current_found)
 		return SK_NEXT_UNREACHABLE;
 	if (s->current_reg == SK_REG_OLD)

@@ -15,7 +15,7 @@ enum sk_next_step {
 	SK_NEXT_STAGED,      /* under CURRENT, NEW committed: stage to NEW */
 	SK_NEXT_WAIT_SET,    /* staged to NEW: the officer sets NEW next */
 	SK_NEXT_COMPLETE,    /* staged key is under CURRENT now: complete */
-	SK_NEXT_IN_PLACE,    /* under OLD: re-encipher in place to CURRENT */
+	SK_NEXT_IN_PLACE,    /* under OLD (or only the staged key is): in place to CURRENT */
 	SK_NEXT_UNREACHABLE, /* under no register: refresh from KMS or setkey */
 };
 

@@ -57,13 +57,25 @@ int sk_reencipher_choose(const char *device, const struct sk_key_state *state,
 	return -EPERM;
 }
 
+/* In place works from the current key, or from a staged key left under OLD. */
+static const struct sk_token_key *in_place_source(struct sk_hsm *hsm, const struct sk_token *token)
+{
+	unsigned char old[SK_MKVP_LEN];
+
+	if (token->has_staged && sk_hsm_mkvp(hsm, SK_REG_OLD, old) == 0 &&
+	    sk_mkvp_equal(old, token->staged.mkvp) && !sk_mkvp_equal(old, token->current.mkvp))
+		return &token->staged;
+	return &token->current;
+}
+
 static int rewrap_current(struct sk_hsm *hsm, struct sk_token *token, enum sk_mk_register from,
 			  enum sk_mk_register to, bool into_staged)
 {
+	const struct sk_token_key *source = into_staged ? &token->current
+							: in_place_source(hsm, token);
 	unsigned char *blob = NULL;
 	size_t len;
-	int r = sk_hsm_rewrap(hsm, token->current.blob, token->current.blob_len, from, to, &blob,
-			      &len);
+	int r = sk_hsm_rewrap(hsm, source->blob, source->blob_len, from, to, &blob, &len);
 
 	if (!r && into_staged)
 		r = sk_token_set_staged(token, blob, len);
