@@ -63,6 +63,30 @@ bool cr_common_option(int c, const char *arg, int *code)
 	}
 }
 
+/*
+ * libcryptsetup's messages, and the token handler's that it relays when a
+ * device is unlocked in this process, all go to stderr: by default the
+ * library prints its normal messages on stdout, where they would mix with a
+ * command's output (validate --json). Debug messages show with --debug.
+ */
+static void crypt_log_stderr(int level, const char *msg, void *usrptr)
+{
+	(void)usrptr;
+	if (level == CRYPT_LOG_DEBUG || level == CRYPT_LOG_DEBUG_JSON)
+		fprintf(stderr, "# %s", msg);
+	else if (level != CRYPT_LOG_VERBOSE || sk_log_get_level() >= SK_LOG_VERBOSE)
+		fputs(msg, stderr);
+}
+
+/* What the options asked for, handed to libcryptsetup and the token handler. */
+static void apply_options(void)
+{
+	crypt_set_log_callback(NULL, crypt_log_stderr, NULL);
+	if (sk_log_get_level() >= SK_LOG_DEBUG)
+		crypt_set_debug_level(CRYPT_DEBUG_ALL);
+	sk_handler_set_hsm_dir(cli.hsm_dir);
+}
+
 int cr_parse(int argc, char **argv, const struct option *options, const char *usage,
 	     int nargs, void (*handle)(int c, const char *arg, void *ctx), void *ctx,
 	     char ***args)
@@ -80,6 +104,7 @@ int cr_parse(int argc, char **argv, const struct option *options, const char *us
 	if (nargs >= 0 && argc - optind != nargs)
 		return cli_usage_error("%s: expected %s", argv[0],
 				       nargs == 1 ? "DEVICE" : "DEVICE and NAME");
+	apply_options();
 	*args = argv + optind;
 	return 0;
 }
@@ -204,8 +229,17 @@ int cr_unwrap_token(struct sk_device *dev, struct sk_hsm *hsm, struct sk_secret 
 
 	if (r < 0)
 		return r;
-	if (st.staged_found && st.staged_reg == SK_REG_CURRENT &&
-	    !(st.current_found && st.current_reg == SK_REG_CURRENT))
+	/*
+	 * The plugin's order: CURRENT, the staged key once NEW was set, then
+	 * whichever key a register still holds — after two sets without a
+	 * completion that is the staged key under OLD, which an in-place
+	 * re-encipher starts from.
+	 */
+	if (st.current_found && st.current_reg == SK_REG_CURRENT)
+		key = &dev->token.current;
+	else if (st.staged_found && st.staged_reg == SK_REG_CURRENT)
+		key = &dev->token.staged;
+	else if (!st.current_found && st.staged_found)
 		key = &dev->token.staged;
 	else
 		key = &dev->token.current;

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,21 @@ static void handle(int c, const char *arg, void *ctx)
 	(void)arg;
 	if (c == OPT_TEST_PASSPHRASE)
 		*(bool *)ctx = true;
+}
+
+/*
+ * libcryptsetup turns a refusal of the token handler (its reason is printed
+ * above) or a keyslot that does not open into -ENOENT or -EPERM, whose
+ * strerror ("No such file or directory") would mislead.
+ */
+static void report_failure(const char *device, int token_id, bool test_only, int r)
+{
+	if (r == -ENOENT || r == -EPERM)
+		sk_err("%s: its securekey token %d does not unlock it%s", device, token_id,
+		       test_only ? "" : "; nothing was activated");
+	else
+		sk_err("%s: cannot %s by its securekey token: %s", device,
+		       test_only ? "unlock" : "activate", strerror(-r));
 }
 
 int cr_open(int argc, char **argv)
@@ -48,8 +64,7 @@ int cr_open(int argc, char **argv)
 	if (!r)
 		r = crypt_activate_by_token(dev->cd, name, dev->token_id, NULL, 0);
 	if (r < 0 && dev)
-		sk_err("%s: cannot %s by its securekey token: %s", args[0],
-		       test_only ? "unlock" : "activate", strerror(-r));
+		report_failure(args[0], dev->token_id, test_only, r);
 	else if (r >= 0)
 		printf("%s: %s by token (keyslot %d).\n", args[0],
 		       test_only ? "unlocks" : "activated", r);

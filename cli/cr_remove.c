@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cr.h"
+#include "keyslot.h"
 #include "log.h"
 
 static const char usage[] =
@@ -15,22 +16,46 @@ static const char usage[] =
 	"\n"
 	"Options:\n" CR_COMMON_HELP;
 
+/*
+ * Only a keyslot that opens with the passphrase derived from the volume key
+ * is the token's: a token edited to name a passphrase keyslot must not make
+ * remove destroy that keyslot.
+ */
+static bool owns_keyslot(struct sk_device *dev, int slot, const struct sk_secret *vk)
+{
+	struct sk_secret *pass = NULL;
+	int r = sk_keyslot_passphrase(vk, &pass);
+
+	if (!r)
+		r = crypt_activate_by_passphrase(dev->cd, NULL, slot, (const char *)pass->data,
+						 pass->len, 0);
+	sk_secret_free(pass);
+	if (r != slot)
+		sk_warn("%s: keyslot %d does not open with the secure key, so it is not the token's "
+			"own; it is kept",
+			dev->path, slot);
+	return r == slot;
+}
+
 static int remove_token(struct sk_device *dev)
 {
 	struct sk_secret *vk = NULL;
 	int slot = dev->token.keyslot;
 	int r = cr_passphrase_volume_key(dev, slot, &vk);
+	bool owned = !r && crypt_keyslot_status(dev->cd, slot) != CRYPT_SLOT_INACTIVE &&
+		     owns_keyslot(dev, slot, vk);
 
 	sk_secret_free(vk);
 	if (!r)
 		r = sk_device_remove_token(dev);
-	if (!r && crypt_keyslot_status(dev->cd, slot) != CRYPT_SLOT_INACTIVE &&
-	    (r = crypt_keyslot_destroy(dev->cd, slot)) < 0)
+	if (!r && owned && (r = crypt_keyslot_destroy(dev->cd, slot)) < 0)
 		sk_err("%s: the token is removed but its keyslot %d is not: %s; remove it with "
 		       "'cryptsetup luksKillSlot %s %d'",
 		       dev->path, slot, strerror(-r), dev->path, slot);
-	if (!r)
+	if (!r && owned)
 		printf("%s: securekey token and keyslot %d removed.\n", dev->path, slot);
+	else if (!r)
+		printf("%s: securekey token removed.\n", dev->path);
 	return r;
 }
 

@@ -1,21 +1,86 @@
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 #include <json-c/json.h>
 
 #include "cr.h"
+#include "keyslot.h"
+#include "log.h"
 
 static const char usage[] =
 	"Usage: securekey-cryptsetup validate DEVICE [--json]\n"
 	"\n"
 	"Check the securekey token of DEVICE and show its key type, APQNs, the MKVP\n"
 	"of the secure key and of a staged one, the register that holds each, and\n"
-	"the next step of a master-key change. Changes nothing, needs no passphrase.\n"
+	"the next step of a master-key change. Each key that a register holds is\n"
+	"unwrapped and checked against the device's volume key, and the token's\n"
+	"keyslot must open with it; exits 1 when a check fails. Changes nothing,\n"
+	"needs no passphrase.\n"
 	"\n"
 	"Options:\n" CR_COMMON_HELP;
 
-static json_object *key_json(const struct sk_token_key *key, bool found, enum sk_mk_register reg)
+/* A key is checked only when a register holds its master key. */
+enum check { UNCHECKED, VALID, INVALID };
+
+struct checks {
+	enum check current, staged;
+};
+
+/* The derived passphrase of @vk must open the token's own keyslot. */
+static int check_keyslot(struct sk_device *dev, const struct sk_secret *vk)
+{
+	struct sk_secret *pass = NULL;
+	int r = sk_keyslot_passphrase(vk, &pass);
+
+	if (!r)
+		r = crypt_activate_by_passphrase(dev->cd, NULL, dev->token.keyslot,
+						 (const char *)pass->data, pass->len, 0);
+	sk_secret_free(pass);
+	if (r < 0)
+		sk_err("%s: keyslot %d of the securekey token does not open with the secure key; "
+		       "remove the token and enroll again",
+		       dev->path, dev->token.keyslot);
+	return r < 0 ? r : 0;
+}
+
+/*
+ * A token can parse and name a register's MKVP and still not unlock: an
+ * altered ciphertext or tag, a key of another device, a keyslot that is
+ * gone. Check what the plugin would do.
+ */
+static enum check check_key(struct sk_device *dev, struct sk_hsm *hsm,
+			    const struct sk_token_key *key, const char *what, bool keyslot)
+{
+	struct sk_secret *vk = NULL;
+	int r = sk_hsm_unwrap(hsm, key->blob, key->blob_len, &vk, NULL);
+
+	if (r < 0)
+		sk_err("%s: the %s does not unwrap (see above)", dev->path, what);
+	if (!r && crypt_volume_key_verify(dev->cd, (const char *)vk->data, vk->len) < 0) {
+		sk_err("%s: the %s does not hold the volume key of this device", dev->path, what);
+		r = -EPERM;
+	}
+	if (!r && keyslot)
+		r = check_keyslot(dev, vk);
+	sk_secret_free(vk);
+	return r < 0 ? INVALID : VALID;
+}
+
+static void check_keys(struct sk_device *dev, struct sk_hsm *hsm, const struct sk_key_state *st,
+		       struct checks *c)
+{
+	c->current = c->staged = UNCHECKED;
+	if (st->current_found)
+		c->current = check_key(dev, hsm, &dev->token.current, "secure key", true);
+	if (st->staged_found)
+		c->staged = check_key(dev, hsm, &dev->token.staged, "staged secure key",
+				      !st->current_found);
+}
+
+static json_object *key_json(const struct sk_token_key *key, bool found, enum sk_mk_register reg,
+			     enum check check)
 {
 	json_object *obj = json_object_new_object();
 	char hex[SK_MKVP_HEX_LEN + 1];
@@ -24,10 +89,18 @@ static json_object *key_json(const struct sk_token_key *key, bool found, enum sk
 	json_object_object_add(obj, "mkvp", json_object_new_string(hex));
 	json_object_object_add(obj, "register",
 			       json_object_new_string(cr_register_label(found, reg)));
+	json_object_object_add(obj, "valid",
+			       check == UNCHECKED ? NULL : json_object_new_boolean(check == VALID));
 	return obj;
 }
 
-static void print_json(struct sk_device *dev, const struct sk_key_state *st)
+static const char *check_text(enum check check)
+{
+	return check == VALID ? ", verified" : check == INVALID ? ", INVALID (see above)" : "";
+}
+
+static void print_json(struct sk_device *dev, const struct sk_key_state *st,
+		       const struct checks *c)
 {
 	json_object *root = json_object_new_object(), *apqns = json_object_new_array();
 	const struct sk_token *t = &dev->token;
@@ -45,9 +118,10 @@ static void print_json(struct sk_device *dev, const struct sk_key_state *st)
 	}
 	json_object_object_add(root, "apqns", apqns);
 	json_object_object_add(root, "secure_key",
-			       key_json(&t->current, st->current_found, st->current_reg));
+			       key_json(&t->current, st->current_found, st->current_reg, c->current));
 	json_object_object_add(root, "staged",
-			       t->has_staged ? key_json(&t->staged, st->staged_found, st->staged_reg)
+			       t->has_staged ? key_json(&t->staged, st->staged_found, st->staged_reg,
+							c->staged)
 					     : NULL);
 	json_object_object_add(root, "kms", json_object_new_boolean(t->has_kms));
 	json_object_object_add(root, "next_step",
@@ -57,7 +131,8 @@ static void print_json(struct sk_device *dev, const struct sk_key_state *st)
 	json_object_put(root);
 }
 
-static void print_text(struct sk_device *dev, const struct sk_key_state *st)
+static void print_text(struct sk_device *dev, const struct sk_key_state *st,
+		       const struct checks *c)
 {
 	const struct sk_token *t = &dev->token;
 	char hex[SK_MKVP_HEX_LEN + 1], name[16];
@@ -67,12 +142,12 @@ static void print_text(struct sk_device *dev, const struct sk_key_state *st)
 	printf("Key type:      %s\nAPQNs:         %s\n", sk_key_spec_name(&t->key, name),
 	       cli_apqns_text_of(&t->apqns));
 	sk_mkvp_to_hex(t->current.mkvp, hex);
-	printf("Secure key:    MKVP %s, under the %s master key\n", hex,
-	       cr_register_label(st->current_found, st->current_reg));
+	printf("Secure key:    MKVP %s, under the %s master key%s\n", hex,
+	       cr_register_label(st->current_found, st->current_reg), check_text(c->current));
 	if (t->has_staged) {
 		sk_mkvp_to_hex(t->staged.mkvp, hex);
-		printf("Staged key:    MKVP %s, under the %s master key\n", hex,
-		       cr_register_label(st->staged_found, st->staged_reg));
+		printf("Staged key:    MKVP %s, under the %s master key%s\n", hex,
+		       cr_register_label(st->staged_found, st->staged_reg), check_text(c->staged));
 	}
 	printf("KMS:           %s\nNext step:     %s\n", t->has_kms ? "bound" : "none",
 	       sk_next_step_name(st->next));
@@ -87,6 +162,7 @@ int cr_validate(int argc, char **argv)
 	struct sk_device *dev = NULL;
 	struct sk_hsm *hsm = NULL;
 	struct sk_key_state st;
+	struct checks checks;
 	char **args;
 	int r = cr_parse(argc, argv, options, usage, 1, NULL, NULL, &args);
 
@@ -97,10 +173,14 @@ int cr_validate(int argc, char **argv)
 		r = cr_open_hsm(&dev->token, &hsm);
 	if (!r)
 		r = sk_key_state_get(hsm, &dev->token, &st);
+	if (!r)
+		check_keys(dev, hsm, &st, &checks);
 	if (!r && cr.json)
-		print_json(dev, &st);
+		print_json(dev, &st, &checks);
 	else if (!r)
-		print_text(dev, &st);
+		print_text(dev, &st, &checks);
+	if (!r && (checks.current == INVALID || checks.staged == INVALID))
+		r = -EINVAL;
 	sk_hsm_close(hsm);
 	sk_device_close(dev);
 	return cli_exit_code(r);

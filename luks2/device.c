@@ -43,8 +43,20 @@ int sk_device_read_seqid(const char *path, uint64_t *seqid)
 
 static int load_luks2(struct sk_device *dev)
 {
-	int r = crypt_init(&dev->cd, dev->path);
+	struct stat st;
+	int r;
 
+	/* crypt_init says "Block device required" for a missing file or a directory. */
+	if (stat(dev->path, &st) < 0) {
+		r = -errno;
+		sk_err("cannot open %s: %s", dev->path, strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		sk_err("%s is neither a block device nor an image file", dev->path);
+		return -EINVAL;
+	}
+	r = crypt_init(&dev->cd, dev->path);
 	if (r < 0) {
 		sk_err("cannot open %s: %s", dev->path, strerror(-r));
 		return r;
@@ -110,7 +122,11 @@ static int find_token(struct sk_device *dev)
 		return -ENOENT;
 	if (crypt_token_json_get(dev->cd, dev->token_id, &json) < 0 ||
 	    sk_token_parse(json, &dev->token) < 0) {
-		sk_err("%s: securekey token %d is invalid (see above)", dev->path, dev->token_id);
+		sk_err("%s: securekey token %d is invalid (see above); remove it with 'cryptsetup "
+		       "token remove --token-id %d %s' and enroll again, or restore a header backup "
+		       "from %s/backup/%s with 'cryptsetup luksHeaderRestore'",
+		       dev->path, dev->token_id, dev->token_id, dev->path, sk_path_state_dir(),
+		       dev->uuid);
 		return -EINVAL;
 	}
 	return 0;

@@ -13,14 +13,22 @@
 #include "paths.h"
 #include "token.h"
 
-/* Route securekey's messages into libcryptsetup's log for the call's device. */
+/* The HSM directory the CLI chose with --hsm-dir; NULL in the plugin. */
+static const char *hsm_dir_override;
+
+/*
+ * Route securekey's messages into libcryptsetup's log for the call's device.
+ * crypt_logf ends error and debug messages with a newline itself, but not
+ * normal ones.
+ */
 static void crypt_sink(enum sk_log_level level, const char *msg, void *ctx)
 {
 	int crypt_level = level == SK_LOG_ERROR	 ? CRYPT_LOG_ERROR
 			  : level == SK_LOG_WARN ? CRYPT_LOG_NORMAL
 						 : CRYPT_LOG_DEBUG;
 
-	crypt_logf(ctx, crypt_level, "securekey: %s\n", msg);
+	crypt_logf(ctx, crypt_level, "securekey: %s%s", msg,
+		   crypt_level == CRYPT_LOG_NORMAL ? "\n" : "");
 }
 
 struct log_scope {
@@ -42,7 +50,7 @@ static void log_leave(struct log_scope *scope)
 
 static int open_hsm(const struct sk_token *token, struct sk_hsm **hsm)
 {
-	char *dir = sk_path_hsm_dir(NULL);
+	char *dir = sk_path_hsm_dir(hsm_dir_override);
 	int r = dir ? sk_hsm_open(dir, &token->apqns, hsm) : -ENOMEM;
 
 	free(dir);
@@ -65,6 +73,9 @@ static const struct sk_token_key *pick_key(const struct sk_token *token,
 		return *path = st->current_reg == SK_REG_OLD ? "secure key under the OLD master key"
 							     : "secure key under the NEW master key",
 		       &token->current;
+	/* Two sets without a completion leave the staged key under OLD. */
+	if (st->staged_found && st->staged_reg == SK_REG_OLD)
+		return *path = "staged secure key under the OLD master key", &token->staged;
 	if (st->staged_found)
 		return *path = "staged secure key under the NEW master key", &token->staged;
 	return NULL;
@@ -156,7 +167,8 @@ static void dump_key(struct crypt_device *cd, const char *label, const struct sk
 	char hex[SK_MKVP_HEX_LEN + 1];
 
 	sk_mkvp_to_hex(key->mkvp, hex);
-	crypt_logf(cd, CRYPT_LOG_NORMAL, "\t%-12s%s\n", label, hex);
+	/* Aligned with libcryptsetup's "Keyslot:    "; a long label keeps a space. */
+	crypt_logf(cd, CRYPT_LOG_NORMAL, "\t%-11s %s\n", label, hex);
 }
 
 void sk_handler_dump(struct crypt_device *cd, const char *json)
@@ -179,6 +191,11 @@ void sk_handler_dump(struct crypt_device *cd, const char *json)
 	crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS:        %s\n", token.has_kms ? "bound" : "none");
 	sk_token_free(&token);
 	log_leave(&scope);
+}
+
+void sk_handler_set_hsm_dir(const char *dir)
+{
+	hsm_dir_override = dir;
 }
 
 int sk_handler_register(void)

@@ -17,6 +17,12 @@ void sk_handler_buffer_free(void *buffer, size_t buffer_len);
 int sk_handler_validate(struct crypt_device *cd, const char *json);
 void sk_handler_dump(struct crypt_device *cd, const char *json);
 
+/*
+ * The soft HSM directory for unlocks in this process (the CLI's --hsm-dir);
+ * NULL: $SECUREKEY_HSM_DIR or the default, as in the plugin.
+ */
+void sk_handler_set_hsm_dir(const char *dir);
+
 /* Register the handler in this process (idempotent). */
 int sk_handler_register(void);
 
