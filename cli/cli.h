@@ -53,6 +53,14 @@ struct cli_state {
 };
 extern struct cli_state cli;
 
+/*
+ * The main() of a tool named cli.program: harden the process, take the
+ * global options (--help prints @usage, --version), run @prepare (may be
+ * NULL), then the command from @commands.
+ */
+int cli_main(int argc, char **argv, const struct cli_command *commands, void (*usage)(void),
+	     int (*prepare)(void));
+
 /* Run the command named by argv[0] from @table; @what names the level. */
 int cli_dispatch(const struct cli_command *table, const char *what, int argc, char **argv);
 void cli_list_commands(const struct cli_command *table);

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "log.h"
 #include "paths.h"
+#include "secmem.h"
 
 struct cli_state cli = { .program = "securekey" };
 
@@ -27,6 +28,40 @@ int cli_dispatch(const struct cli_command *table, const char *what, int argc, ch
 		if (!strcmp(c->name, argv[0]))
 			return c->run(argc, argv);
 	return cli_usage_error("%s: unknown command '%s'", what, argv[0]);
+}
+
+int cli_main(int argc, char **argv, const struct cli_command *commands, void (*usage)(void),
+	     int (*prepare)(void))
+{
+	static const struct option options[] = {
+		CLI_COMMON_OPTIONS,
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, code = 0;
+
+	sk_secmem_harden_process();
+	argv[0] = (char *)cli.program; /* messages name the tool, not its path */
+	while ((c = cli_getopt(argc, argv, options, "", &code)) != -1) {
+		if (c == -2 && code == 0)
+			usage();
+		if (c == -2)
+			return code;
+		if (c == 'V') {
+			printf("%s %s\n", cli.program, PACKAGE_VERSION);
+			return 0;
+		}
+	}
+	if (optind >= argc) {
+		usage();
+		return EXIT_USAGE;
+	}
+	if (prepare && prepare() < 0)
+		return EXIT_REFUSED;
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	return cli_dispatch(commands, cli.program, argc, argv);
 }
 
 int cli_usage_error(const char *fmt, ...)

@@ -5,7 +5,6 @@
 
 #include "cr.h"
 #include "handler.h"
-#include "secmem.h"
 
 static const struct cli_command commands[] = {
 	{ "enroll", cr_enroll, "add a securekey token and its keyslot", false },
@@ -27,39 +26,14 @@ static void usage(void)
 	       "Options:\n" CLI_COMMON_HELP "  -V, --version     print the version\n");
 }
 
+/* Work without the plugin installed, as zkey-cryptsetup does. */
+static int register_handler(void)
+{
+	return sk_handler_register();
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {
-		CLI_COMMON_OPTIONS,
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c, code = 0;
-
-	sk_secmem_harden_process();
 	cli.program = "securekey-cryptsetup";
-	argv[0] = (char *)cli.program;
-	while ((c = cli_getopt(argc, argv, options, "", &code)) != -1) {
-		if (c == -2 && code == 0) {
-			usage();
-			return 0;
-		}
-		if (c == -2)
-			return code;
-		if (c == 'V') {
-			printf("securekey-cryptsetup %s\n", PACKAGE_VERSION);
-			return 0;
-		}
-	}
-	if (optind >= argc) {
-		usage();
-		return EXIT_USAGE;
-	}
-	/* Work without the plugin installed, as zkey-cryptsetup does. */
-	if (sk_handler_register() < 0)
-		return EXIT_REFUSED;
-	argc -= optind;
-	argv += optind;
-	optind = 0;
-	return cli_dispatch(commands, "securekey-cryptsetup", argc, argv);
+	return cli_main(argc, argv, commands, usage, register_handler);
 }
