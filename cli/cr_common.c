@@ -229,19 +229,9 @@ int cr_unwrap_token(struct sk_device *dev, struct sk_hsm *hsm, struct sk_secret 
 
 	if (r < 0)
 		return r;
-	/*
-	 * The plugin's order: CURRENT, the staged key once NEW was set, then
-	 * whichever key a register still holds — after two sets without a
-	 * completion that is the staged key under OLD, which an in-place
-	 * re-encipher starts from.
-	 */
-	if (st.current_found && st.current_reg == SK_REG_CURRENT)
-		key = &dev->token.current;
-	else if (st.staged_found && st.staged_reg == SK_REG_CURRENT)
-		key = &dev->token.staged;
-	else if (!st.current_found && st.staged_found)
-		key = &dev->token.staged;
-	else
+	/* The plugin's order; with no key in a register the HSM names the MKVP needed. */
+	key = sk_key_state_pick(&dev->token, &st, NULL);
+	if (!key)
 		key = &dev->token.current;
 	return sk_hsm_unwrap(hsm, key->blob, key->blob_len, vk, NULL);
 }

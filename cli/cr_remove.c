@@ -23,13 +23,8 @@ static const char usage[] =
  */
 static bool owns_keyslot(struct sk_device *dev, int slot, const struct sk_secret *vk)
 {
-	struct sk_secret *pass = NULL;
-	int r = sk_keyslot_passphrase(vk, &pass);
+	int r = sk_keyslot_open_derived(dev->cd, slot, vk);
 
-	if (!r)
-		r = crypt_activate_by_passphrase(dev->cd, NULL, slot, (const char *)pass->data,
-						 pass->len, 0);
-	sk_secret_free(pass);
 	if (r != slot)
 		sk_warn("%s: keyslot %d does not open with the secure key, so it is not the token's "
 			"own; it is kept",

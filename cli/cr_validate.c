@@ -31,13 +31,8 @@ struct checks {
 /* The derived passphrase of @vk must open the token's own keyslot. */
 static int check_keyslot(struct sk_device *dev, const struct sk_secret *vk)
 {
-	struct sk_secret *pass = NULL;
-	int r = sk_keyslot_passphrase(vk, &pass);
+	int r = sk_keyslot_open_derived(dev->cd, dev->token.keyslot, vk);
 
-	if (!r)
-		r = crypt_activate_by_passphrase(dev->cd, NULL, dev->token.keyslot,
-						 (const char *)pass->data, pass->len, 0);
-	sk_secret_free(pass);
 	if (r < 0)
 		sk_err("%s: keyslot %d of the securekey token does not open with the secure key; "
 		       "remove the token and enroll again",

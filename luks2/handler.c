@@ -57,30 +57,6 @@ static int open_hsm(const struct sk_token *token, struct sk_hsm **hsm)
 	return r;
 }
 
-/*
- * DESIGN.md's open order: the key under CURRENT; else the staged key once
- * NEW was set; else whichever key a register still holds (OLD, or a NEW
- * that is committed but not set).
- */
-static const struct sk_token_key *pick_key(const struct sk_token *token,
-					   const struct sk_key_state *st, const char **path)
-{
-	if (st->current_found && st->current_reg == SK_REG_CURRENT)
-		return *path = "secure key under the CURRENT master key", &token->current;
-	if (st->staged_found && st->staged_reg == SK_REG_CURRENT)
-		return *path = "staged secure key (NEW master key was set)", &token->staged;
-	if (st->current_found)
-		return *path = st->current_reg == SK_REG_OLD ? "secure key under the OLD master key"
-							     : "secure key under the NEW master key",
-		       &token->current;
-	/* Two sets without a completion leave the staged key under OLD. */
-	if (st->staged_found && st->staged_reg == SK_REG_OLD)
-		return *path = "staged secure key under the OLD master key", &token->staged;
-	if (st->staged_found)
-		return *path = "staged secure key under the NEW master key", &token->staged;
-	return NULL;
-}
-
 static int unwrap_token(struct crypt_device *cd, const struct sk_token *token,
 			struct sk_secret **vk)
 {
@@ -92,7 +68,7 @@ static int unwrap_token(struct crypt_device *cd, const struct sk_token *token,
 
 	if (!r)
 		r = sk_key_state_get(hsm, token, &st);
-	if (!r && !(key = pick_key(token, &st, &path))) {
+	if (!r && !(key = sk_key_state_pick(token, &st, &path))) {
 		sk_err("%s: the secure key is enciphered with a master key in no register of its "
 		       "APQNs",
 		       crypt_get_device_name(cd));

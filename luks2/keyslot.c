@@ -73,19 +73,30 @@ static int add_keyslot(struct crypt_device *cd, const char *device, const struct
 	return r;
 }
 
-int sk_keyslot_ensure(struct crypt_device *cd, const char *device, const struct sk_secret *vk)
+int sk_keyslot_open_derived(struct crypt_device *cd, int keyslot, const struct sk_secret *vk)
 {
 	struct sk_secret *pass = NULL;
 	int r = sk_keyslot_passphrase(vk, &pass);
 
-	if (r < 0)
-		return r;
-	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, (const char *)pass->data,
-					 pass->len, 0);
-	if (r >= 0)
+	if (!r)
+		r = crypt_activate_by_passphrase(cd, NULL, keyslot, (const char *)pass->data,
+						 pass->len, 0);
+	sk_secret_free(pass);
+	return r;
+}
+
+int sk_keyslot_ensure(struct crypt_device *cd, const char *device, const struct sk_secret *vk)
+{
+	struct sk_secret *pass = NULL;
+	int r = sk_keyslot_open_derived(cd, CRYPT_ANY_SLOT, vk);
+
+	if (r >= 0) {
 		sk_verbose("%s: keyslot %d already opens with the derived passphrase; reusing it",
 			   device, r);
-	else
+		return r;
+	}
+	r = sk_keyslot_passphrase(vk, &pass);
+	if (!r)
 		r = add_keyslot(cd, device, vk, pass);
 	sk_secret_free(pass);
 	return r;

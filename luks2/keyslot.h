@@ -19,6 +19,12 @@
 int sk_keyslot_passphrase(const struct sk_secret *vk, struct sk_secret **passphrase);
 
 /*
+ * Open @keyslot (or CRYPT_ANY_SLOT) with the passphrase derived from @vk,
+ * checking only; returns the keyslot that opened, or a negative errno.
+ */
+int sk_keyslot_open_derived(struct crypt_device *cd, int keyslot, const struct sk_secret *vk);
+
+/*
  * The keyslot that the derived passphrase opens, adding one (PBKDF2, 1000
  * iterations) when none does yet: an enroll cut short is then re-run without
  * leaving a second keyslot. Returns the keyslot number.

@@ -68,3 +68,26 @@ int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk
 	state->next = next_step(state);
 	return 0;
 }
+
+const struct sk_token_key *sk_key_state_pick(const struct sk_token *token,
+					     const struct sk_key_state *st, const char **path)
+{
+	const char *unused;
+
+	if (!path)
+		path = &unused;
+	if (st->current_found && st->current_reg == SK_REG_CURRENT)
+		return *path = "secure key under the CURRENT master key", &token->current;
+	if (st->staged_found && st->staged_reg == SK_REG_CURRENT)
+		return *path = "staged secure key (NEW master key was set)", &token->staged;
+	if (st->current_found)
+		return *path = st->current_reg == SK_REG_OLD ? "secure key under the OLD master key"
+							     : "secure key under the NEW master key",
+		       &token->current;
+	/* Two sets without a completion leave the staged key under OLD. */
+	if (st->staged_found && st->staged_reg == SK_REG_OLD)
+		return *path = "staged secure key under the OLD master key", &token->staged;
+	if (st->staged_found)
+		return *path = "staged secure key under the NEW master key", &token->staged;
+	return NULL;
+}

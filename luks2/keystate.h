@@ -32,4 +32,12 @@ struct sk_key_state {
 int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk_key_state *state);
 const char *sk_next_step_name(enum sk_next_step next);
 
+/*
+ * DESIGN.md's open order: the key under CURRENT; else the staged key once
+ * NEW was set; else whichever key a register still holds. NULL when none
+ * does; @path (optional) says which key was picked, for the log.
+ */
+const struct sk_token_key *sk_key_state_pick(const struct sk_token *token,
+					     const struct sk_key_state *state, const char **path);
+
 #endif
