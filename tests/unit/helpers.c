@@ -149,13 +149,23 @@ int capture_errors(void)
 	return errors;
 }
 
+struct sk_secret *random_secret(size_t len)
+{
+	struct sk_secret *s = sk_secret_new(len);
+
+	ATF_REQUIRE(s != NULL);
+	ATF_REQUIRE_EQ(RAND_bytes(s->data, (int)len), 1);
+	return s;
+}
+
+struct sk_secret *random_key(const struct sk_key_spec *spec)
+{
+	return random_secret(spec->bits / 8);
+}
+
 struct sk_secret *random_part(void)
 {
-	struct sk_secret *part = sk_secret_new(SK_MK_PART_LEN);
-
-	ATF_REQUIRE(part != NULL);
-	ATF_REQUIRE_EQ(RAND_bytes(part->data, SK_MK_PART_LEN), 1);
-	return part;
+	return random_secret(SK_MK_PART_LEN);
 }
 
 struct sk_secret *xor_parts(struct sk_secret *const *parts, size_t n)

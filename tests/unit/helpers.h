@@ -77,6 +77,9 @@ const char *capture_last_error(void);
 int capture_errors(void);
 
 /* A random 32-byte key part in secret memory. */
+struct sk_secret *random_secret(size_t len);
+/* A random volume key of @spec's size. */
+struct sk_secret *random_key(const struct sk_key_spec *spec);
 struct sk_secret *random_part(void);
 /* XOR of @n parts into a fresh 32-byte secret. */
 struct sk_secret *xor_parts(struct sk_secret *const *parts, size_t n);

@@ -38,15 +38,6 @@ static void random_bytes(unsigned char *buf, size_t len)
 	ATF_REQUIRE_EQ(RAND_bytes(buf, (int)len), 1);
 }
 
-static struct sk_secret *random_secret(size_t len)
-{
-	struct sk_secret *s = sk_secret_new(len);
-
-	ATF_REQUIRE(s != NULL);
-	random_bytes(s->data, len);
-	return s;
-}
-
 static struct sk_key_spec spec_of(const char *name)
 {
 	struct sk_key_spec spec;

@@ -145,15 +145,6 @@ static struct sk_key_spec xts512(void)
 	return spec;
 }
 
-static struct sk_secret *random_key(const struct sk_key_spec *spec)
-{
-	struct sk_secret *key = sk_secret_new(spec->bits / 8);
-
-	ATF_REQUIRE(key != NULL);
-	ATF_REQUIRE_EQ(RAND_bytes(key->data, (int)key->len), 1);
-	return key;
-}
-
 /* Unwrap @blob on @csv: it must give @key from register @want. */
 static void require_unwraps(const char *csv, const unsigned char *blob, size_t len,
 			    const struct sk_secret *key, enum sk_mk_register want)

@@ -71,15 +71,6 @@ static bool all_zero(const unsigned char *p, size_t len)
 	return true;
 }
 
-static struct sk_secret *random_secret(size_t len)
-{
-	struct sk_secret *s = sk_secret_new(len);
-
-	ATF_REQUIRE(s != NULL);
-	ATF_REQUIRE_EQ(RAND_bytes(s->data, (int)len), 1);
-	return s;
-}
-
 static void to_hex(const unsigned char *p, size_t len, bool upper, char *out)
 {
 	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";

@@ -69,15 +69,6 @@ static struct sk_key_spec spec_of(const char *name)
 	return spec;
 }
 
-static struct sk_secret *random_key(const struct sk_key_spec *spec)
-{
-	struct sk_secret *key = sk_secret_new(spec->bits / 8);
-
-	ATF_REQUIRE(key != NULL);
-	ATF_REQUIRE_EQ(RAND_bytes(key->data, (int)key->len), 1);
-	return key;
-}
-
 /* A fresh secure key of @key_type under CURRENT of @hsm; @vk (optional) gets the key. */
 static void wrap_new(struct sk_hsm *hsm, const char *key_type, unsigned char **blob,
 		     size_t *len, struct sk_secret **vk)
