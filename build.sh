@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 
 DEPS="autoconf automake libtool pkg-config make gcc libc6-dev \
 libcryptsetup-dev libjson-c-dev libssl-dev libblkid-dev \
-libatf-dev atf-sh kyua python3 util-linux cryptsetup-bin"
+libatf-dev atf-sh kyua python3 util-linux cryptsetup-bin \
+libinih-dev openssl python3-pykmip"
 
 install_missing() {
 	missing=""

@@ -33,6 +33,11 @@ static const struct {
 
 static const char *spec_lookup(const struct sk_key_spec *spec)
 {
+	if (spec->type == SK_KEY_IDENTITY)
+		return spec->bits % 8 == 0 && spec->bits / 8 >= SK_IDENTITY_MIN_LEN &&
+				       spec->bits / 8 <= SK_IDENTITY_MAX_LEN
+			       ? "identity"
+			       : NULL;
 	for (size_t i = 0; i < N_KEY_SPECS; i++)
 		if (key_specs[i].spec.type == spec->type && key_specs[i].spec.bits == spec->bits)
 			return key_specs[i].name;

@@ -23,7 +23,13 @@
 enum sk_key_type {
 	SK_KEY_AES = 1,     /* plain AES key: 128, 192 or 256 bits */
 	SK_KEY_AES_XTS = 2, /* two AES keys for XTS: 256 or 512 bits */
+	/* A private key in DER, any whole number of bytes; three bits from the AES codes. */
+	SK_KEY_IDENTITY = 12,
 };
+
+#define SK_IDENTITY_MIN_LEN 16
+#define SK_IDENTITY_MAX_LEN 4096
+#define SK_BLOB_IDENTITY_MAX_LEN (SK_BLOB_HEADER_LEN + SK_IDENTITY_MAX_LEN + SK_BLOB_TAG_LEN)
 
 struct sk_key_spec {
 	enum sk_key_type type;
@@ -37,7 +43,11 @@ struct sk_blob_header {
 	unsigned char nonce[SK_BLOB_NONCE_LEN];
 };
 
-/* "aes-xts-512", "aes-xts-256", "aes-256", "aes-192", "aes-128". */
+/*
+ * "aes-xts-512", "aes-xts-256", "aes-256", "aes-192", "aes-128": the volume
+ * key types. An identity key is never named by a token, so it has no name
+ * to parse; its spec is { SK_KEY_IDENTITY, 8 * DER length }.
+ */
 int sk_key_spec_parse(const char *name, struct sk_key_spec *spec);
 /* Name of a valid spec, e.g. "aes-xts-512"; @buf needs 16 bytes. */
 const char *sk_key_spec_name(const struct sk_key_spec *spec, char buf[16]);

@@ -32,7 +32,7 @@ char *sk_path_join(const char *dir, const char *name)
 	return path;
 }
 
-char *sk_path_hsm_dir(const char *override)
+char *sk_path_hsm_dir_or(const char *override, const char *configured)
 {
 	const char *env = getenv("SECUREKEY_HSM_DIR");
 
@@ -40,5 +40,12 @@ char *sk_path_hsm_dir(const char *override)
 		return strdup(override);
 	if (env && *env)
 		return strdup(env);
+	if (configured && *configured)
+		return strdup(configured);
 	return sk_path_join(sk_path_state_dir(), "hsm");
+}
+
+char *sk_path_hsm_dir(const char *override)
+{
+	return sk_path_hsm_dir_or(override, NULL);
 }

@@ -8,6 +8,8 @@
 const char *sk_path_state_dir(void);
 /* @override, else SECUREKEY_HSM_DIR, else <state>/hsm; malloc'd. */
 char *sk_path_hsm_dir(const char *override);
+/* The same, with the configuration's [hsm] dir between the variable and the default. */
+char *sk_path_hsm_dir_or(const char *override, const char *configured);
 #define SK_DEFAULT_RUN_DIR "/run/securekey"
 
 /* SECUREKEY_RUN_DIR or the default: per-device lock files. */

@@ -141,7 +141,7 @@ int sk_fsync_dir(const char *dir)
 	return r;
 }
 
-static int sync_parent(const char *path)
+int sk_fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
 	int r;
@@ -168,24 +168,31 @@ int sk_secfile_create(const char *path, const void *data, size_t len)
 	close(fd);
 	if (r)
 		unlink(path);
-	return r ? r : sync_parent(path);
+	return r ? r : sk_fsync_dir_of(path);
 }
 
 int sk_file_replace(const char *path, const void *data, size_t len)
+{
+	return sk_file_replace_mode(path, data, len, 0600);
+}
+
+int sk_file_replace_mode(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char *tmp;
 	int fd, r;
 
 	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0) {
 		r = -errno;
 		sk_err("cannot create %s: %s", tmp, strerror(errno));
 		free(tmp);
 		return r;
 	}
-	r = write_and_sync(fd, tmp, data, len);
+	r = fchmod(fd, mode) < 0 ? -errno : 0; /* not narrowed by the umask */
+	if (!r)
+		r = write_and_sync(fd, tmp, data, len);
 	close(fd);
 	if (!r && rename(tmp, path) < 0) {
 		r = -errno;
@@ -194,7 +201,7 @@ int sk_file_replace(const char *path, const void *data, size_t len)
 	if (r)
 		unlink(tmp);
 	free(tmp);
-	return r ? r : sync_parent(path);
+	return r ? r : sk_fsync_dir_of(path);
 }
 
 int sk_file_read(const char *path, size_t max, unsigned char **data, size_t *len)

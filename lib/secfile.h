@@ -3,6 +3,7 @@
 #define SECUREKEY_SECFILE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "secmem.h"
 
@@ -26,10 +27,14 @@ int sk_secfile_create(const char *path, const void *data, size_t len);
  * fsync the directory. Readers see the old or the new content, never a mix.
  */
 int sk_file_replace(const char *path, const void *data, size_t len);
+/* The same for a file that is not secret, with @mode. */
+int sk_file_replace_mode(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Read a whole non-secret file of at most @max bytes (malloc'd). */
 int sk_file_read(const char *path, size_t max, unsigned char **data, size_t *len);
 
 int sk_fsync_dir(const char *dir);
+/* fsync the directory holding @path. */
+int sk_fsync_dir_of(const char *path);
 
 #endif

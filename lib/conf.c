@@ -1,0 +1,207 @@
+#include "config.h"
+
+#include "conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "log.h"
+#include "secfile.h"
+
+static const char *config_override;
+
+void sk_config_set_path(const char *path)
+{
+	config_override = path;
+}
+
+const char *sk_config_path(void)
+{
+	const char *env = getenv("SECUREKEY_CONF");
+
+	if (config_override && *config_override)
+		return config_override;
+	return env && *env ? env : SK_DEFAULT_CONFIG;
+}
+
+int sk_config_parse_protocol(const char *text, struct sk_kmip_version *v)
+{
+	static const struct {
+		const char *text;
+		struct sk_kmip_version v;
+	} known[] = {
+		{ "auto", { 0, 0 } }, { "1.2", { 1, 2 } }, { "1.3", { 1, 3 } },
+		{ "1.4", { 1, 4 } },  { "2.0", { 2, 0 } },
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (!strcmp(text, known[i].text)) {
+			*v = known[i].v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+struct parse_ctx {
+	struct sk_config *cfg;
+	const char *error; /* static text, set by the first bad line */
+};
+
+static int copy_value(char *dst, size_t size, const char *value, struct parse_ctx *ctx)
+{
+	if (!*value || strlen(value) >= size) {
+		ctx->error = "value is empty or too long";
+		return 0;
+	}
+	strcpy(dst, value);
+	return 1;
+}
+
+static int add_server(struct sk_config *cfg, const char *value, struct parse_ctx *ctx)
+{
+	struct sk_kmip_endpoint ep;
+
+	if (sk_kmip_parse_url(value, &ep) < 0) {
+		ctx->error = "server is not kmip://HOST[:PORT]";
+		return 0;
+	}
+	if (cfg->n_servers == SK_KMS_MAX_SERVERS) {
+		ctx->error = "too many servers";
+		return 0;
+	}
+	return copy_value(cfg->servers[cfg->n_servers++], SK_KMS_URL_MAX, value, ctx);
+}
+
+static int kms_key(struct sk_config *cfg, const char *name, const char *value,
+		   struct parse_ctx *ctx)
+{
+	char *end;
+	long seconds;
+
+	if (!strcmp(name, "server"))
+		return add_server(cfg, value, ctx);
+	if (!strcmp(name, "ca"))
+		return copy_value(cfg->ca, sizeof(cfg->ca), value, ctx);
+	if (!strcmp(name, "cert"))
+		return copy_value(cfg->cert, sizeof(cfg->cert), value, ctx);
+	if (!strcmp(name, "identity_key"))
+		return copy_value(cfg->identity_key, sizeof(cfg->identity_key), value, ctx);
+	if (!strcmp(name, "apqns")) {
+		if (sk_apqn_list_parse(value, &cfg->apqns) < 0)
+			ctx->error = "apqns is not a list of CARD.DOMAIN";
+		return !ctx->error;
+	}
+	if (!strcmp(name, "protocol")) {
+		if (sk_config_parse_protocol(value, &cfg->protocol) < 0)
+			ctx->error = "protocol must be auto, 1.2, 1.3, 1.4 or 2.0";
+		return !ctx->error;
+	}
+	if (!strcmp(name, "timeout")) {
+		errno = 0;
+		seconds = strtol(value, &end, 10);
+		if (errno || *end || seconds < 1 || seconds > 600) {
+			ctx->error = "timeout must be 1 to 600 seconds";
+			return 0;
+		}
+		cfg->timeout = (int)seconds;
+		return 1;
+	}
+	ctx->error = "unknown key in [kms]";
+	return 0;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+
+	if (ctx->error)
+		return 0;
+	if (!strcmp(section, "hsm") && !strcmp(name, "dir"))
+		return copy_value(ctx->cfg->hsm_dir, sizeof(ctx->cfg->hsm_dir), value, ctx);
+	if (!strcmp(section, "kms"))
+		return kms_key(ctx->cfg, name, value, ctx);
+	ctx->error = !strcmp(section, "hsm") ? "unknown key in [hsm]" : "unknown section";
+	return 0;
+}
+
+int sk_config_load(struct sk_config *cfg)
+{
+	struct parse_ctx ctx = { .cfg = cfg };
+	const char *path = sk_config_path();
+	FILE *f;
+	int line;
+
+	*cfg = (struct sk_config){ .timeout = SK_KMS_DEFAULT_TIMEOUT };
+	if (strlen(path) >= sizeof(cfg->path)) {
+		sk_err("configuration path is too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(cfg->path, path);
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		sk_err("cannot read configuration %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	cfg->exists = true;
+	line = ini_parse_file(f, on_entry, &ctx);
+	fclose(f);
+	if (line) {
+		sk_err("%s:%d: %s; fix the line (see securekey.conf(5))", path, line,
+		       ctx.error ? ctx.error : "syntax error");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool sk_config_has_kms(const struct sk_config *cfg)
+{
+	return cfg->n_servers > 0 && cfg->ca[0] && cfg->cert[0] && cfg->identity_key[0];
+}
+
+static void format_protocol(const struct sk_kmip_version *v, char buf[8])
+{
+	if (!v->major)
+		strcpy(buf, "auto");
+	else
+		snprintf(buf, 8, "%d.%d", v->major % 10, v->minor % 10);
+}
+
+int sk_config_save(const struct sk_config *cfg)
+{
+	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1], protocol[8], *text = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&text, &size);
+	int r;
+
+	if (!mem)
+		return -ENOMEM;
+	fprintf(mem, "# securekey configuration, see securekey.conf(5)\n");
+	if (cfg->hsm_dir[0])
+		fprintf(mem, "\n[hsm]\ndir = %s\n", cfg->hsm_dir);
+	if (cfg->n_servers) {
+		sk_apqn_list_format(&cfg->apqns, apqns, sizeof(apqns));
+		format_protocol(&cfg->protocol, protocol);
+		fprintf(mem, "\n[kms]\n");
+		for (size_t i = 0; i < cfg->n_servers; i++)
+			fprintf(mem, "server = %s\n", cfg->servers[i]);
+		fprintf(mem, "ca = %s\ncert = %s\nidentity_key = %s\napqns = %s\n"
+			     "timeout = %d\nprotocol = %s\n",
+			cfg->ca, cfg->cert, cfg->identity_key, apqns, cfg->timeout, protocol);
+	}
+	if (fclose(mem)) {
+		free(text);
+		return -ENOMEM;
+	}
+	r = sk_file_replace_mode(cfg->path, text, size, 0644);
+	if (r < 0)
+		sk_err("cannot write configuration %s: %s", cfg->path, strerror(-r));
+	free(text);
+	return r;
+}

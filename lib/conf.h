@@ -1,0 +1,61 @@
+/*
+ * securekey.conf (INI, parsed with libinih):
+ *
+ *   [hsm]
+ *   dir = /var/lib/securekey/hsm        ; soft HSM directory
+ *
+ *   [kms]
+ *   server = kmip://kms1.example:5696    ; repeat: the first is the primary
+ *   server = kmip://kms2.example:5696
+ *   ca = /etc/securekey/kms/ca.pem       ; the only CA trusted for the KMS
+ *   cert = /etc/securekey/kms/client.pem
+ *   identity_key = /etc/securekey/kms/identity.skey   ; a secure key
+ *   apqns = 01.0001                      ; APQNs that encipher the identity key
+ *   timeout = 10                         ; seconds, per connect/read/write
+ *   protocol = auto                      ; or 1.2, 1.3, 1.4, 2.0
+ *
+ * A missing file is an empty configuration; anything unknown or malformed
+ * is an error naming the file and line.
+ */
+#ifndef SECUREKEY_CONF_H
+#define SECUREKEY_CONF_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "apqn.h"
+#include "kmip.h"
+
+#define SK_DEFAULT_CONFIG "/etc/securekey/securekey.conf"
+#define SK_KMS_MAX_SERVERS 8
+#define SK_KMS_URL_MAX 300
+#define SK_KMS_DEFAULT_TIMEOUT 10
+
+struct sk_config {
+	char path[PATH_MAX];
+	bool exists;
+	char hsm_dir[PATH_MAX];
+	size_t n_servers;
+	char servers[SK_KMS_MAX_SERVERS][SK_KMS_URL_MAX];
+	char ca[PATH_MAX];
+	char cert[PATH_MAX];
+	char identity_key[PATH_MAX];
+	struct sk_apqn_list apqns;
+	int timeout; /* seconds */
+	struct sk_kmip_version protocol; /* {0,0}: negotiate */
+};
+
+/* --config, else SECUREKEY_CONF, else the default. */
+void sk_config_set_path(const char *path);
+const char *sk_config_path(void);
+
+int sk_config_load(struct sk_config *cfg);
+/* True when the [kms] section names servers and credentials. */
+bool sk_config_has_kms(const struct sk_config *cfg);
+/* Write @cfg to its path atomically (0644). */
+int sk_config_save(const struct sk_config *cfg);
+
+int sk_config_parse_protocol(const char *text, struct sk_kmip_version *v);
+
+#endif
