@@ -25,17 +25,28 @@ enum {
 	OPT_TO,
 	OPT_KEY_TYPE,
 	OPT_KEY_FILE,
+	OPT_CONFIG,
+	OPT_SERVER,
+	OPT_CA,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_TIMEOUT,
+	OPT_PROTOCOL,
+	OPT_KMS,
 };
 
 #define CLI_COMMON_OPTIONS                                         \
 	{ "hsm-dir", required_argument, NULL, OPT_HSM_DIR },       \
+	{ "config", required_argument, NULL, OPT_CONFIG },         \
 	{ "verbose", no_argument, NULL, 'v' },                     \
 	{ "debug", no_argument, NULL, OPT_DEBUG },                 \
 	{ "help", no_argument, NULL, 'h' }
 
 #define CLI_COMMON_HELP                                                            \
 	"  --hsm-dir DIR     soft HSM state directory (default: $SECUREKEY_HSM_DIR,\n" \
-	"                    else /var/lib/securekey/hsm)\n"                          \
+	"                    else the configuration's, else /var/lib/securekey/hsm)\n" \
+	"  --config FILE     configuration file (default: $SECUREKEY_CONF, else\n"   \
+	"                    /etc/securekey/securekey.conf)\n"                       \
 	"  -v, --verbose     say more\n"                                              \
 	"  --debug           print debug messages (never key material)\n"            \
 	"  -h, --help        show this help\n"
@@ -104,5 +115,13 @@ int cmd_hsm_commit(int argc, char **argv);
 int cmd_hsm_set(int argc, char **argv);
 int cmd_hsm_clear_new(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
+int cmd_kms(int argc, char **argv);
+int cmd_kms_configure(int argc, char **argv);
+int cmd_kms_status(int argc, char **argv);
+int cmd_kms_reencipher(int argc, char **argv);
+
+struct sk_config;
+/* The configuration, loaded once; NULL after reporting why it is unusable. */
+const struct sk_config *cli_config(void);
 
 #endif

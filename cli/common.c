@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "log.h"
 #include "paths.h"
 #include "secmem.h"
@@ -94,6 +95,9 @@ int cli_getopt(int argc, char **argv, const struct option *options, const char *
 		case OPT_HSM_DIR:
 			cli.hsm_dir = optarg;
 			continue;
+		case OPT_CONFIG:
+			sk_config_set_path(optarg);
+			continue;
 		case 'v':
 			if (sk_log_get_level() < SK_LOG_VERBOSE)
 				sk_log_set_level(SK_LOG_VERBOSE);
@@ -125,12 +129,26 @@ bool cli_no_arguments_left(int argc, char **argv)
 	return false;
 }
 
+const struct sk_config *cli_config(void)
+{
+	static struct sk_config cfg;
+	static int loaded; /* 0 not yet, 1 ok, -1 failed */
+
+	if (!loaded)
+		loaded = sk_config_load(&cfg) < 0 ? -1 : 1;
+	return loaded > 0 ? &cfg : NULL;
+}
+
 int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm)
 {
+	const struct sk_config *cfg = cli_config();
 	struct sk_apqn_list apqns = { 0 };
-	char *dir = sk_path_hsm_dir(cli.hsm_dir);
+	char *dir;
 	int r;
 
+	if (!cfg)
+		return -EINVAL;
+	dir = sk_path_hsm_dir_or(cli.hsm_dir, cfg->hsm_dir);
 	if (!dir)
 		return -ENOMEM;
 	r = apqns_csv ? sk_apqn_list_parse(apqns_csv, &apqns) : 0;

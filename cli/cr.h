@@ -81,5 +81,6 @@ int cr_setkey(int argc, char **argv);
 int cr_export(int argc, char **argv);
 int cr_remove(int argc, char **argv);
 int cr_open(int argc, char **argv);
+int cr_refresh(int argc, char **argv);
 
 #endif

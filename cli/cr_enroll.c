@@ -7,6 +7,7 @@
 
 #include "cr.h"
 #include "keyslot.h"
+#include "kms.h"
 #include "log.h"
 
 static const char usage[] =
@@ -18,13 +19,45 @@ static const char usage[] =
 	"keyslot. While a NEW master key is committed, the token is created already\n"
 	"staged to it. Keyslots and data are not changed.\n"
 	"\n"
+	"With --kms, the volume key is also registered on the primary KMS server\n"
+	"(an active AES key named after the LUKS UUID, the device in its Application\n"
+	"Specific Information) and the token records where, so that 'refresh' and\n"
+	"the token plugin can fetch it when no master key register holds it.\n"
+	"\n"
 	"Options:\n"
-	"  --apqns LIST      the APQNs the secure key is bound to\n" CR_COMMON_HELP;
+	"  --apqns LIST      the APQNs the secure key is bound to\n"
+	"  --kms             register the volume key with the configured KMS\n" CR_COMMON_HELP;
+
+struct enroll_args {
+	const char *apqns;
+	bool kms;
+};
 
 static void handle(int c, const char *arg, void *ctx)
 {
+	struct enroll_args *a = ctx;
+
 	if (c == OPT_APQNS)
-		*(const char **)ctx = arg;
+		a->apqns = arg;
+	else if (c == OPT_KMS)
+		a->kms = true;
+}
+
+/* Before any header write, so a KMS failure changes nothing on disk. */
+static int register_kms(struct sk_device *dev, const struct sk_secret *vk, struct sk_kms **kms,
+			struct sk_token *token)
+{
+	const struct sk_config *cfg = cli_config();
+	struct sk_token_kms where;
+	int r = cfg ? sk_kms_open(cfg, cli.hsm_dir, kms) : -EINVAL;
+
+	if (!r)
+		r = sk_kms_register(*kms, vk, crypt_get_uuid(dev->cd), dev->path, &where);
+	if (!r)
+		r = sk_token_set_kms(token, &where);
+	if (!r)
+		sk_info("volume key registered on KMS %s as key %s", where.servers[0], where.key_id);
+	return r;
 }
 
 /* aes + xts-* → aes-xts-BITS, other aes modes → aes-BITS. */
@@ -86,17 +119,20 @@ static int set_keyslot(struct sk_token *token, int keyslot)
 	return 0;
 }
 
-static int enroll(struct sk_device *dev, const char *apqns)
+static int enroll(struct sk_device *dev, const struct enroll_args *a)
 {
 	struct sk_secret *vk = NULL;
 	struct sk_token token = { 0 };
 	struct sk_hsm *hsm = NULL;
-	int r = cli_open_hsm(apqns, &hsm), slot = -1;
+	struct sk_kms *kms = NULL;
+	int r = cli_open_hsm(a->apqns, &hsm), slot = -1;
 
 	if (!r)
 		r = cr_passphrase_volume_key(dev, -1, &vk);
 	if (!r)
 		r = build_token(dev, hsm, vk, &token);
+	if (!r && a->kms)
+		r = register_kms(dev, vk, &kms, &token);
 	if (!r)
 		r = slot = sk_keyslot_ensure(dev->cd, dev->path, vk);
 	if (r >= 0)
@@ -110,6 +146,9 @@ static int enroll(struct sk_device *dev, const char *apqns)
 		printf("%s: enrolled: securekey token %d, keyslot %d, secure key under the CURRENT "
 		       "master key of APQNs %s.\n",
 		       dev->path, r, slot, cli_apqns_text(hsm));
+	if (r < 0 && kms && token.has_kms)
+		sk_kms_forget(kms, &token.kms);
+	sk_kms_close(kms);
 	sk_token_free(&token);
 	sk_secret_free(vk);
 	sk_hsm_close(hsm);
@@ -121,16 +160,17 @@ int cr_enroll(int argc, char **argv)
 	static const struct option options[] = {
 		CR_COMMON_OPTIONS,
 		{ "apqns", required_argument, NULL, OPT_APQNS },
+		{ "kms", no_argument, NULL, OPT_KMS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sk_device *dev = NULL;
-	const char *apqns = NULL;
+	struct enroll_args a = { 0 };
 	char **args;
-	int r = cr_parse(argc, argv, options, usage, 1, handle, &apqns, &args);
+	int r = cr_parse(argc, argv, options, usage, 1, handle, &a, &args);
 
 	if (r)
 		return r < 0 ? 0 : r;
-	if (!apqns)
+	if (!a.apqns)
 		return cli_usage_error("enroll: --apqns is required");
 	r = sk_device_open(args[0], true, false, &dev);
 	if (!r && dev->token_id >= 0) {
@@ -139,7 +179,7 @@ int cr_enroll(int argc, char **argv)
 		r = -EEXIST;
 	}
 	if (!r)
-		r = enroll(dev, apqns);
+		r = enroll(dev, &a);
 	sk_device_close(dev);
 	return cli_exit_code(r);
 }

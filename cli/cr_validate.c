@@ -94,6 +94,18 @@ static const char *check_text(enum check check)
 	return check == VALID ? ", verified" : check == INVALID ? ", INVALID (see above)" : "";
 }
 
+static json_object *kms_json(const struct sk_token_kms *kms)
+{
+	json_object *obj = json_object_new_object(), *servers = json_object_new_array();
+
+	for (size_t i = 0; i < kms->n_servers; i++)
+		json_object_array_add(servers, json_object_new_string(kms->servers[i]));
+	json_object_object_add(obj, "servers", servers);
+	json_object_object_add(obj, "key_id", json_object_new_string(kms->key_id));
+	json_object_object_add(obj, "name", json_object_new_string(kms->name));
+	return obj;
+}
+
 static void print_json(struct sk_device *dev, const struct sk_key_state *st,
 		       const struct checks *c)
 {
@@ -118,12 +130,22 @@ static void print_json(struct sk_device *dev, const struct sk_key_state *st,
 			       t->has_staged ? key_json(&t->staged, st->staged_found, st->staged_reg,
 							c->staged)
 					     : NULL);
-	json_object_object_add(root, "kms", json_object_new_boolean(t->has_kms));
+	json_object_object_add(root, "kms", t->has_kms ? kms_json(&t->kms) : NULL);
 	json_object_object_add(root, "next_step",
 			       json_object_new_string(sk_next_step_name(st->next)));
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
+}
+
+static const char *where_text(bool found, enum sk_mk_register reg)
+{
+	static char text[48];
+
+	if (!found)
+		return "under no master key register";
+	snprintf(text, sizeof(text), "under the %s master key", sk_register_name(reg));
+	return text;
 }
 
 static void print_text(struct sk_device *dev, const struct sk_key_state *st,
@@ -137,15 +159,21 @@ static void print_text(struct sk_device *dev, const struct sk_key_state *st,
 	printf("Key type:      %s\nAPQNs:         %s\n", sk_key_spec_name(&t->key, name),
 	       cli_apqns_text_of(&t->apqns));
 	sk_mkvp_to_hex(t->current.mkvp, hex);
-	printf("Secure key:    MKVP %s, under the %s master key%s\n", hex,
-	       cr_register_label(st->current_found, st->current_reg), check_text(c->current));
+	printf("Secure key:    MKVP %s, %s%s\n", hex,
+	       where_text(st->current_found, st->current_reg), check_text(c->current));
 	if (t->has_staged) {
 		sk_mkvp_to_hex(t->staged.mkvp, hex);
-		printf("Staged key:    MKVP %s, under the %s master key%s\n", hex,
-		       cr_register_label(st->staged_found, st->staged_reg), check_text(c->staged));
+		printf("Staged key:    MKVP %s, %s%s\n", hex,
+		       where_text(st->staged_found, st->staged_reg), check_text(c->staged));
 	}
-	printf("KMS:           %s\nNext step:     %s\n", t->has_kms ? "bound" : "none",
-	       sk_next_step_name(st->next));
+	if (t->has_kms) {
+		printf("KMS key:       %s (name %s)\n", t->kms.key_id, t->kms.name);
+		for (size_t i = 0; i < t->kms.n_servers; i++)
+			printf("KMS server:    %s%s\n", t->kms.servers[i], i ? "" : " (primary)");
+	} else {
+		printf("KMS:           none\n");
+	}
+	printf("Next step:     %s\n", sk_next_step_name(st->next));
 }
 
 int cr_validate(int argc, char **argv)

@@ -13,6 +13,7 @@ static const struct cli_command commands[] = {
 	{ "validate", cr_validate, "show the token, its MKVPs and the next step", false },
 	{ "setkey", cr_setkey, "restore the secure key from a file or the passphrase", false },
 	{ "export", cr_export, "write the secure key blob to a file", false },
+	{ "refresh", cr_refresh, "fetch the volume key from the KMS and re-wrap it", false },
 	{ "remove", cr_remove, "remove the token and its keyslot", false },
 	{ "open", cr_open, "activate the device by its token", false },
 	{ NULL, NULL, NULL, false },

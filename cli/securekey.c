@@ -8,13 +8,14 @@
 
 static const struct cli_command commands[] = {
 	{ "hsm", cmd_hsm, "administer the HSM master-key registers", false },
+	{ "kms", cmd_kms, "configure the KMS and re-encipher its identity key", false },
 	{ "debug", cmd_debug, "wrap/unwrap/rewrap test keys (for tests and the demo)", true },
 	{ NULL, NULL, NULL, false },
 };
 
 static void usage(void)
 {
-	printf("Usage: securekey [--hsm-dir DIR] [-v] [--debug] COMMAND [ARGS...]\n"
+	printf("Usage: securekey [--hsm-dir DIR] [--config FILE] [-v] [--debug] COMMAND [ARGS...]\n"
 	       "\n"
 	       "Commands:\n");
 	cli_list_commands(commands);

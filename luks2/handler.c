@@ -9,6 +9,7 @@
 #include "hsm.h"
 #include "keyslot.h"
 #include "keystate.h"
+#include "kms.h"
 #include "log.h"
 #include "paths.h"
 #include "token.h"
@@ -48,12 +49,34 @@ static void log_leave(struct log_scope *scope)
 	sk_log_set_level(scope->saved_level);
 }
 
-static int open_hsm(const struct sk_token *token, struct sk_hsm **hsm)
+static int open_hsm(const struct sk_config *cfg, const struct sk_token *token,
+		    struct sk_hsm **hsm)
 {
-	char *dir = sk_path_hsm_dir(hsm_dir_override);
+	char *dir = sk_path_hsm_dir_or(hsm_dir_override, cfg->hsm_dir);
 	int r = dir ? sk_hsm_open(dir, &token->apqns, hsm) : -ENOMEM;
 
 	free(dir);
+	return r;
+}
+
+/* The last resort of the open order; read-only: the header is never written here. */
+static int fetch_from_kms(struct crypt_device *cd, const struct sk_config *cfg,
+			  const struct sk_token *token, struct sk_secret **vk)
+{
+	struct sk_kms *kms = NULL;
+	int r;
+
+	sk_info("%s: no register holds the secure key's master key; fetching volume key %s "
+		"from the KMS",
+		crypt_get_device_name(cd), token->kms.key_id);
+	r = sk_kms_open(cfg, hsm_dir_override, &kms);
+	if (!r)
+		r = sk_kms_fetch(kms, &token->kms, vk);
+	sk_kms_close(kms);
+	if (!r)
+		sk_info("%s: volume key fetched from the KMS; run 'securekey-cryptsetup refresh' "
+			"to store it under the CURRENT master key",
+			crypt_get_device_name(cd));
 	return r;
 }
 
@@ -62,23 +85,28 @@ static int unwrap_token(struct crypt_device *cd, const struct sk_token *token,
 {
 	struct sk_hsm *hsm = NULL;
 	struct sk_key_state st;
+	struct sk_config cfg;
 	const struct sk_token_key *key = NULL;
 	const char *path = NULL;
-	int r = open_hsm(token, &hsm);
+	int r = sk_config_load(&cfg);
 
 	if (!r)
+		r = open_hsm(&cfg, token, &hsm);
+	if (!r)
 		r = sk_key_state_get(hsm, token, &st);
-	if (!r && !(key = sk_key_state_pick(token, &st, &path))) {
+	if (!r && !(key = sk_key_state_pick(token, &st, &path)) && !token->has_kms) {
 		sk_err("%s: the secure key is enciphered with a master key in no register of its "
 		       "APQNs",
 		       crypt_get_device_name(cd));
 		r = -EPERM;
 	}
-	if (!r)
+	if (!r && key)
 		r = sk_hsm_unwrap(hsm, key->blob, key->blob_len, vk, NULL);
-	if (!r)
+	if (!r && key)
 		sk_verbose("unlocking with the %s", path);
 	sk_hsm_close(hsm);
+	if (!r && !key)
+		r = fetch_from_kms(cd, &cfg, token, vk);
 	return r;
 }
 
@@ -164,7 +192,13 @@ void sk_handler_dump(struct crypt_device *cd, const char *json)
 	dump_key(cd, "MKVP:", &token.current);
 	if (token.has_staged)
 		dump_key(cd, "Staged MKVP:", &token.staged);
-	crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS:        %s\n", token.has_kms ? "bound" : "none");
+	if (token.has_kms) {
+		crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS key:    %s\n", token.kms.key_id);
+		for (size_t i = 0; i < token.kms.n_servers; i++)
+			crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS server: %s\n", token.kms.servers[i]);
+	} else {
+		crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS:        none\n");
+	}
 	sk_token_free(&token);
 	log_leave(&scope);
 }

@@ -118,6 +118,43 @@ static bool same_spec(const struct sk_key_spec *a, const struct sk_key_spec *b)
 	return a->type == b->type && a->bits == b->bits;
 }
 
+static int copy_text(json_object *value, char *dst, const char *field, bool url)
+{
+	const char *text = is_plain_string(value) ? json_object_get_string(value) : NULL;
+
+	if (!text || !*text || strlen(text) >= SK_TOKEN_KMS_TEXT_MAX)
+		return field_error(field, "must be a non-empty string of at most 299 bytes");
+	if (url && strncmp(text, "kmip://", 7))
+		return field_error(field, "must hold kmip://HOST[:PORT] URLs");
+	strcpy(dst, text);
+	return 0;
+}
+
+static int parse_kms(json_object *kms, struct sk_token_kms *out)
+{
+	json_object *servers = get_typed(kms, "servers", json_type_array), *value;
+	size_t n = servers ? json_object_array_length(servers) : 0;
+	int r = 0;
+
+	if (!json_object_is_type(kms, json_type_object))
+		return field_error("kms", "must be an object");
+	if (!n || n > SK_TOKEN_KMS_MAX_SERVERS)
+		return field_error("kms.servers", "must list 1 to 8 servers");
+	for (size_t i = 0; i < n && !r; i++)
+		r = copy_text(json_object_array_get_idx(servers, i), out->servers[i], "kms.servers",
+			      true);
+	out->n_servers = n;
+	if (!r)
+		r = json_object_object_get_ex(kms, "key_id", &value)
+			    ? copy_text(value, out->key_id, "kms.key_id", false)
+			    : field_error("kms.key_id", "is missing");
+	if (!r)
+		r = json_object_object_get_ex(kms, "name", &value)
+			    ? copy_text(value, out->name, "kms.name", false)
+			    : field_error("kms.name", "is missing");
+	return r;
+}
+
 static int parse_staged_and_kms(json_object *root, struct sk_token *token)
 {
 	struct sk_blob_header hdr;
@@ -135,8 +172,9 @@ static int parse_staged_and_kms(json_object *root, struct sk_token *token)
 		token->has_staged = true;
 	}
 	if (json_object_object_get_ex(root, "kms", &kms)) {
-		if (!json_object_is_type(kms, json_type_object))
-			return field_error("kms", "must be an object");
+		r = parse_kms(kms, &token->kms);
+		if (r < 0)
+			return r;
 		token->has_kms = true;
 	}
 	return 0;
@@ -279,6 +317,26 @@ void sk_token_drop_staged(struct sk_token *token)
 	free(token->staged.blob);
 	memset(&token->staged, 0, sizeof(token->staged));
 	token->has_staged = false;
+}
+
+int sk_token_set_kms(struct sk_token *token, const struct sk_token_kms *kms)
+{
+	json_object *obj = json_object_new_object(), *servers = json_object_new_array();
+
+	if (!obj || !servers || !kms->n_servers) {
+		json_object_put(obj);
+		json_object_put(servers);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < kms->n_servers; i++)
+		json_object_array_add(servers, json_object_new_string(kms->servers[i]));
+	json_object_object_add(obj, "servers", servers);
+	json_object_object_add(obj, "key_id", json_object_new_string(kms->key_id));
+	json_object_object_add(obj, "name", json_object_new_string(kms->name));
+	json_object_object_add(token->json, "kms", obj);
+	token->kms = *kms;
+	token->has_kms = true;
+	return 0;
 }
 
 static json_object *apqns_json(const struct sk_apqn_list *apqns)

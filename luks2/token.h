@@ -28,6 +28,17 @@ struct sk_token_key {
 	unsigned char mkvp[SK_MKVP_LEN];
 };
 
+#define SK_TOKEN_KMS_MAX_SERVERS 8
+#define SK_TOKEN_KMS_TEXT_MAX 300
+
+/* Where the KMS keeps a copy of the volume key. */
+struct sk_token_kms {
+	size_t n_servers; /* the first is the primary */
+	char servers[SK_TOKEN_KMS_MAX_SERVERS][SK_TOKEN_KMS_TEXT_MAX];
+	char key_id[SK_TOKEN_KMS_TEXT_MAX];
+	char name[SK_TOKEN_KMS_TEXT_MAX];
+};
+
 struct sk_token {
 	json_object *json; /* the whole token; owns unknown fields */
 	int keyslot;
@@ -37,6 +48,7 @@ struct sk_token {
 	bool has_staged;
 	struct sk_token_key staged;
 	bool has_kms;
+	struct sk_token_kms kms;
 };
 
 /* Parse and validate; logs what is wrong, naming the field. -EINVAL. */
@@ -49,6 +61,7 @@ void sk_token_free(struct sk_token *token);
 int sk_token_set_current(struct sk_token *token, const unsigned char *blob, size_t blob_len);
 int sk_token_set_staged(struct sk_token *token, const unsigned char *blob, size_t blob_len);
 void sk_token_drop_staged(struct sk_token *token);
+int sk_token_set_kms(struct sk_token *token, const struct sk_token_kms *kms);
 
 /* Compact JSON text, owned by @token until the next change. */
 const char *sk_token_json(struct sk_token *token);

@@ -294,7 +294,7 @@ zkey_flow_body()
 	vjson img "v['device'] == 'img'" "v['uuid'] == '$uuid'" "v['token'] == 0" \
 		"v['keyslot'] == 1" "v['key_type'] == 'aes-xts-512'" \
 		"v['apqns'] == ['01.0001', '02.0001']" "v['secure_key']['mkvp'] == '$mk0'" \
-		"v['kms'] is False" \
+		"v['kms'] is None" \
 		"sorted(v) == ['apqns', 'device', 'key_type', 'keyslot', 'kms', 'next_step', 'secure_key', 'staged', 'token', 'uuid']"
 	pass_opens img
 	token_unlocks img "secure key under the CURRENT master key"
@@ -457,7 +457,7 @@ no_register_body()
 	new_mk n2
 	set_new
 	vstate img none - "refresh or setkey"
-	atf_check -s exit:0 -e empty -o match:"^Secure key: +MKVP [0-9a-f]{16}, under the none master key\$" \
+	atf_check -s exit:0 -e empty -o match:"^Secure key: +MKVP [0-9a-f]{16}, under no master key register\$" \
 		-o match:"^Next step: +refresh or setkey\$" "$CR" validate img
 	advice="in no register of its APQNs; re-import it with 'securekey-cryptsetup refresh img' \(KMS\) or restore it with 'securekey-cryptsetup setkey img'"
 	refused "$advice" "$CR" reencipher img --key-file pass

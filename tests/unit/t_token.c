@@ -493,9 +493,38 @@ ATF_TC_BODY(kms_object_accepted, tc)
 	struct fixture f;
 
 	fixture_make(&f, "aes-xts-512", 1);
-	ACCEPTED(with_field(f.json, "kms", "{}"), &token);
+	ACCEPTED(with_field(f.json, "kms",
+			    "{\"servers\":[\"kmip://kms1:5696\",\"kmip://[::1]\"],"
+			    "\"key_id\":\"42\",\"name\":\"uuid-1\"}"),
+		 &token);
 	ATF_REQUIRE(token.has_kms);
+	ATF_REQUIRE_EQ(token.kms.n_servers, 2);
+	ATF_REQUIRE_STREQ(token.kms.servers[0], "kmip://kms1:5696");
+	ATF_REQUIRE_STREQ(token.kms.servers[1], "kmip://[::1]");
+	ATF_REQUIRE_STREQ(token.kms.key_id, "42");
+	ATF_REQUIRE_STREQ(token.kms.name, "uuid-1");
 	sk_token_free(&token);
+	fixture_free(&f);
+}
+
+ATF_TC_WITHOUT_HEAD(kms_fields_checked);
+ATF_TC_BODY(kms_fields_checked, tc)
+{
+	struct fixture f;
+
+	fixture_make(&f, "aes-xts-512", 1);
+	REFUSED(with_field(f.json, "kms", "{}"), "kms.servers");
+	REFUSED(with_field(f.json, "kms", "{\"servers\":[],\"key_id\":\"1\",\"name\":\"n\"}"),
+		"kms.servers");
+	REFUSED(with_field(f.json, "kms",
+			   "{\"servers\":[\"https://x\"],\"key_id\":\"1\",\"name\":\"n\"}"),
+		"kms.servers");
+	REFUSED(with_field(f.json, "kms", "{\"servers\":[\"kmip://x\"],\"name\":\"n\"}"),
+		"kms.key_id");
+	REFUSED(with_field(f.json, "kms", "{\"servers\":[\"kmip://x\"],\"key_id\":7,\"name\":\"n\"}"),
+		"kms.key_id");
+	REFUSED(with_field(f.json, "kms", "{\"servers\":[\"kmip://x\"],\"key_id\":\"1\"}"),
+		"kms.name");
 	fixture_free(&f);
 }
 
@@ -1386,6 +1415,7 @@ ATF_TP_ADD_TCS(tp)
 	ATF_TP_ADD_TC(tp, create_refuses_bad_arguments);
 	ATF_TP_ADD_TC(tp, unknown_fields_survive_set_current);
 	ATF_TP_ADD_TC(tp, kms_object_accepted);
+	ATF_TP_ADD_TC(tp, kms_fields_checked);
 	ATF_TP_ADD_TC(tp, not_json_refused);
 	ATF_TP_ADD_TC(tp, trailing_garbage_refused);
 	ATF_TP_ADD_TC(tp, not_object_refused);

@@ -1,0 +1,125 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conf.h"
+#include "cr.h"
+#include "kms.h"
+#include "log.h"
+
+static const char usage[] =
+	"Usage: securekey-cryptsetup refresh DEVICE [OPTIONS]\n"
+	"\n"
+	"Fetch the volume key of DEVICE from the KMS its token names (the primary\n"
+	"first, then the secondaries), check it against the LUKS2 header, and store\n"
+	"it as a secure key under the CURRENT master key (also staged to NEW while a\n"
+	"NEW master key is committed). For volumes whose secure key is under no\n"
+	"register any more, e.g. after two master-key changes. The volume key\n"
+	"itself proves the right to do so: no passphrase is asked. Does nothing when\n"
+	"the secure key is already under the CURRENT master key.\n"
+	"\n"
+	"Options:\n" CR_COMMON_HELP;
+
+static int wrap_into(struct sk_hsm *hsm, struct sk_token *token, const struct sk_secret *vk)
+{
+	struct sk_hsm_status st;
+	unsigned char *blob = NULL;
+	size_t len;
+	int r = sk_hsm_wrap(hsm, SK_REG_CURRENT, &token->key, vk, &blob, &len);
+
+	if (!r)
+		r = sk_token_set_current(token, blob, len);
+	free(blob);
+	blob = NULL;
+	if (!r)
+		sk_token_drop_staged(token);
+	if (!r && sk_hsm_status(hsm, &st) == 0 && sk_hsm_status_agree(&st, SK_REG_NEW)) {
+		r = sk_hsm_wrap(hsm, SK_REG_NEW, &token->key, vk, &blob, &len);
+		if (!r)
+			r = sk_token_set_staged(token, blob, len);
+		free(blob);
+	}
+	return r;
+}
+
+static int fetch_verified(struct sk_device *dev, struct sk_secret **vk)
+{
+	const struct sk_config *cfg = cli_config();
+	struct sk_kms *kms = NULL;
+	int r = cfg ? sk_kms_open(cfg, cli.hsm_dir, &kms) : -EINVAL;
+
+	if (!r)
+		r = sk_kms_fetch(kms, &dev->token.kms, vk);
+	sk_kms_close(kms);
+	if (!r && ((*vk)->len != dev->token.key.bits / 8 ||
+		   crypt_volume_key_verify(dev->cd, (const char *)(*vk)->data, (*vk)->len) < 0)) {
+		sk_err("%s: the key KMS object %s holds is not this device's volume key; "
+		       "nothing was changed",
+		       dev->path, dev->token.kms.key_id);
+		sk_secret_free(*vk);
+		*vk = NULL;
+		r = -EKEYREJECTED;
+	}
+	return r;
+}
+
+static int refresh(struct sk_device *dev)
+{
+	struct sk_secret *vk = NULL;
+	struct sk_hsm *hsm = NULL;
+	struct sk_key_state st;
+	char hex[SK_MKVP_HEX_LEN + 1];
+	int r = cr_open_hsm(&dev->token, &hsm);
+
+	if (!r)
+		r = sk_key_state_get(hsm, &dev->token, &st);
+	if (!r && st.current_found && st.current_reg == SK_REG_CURRENT) {
+		printf("The secure volume key of %s is enciphered with the CURRENT master key; "
+		       "nothing to refresh.\n",
+		       dev->path);
+		sk_hsm_close(hsm);
+		return 0;
+	}
+	if (!r)
+		r = fetch_verified(dev, &vk);
+	if (!r)
+		r = wrap_into(hsm, &dev->token, vk);
+	if (!r)
+		r = sk_device_write_token(dev, &dev->token);
+	sk_mkvp_to_hex(dev->token.current.mkvp, hex);
+	if (r >= 0)
+		printf("The volume key of %s was fetched from the KMS (key %s) and stored under "
+		       "the CURRENT master key (MKVP %s)%s.\n",
+		       dev->path, dev->token.kms.key_id, hex,
+		       dev->token.has_staged ? ", staged to the committed NEW master key" : "");
+	sk_secret_free(vk);
+	sk_hsm_close(hsm);
+	return r < 0 ? r : 0;
+}
+
+int cr_refresh(int argc, char **argv)
+{
+	static const struct option options[] = {
+		CR_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sk_device *dev = NULL;
+	char **args;
+	int r = cr_parse(argc, argv, options, usage, 1, NULL, NULL, &args);
+
+	if (r)
+		return r < 0 ? 0 : r;
+	r = sk_device_open(args[0], true, true, &dev);
+	if (!r && !dev->token.has_kms) {
+		sk_err("%s: the token is not bound to a KMS (enroll with --kms); use 'setkey' to "
+		       "restore the secure key instead",
+		       dev->path);
+		r = -ENOENT;
+	}
+	if (!r)
+		r = refresh(dev);
+	sk_device_close(dev);
+	return cli_exit_code(r);
+}

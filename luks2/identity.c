@@ -1,0 +1,230 @@
+#include "config.h"
+
+#include "identity.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "lockfile.h"
+#include "log.h"
+#include "paths.h"
+#include "secfile.h"
+
+static char *staged_path(const char *path)
+{
+	char *staged;
+
+	return asprintf(&staged, "%s.staged", path) < 0 ? NULL : staged;
+}
+
+/* The DER form of @pkey in locked memory. */
+static struct sk_secret *der_of(EVP_PKEY *pkey)
+{
+	int len = i2d_PrivateKey(pkey, NULL);
+	struct sk_secret *der;
+	unsigned char *p;
+
+	if (len < SK_IDENTITY_MIN_LEN || len > SK_IDENTITY_MAX_LEN) {
+		sk_err("the identity key is too %s (%d bytes in DER)",
+		       len < SK_IDENTITY_MIN_LEN ? "small" : "large", len);
+		return NULL;
+	}
+	der = sk_secret_new((size_t)len);
+	p = der ? der->data : NULL;
+	if (der && i2d_PrivateKey(pkey, &p) != len) {
+		sk_secret_free(der);
+		der = NULL;
+	}
+	return der;
+}
+
+EVP_PKEY *sk_identity_read_pem(const char *pem_path)
+{
+	EVP_PKEY *pkey = NULL;
+	FILE *f = fopen(pem_path, "re");
+
+	if (!f) {
+		sk_err("cannot open the client key %s: %s", pem_path, strerror(errno));
+		return NULL;
+	}
+	setvbuf(f, NULL, _IONBF, 0); /* no unlocked stdio copy of the key */
+	if (sk_secfile_check(fileno(f), pem_path, "the client key") == 0) {
+		pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		if (!pkey)
+			sk_err("%s holds no unencrypted PEM private key", pem_path);
+	}
+	ERR_clear_error();
+	fclose(f);
+	return pkey;
+}
+
+int sk_identity_store(struct sk_hsm *hsm, EVP_PKEY *pkey, const char *path)
+{
+	struct sk_secret *der = der_of(pkey);
+	struct sk_key_spec spec = { SK_KEY_IDENTITY, 0 };
+	char *staged = staged_path(path);
+	unsigned char *blob = NULL;
+	size_t len;
+	int r = -EINVAL;
+
+	if (!der || !staged) {
+		sk_secret_free(der);
+		free(staged);
+		return r;
+	}
+	spec.bits = (unsigned)der->len * 8;
+	r = sk_hsm_wrap(hsm, SK_REG_CURRENT, &spec, der, &blob, &len);
+	sk_secret_free(der);
+	if (r == 0)
+		r = sk_file_replace(path, blob, len);
+	/* A staged key of a previous identity must not outlive it. */
+	if (r == 0 && unlink(staged) == 0)
+		r = sk_fsync_dir_of(staged);
+	free(staged);
+	free(blob);
+	return r;
+}
+
+static int read_blob(const char *path, unsigned char **blob, size_t *len)
+{
+	return sk_file_read(path, SK_BLOB_IDENTITY_MAX_LEN, blob, len);
+}
+
+int sk_identity_read(const char *path, const struct sk_apqn_list *apqns, struct sk_token *token)
+{
+	char *staged = staged_path(path);
+	unsigned char *blob = NULL;
+	size_t len;
+	int r = staged ? read_blob(path, &blob, &len) : -ENOMEM;
+
+	if (r == 0)
+		r = sk_token_create(0, apqns, blob, len, token);
+	free(blob);
+	blob = NULL;
+	if (r == 0 && access(staged, F_OK) == 0) {
+		r = read_blob(staged, &blob, &len);
+		if (r == 0)
+			r = sk_token_set_staged(token, blob, len);
+		free(blob);
+		if (r < 0)
+			sk_token_free(token);
+	}
+	if (r == -EINVAL)
+		sk_err("identity key %s is not a securekey identity secure key", path);
+	free(staged);
+	return r;
+}
+
+int sk_identity_unwrap(struct sk_hsm *hsm, const char *path, const struct sk_apqn_list *apqns,
+		       EVP_PKEY **key)
+{
+	const struct sk_token_key *pick;
+	struct sk_secret *der = NULL;
+	struct sk_key_state state;
+	struct sk_token token;
+	const char *which;
+	int r = sk_identity_read(path, apqns, &token);
+
+	if (r < 0)
+		return r;
+	r = sk_key_state_get(hsm, &token, &state);
+	pick = r == 0 ? sk_key_state_pick(&token, &state, &which) : NULL;
+	if (r == 0 && !pick) {
+		sk_err("identity key %s is enciphered with no master key of APQNs %s: "
+		       "run 'securekey kms configure' again with the client key",
+		       path, sk_hsm_location(hsm));
+		r = -ENOKEY;
+	}
+	if (pick)
+		r = sk_hsm_unwrap(hsm, pick->blob, pick->blob_len, &der, NULL);
+	if (r == 0) {
+		const unsigned char *p = der->data;
+
+		sk_dbg("identity key: using the %s", which);
+		*key = d2i_AutoPrivateKey(NULL, &p, (long)der->len);
+		if (!*key) {
+			sk_err("identity key %s does not hold a private key", path);
+			r = -EINVAL;
+		}
+		ERR_clear_error();
+	}
+	sk_secret_free(der);
+	sk_token_free(&token);
+	return r;
+}
+
+/* Write what changed: the current key first, so a crash leaves a usable pair. */
+static int write_back(const char *path, const struct sk_token *before, const struct sk_token *after)
+{
+	char *staged = staged_path(path);
+	int r = staged ? 0 : -ENOMEM;
+
+	if (!r && (before->current.blob_len != after->current.blob_len ||
+		   memcmp(before->current.blob, after->current.blob, after->current.blob_len)))
+		r = sk_file_replace(path, after->current.blob, after->current.blob_len);
+	if (!r && after->has_staged)
+		r = sk_file_replace(staged, after->staged.blob, after->staged.blob_len);
+	else if (!r && before->has_staged) {
+		if (unlink(staged) < 0 && errno != ENOENT)
+			r = -errno;
+		else
+			r = sk_fsync_dir_of(staged);
+	}
+	free(staged);
+	return r;
+}
+
+static int lock_identity(const char *path)
+{
+	char *lock = sk_path_join(sk_path_run_dir(), "identity.lock");
+	char what[PATH_MAX + 32];
+	int fd;
+
+	if (!lock)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "identity key %s", path);
+	fd = sk_lock_acquire(lock, true, what);
+	free(lock);
+	return fd;
+}
+
+int sk_identity_reencipher(struct sk_hsm *hsm, const char *path,
+			   const struct sk_apqn_list *apqns, enum sk_reencipher_mode mode,
+			   enum sk_next_step *done)
+{
+	struct sk_token before, after;
+	struct sk_key_state state;
+	char name[PATH_MAX + 16];
+	int lock = lock_identity(path), r;
+
+	*done = SK_NEXT_NONE;
+	if (lock < 0)
+		return lock;
+	snprintf(name, sizeof(name), "identity key %s", path);
+	r = sk_identity_read(path, apqns, &before);
+	if (r == 0) {
+		r = sk_identity_read(path, apqns, &after);
+		if (r < 0)
+			sk_token_free(&before);
+	}
+	if (r < 0)
+		goto out;
+	r = sk_key_state_get(hsm, &after, &state);
+	if (r == 0)
+		r = sk_reencipher_choose(name, &state, mode, done);
+	if (r == 0 && *done != SK_NEXT_NONE)
+		r = sk_reencipher_apply(hsm, &after, *done);
+	if (r == 0 && *done != SK_NEXT_NONE)
+		r = write_back(path, &before, &after);
+	sk_token_free(&before);
+	sk_token_free(&after);
+out:
+	sk_lock_release(lock);
+	return r;
+}
