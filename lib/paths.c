@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "log.h"
 
 static const char *env_or(const char *name, const char *fallback)
 {
@@ -21,6 +25,19 @@ const char *sk_path_state_dir(void)
 const char *sk_path_run_dir(void)
 {
 	return env_or("SECUREKEY_RUN_DIR", SK_DEFAULT_RUN_DIR);
+}
+
+int sk_path_make_run_dir(void)
+{
+	const char *run = sk_path_run_dir();
+
+	if (mkdir(run, 0700) < 0 && errno != EEXIST) {
+		int r = -errno;
+
+		sk_err("cannot create lock directory %s: %s", run, strerror(errno));
+		return r;
+	}
+	return 0;
 }
 
 char *sk_path_join(const char *dir, const char *name)

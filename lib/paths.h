@@ -14,6 +14,8 @@ char *sk_path_hsm_dir_or(const char *override, const char *configured);
 
 /* SECUREKEY_RUN_DIR or the default: per-device lock files. */
 const char *sk_path_run_dir(void);
+/* Create the run directory (0700) if it is missing. */
+int sk_path_make_run_dir(void);
 
 /* "<dir>/<name>", malloc'd, NULL on allocation failure. */
 char *sk_path_join(const char *dir, const char *name);

@@ -81,10 +81,8 @@ static int lock_device(struct sk_device *dev)
 	char *path = NULL, *what = NULL;
 	int r = 0;
 
-	if (mkdir(run, 0700) < 0 && errno != EEXIST) {
-		sk_err("cannot create lock directory %s: %s", run, strerror(errno));
-		return -errno;
-	}
+	if (sk_path_make_run_dir() < 0)
+		return -EIO;
 	if (asprintf(&path, "%s/%s.lock", run, dev->uuid) < 0 ||
 	    asprintf(&what, "LUKS device %s (UUID %s)", dev->path, dev->uuid) < 0)
 		r = -ENOMEM;

@@ -186,6 +186,10 @@ static int lock_identity(const char *path)
 	char what[PATH_MAX + 32];
 	int fd;
 
+	if (lock && sk_path_make_run_dir() < 0) {
+		free(lock);
+		return -EIO;
+	}
 	if (!lock)
 		return -ENOMEM;
 	snprintf(what, sizeof(what), "identity key %s", path);

@@ -9,11 +9,16 @@ commands_of() {
 	"$BUILDDIR/$1" $2 --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }'
 }
 
-help_options() { # BINARY [SUBCOMMAND-PREFIX]
+help_options() { # BINARY [SUBCOMMAND-PREFIX...]
+	bin=$1
+	shift
+	[ $# -gt 0 ] || set -- ""
 	{
-		"$BUILDDIR/$1" --help
-		for cmd in $(commands_of "$1" "$2"); do
-			"$BUILDDIR/$1" $2 $cmd --help
+		"$BUILDDIR/$bin" --help
+		for prefix in "$@"; do
+			for cmd in $(commands_of "$bin" "$prefix"); do
+				"$BUILDDIR/$bin" $prefix $cmd --help
+			done
 		done
 	} | grep -oE -- '--[a-z][a-z-]+' | sort -u
 }
@@ -22,8 +27,8 @@ man_options() {
 	sed 's/\\-/-/g' "$MANDIR/$1.8" | grep -oE -- '--[a-z][a-z-]+' | sort -u
 }
 
-check_same_options() { # BINARY [SUBCOMMAND-PREFIX]
-	help_options "$1" "$2" > help.txt
+check_same_options() { # BINARY [SUBCOMMAND-PREFIX...]
+	help_options "$@" > help.txt
 	man_options "$1" > man.txt
 	atf_check -s exit:0 -o empty comm -23 help.txt man.txt
 	atf_check -s exit:0 -o empty comm -13 help.txt man.txt
@@ -43,15 +48,16 @@ securekey_options_head() {
 	atf_set "descr" "securekey --help and securekey(8) name the same options"
 }
 securekey_options_body() {
-	check_same_options securekey hsm
+	check_same_options securekey hsm kms
 }
 
 atf_test_case securekey_commands
 securekey_commands_head() {
-	atf_set "descr" "every hsm command of --help has a section in securekey(8)"
+	atf_set "descr" "every hsm and kms command of --help has a section in securekey(8)"
 }
 securekey_commands_body() {
 	check_commands_documented securekey hsm
+	check_commands_documented securekey kms
 }
 
 atf_test_case cryptsetup_options

@@ -1,0 +1,228 @@
+# Helpers of the tests that use LUKS2 image files, the real cryptsetup with
+# this build's plugin (./pcs) and securekey-cryptsetup; sourced after
+# common.sh by tests/cli/t_cryptsetup.sh and tests/cli/t_kms.sh.
+
+CR=$SK_BUILDDIR/cli/securekey-cryptsetup
+PLUGIN_DIR=$SK_BUILDDIR/plugin/tokens
+
+# cr ARGS...: run securekey-cryptsetup of this build.
+cr()
+{
+	"$CR" "$@"
+}
+
+# common_head [PROG...]: what every test case needs, and PROGs.
+common_head()
+{
+	atf_set "require.user" "root"
+	atf_set "require.progs" "cryptsetup unshare mount truncate $*"
+}
+
+# setup: a passphrase file, a soft HSM whose CURRENT master key is the XOR of
+# the key parts i1 and i2 (so every master key of a test is known), and ./pcs,
+# the real cryptsetup with this build's plugin.
+setup()
+{
+	printf 'correct horse battery' >pass
+	chmod 0600 pass
+	make_part i1
+	make_part i2
+	atf_check -s exit:0 -o match:"from key parts" -e empty \
+		"$SECUREKEY" hsm init --apqns "$APQNS" --part-file i1 --part-file i2
+	make_pcs
+}
+
+# make_pcs: write ./pcs. In a sanitizer build the plugin needs the ASan
+# runtime loaded first, and libcryptsetup's own leaks are not ours.
+make_pcs()
+{
+	_dir=$(cryptsetup --help | sed -n 's/^LUKS2 external token plugin path: \(.*\)\.$/\1/p')
+	_asan=$(ldd "$PLUGIN_DIR/libcryptsetup-token-securekey.so" | awk '/libasan/ { print $3 }')
+	cat >pcs <<EOF
+#!/bin/sh
+# cryptsetup with the plugin of $SK_BUILDDIR, in a private mount namespace.
+exec unshare -m sh -c 'mount --bind "$PLUGIN_DIR" "${_dir:-/lib/x86_64-linux-gnu/cryptsetup}" &&
+	exec env ${_asan:+LD_PRELOAD=$_asan ASAN_OPTIONS=\$ASAN_OPTIONS:detect_leaks=0} cryptsetup "\$@"' pcs "\$@"
+EOF
+	chmod +x pcs
+}
+
+# mkimg NAME [luks1|luks2 [LUKSFORMAT-OPTION...]]: a small LUKS2 (or LUKS1)
+# image file whose keyslot 0 opens with ./pass.
+mkimg()
+{
+	_img=$1
+	_type=${2:-luks2}
+	shift
+	[ $# -gt 0 ] && shift
+	truncate -s 4M "$_img"
+	if [ "$_type" = luks1 ]; then
+		set -- --type luks1 "$@"
+	else
+		set -- --type luks2 --luks2-metadata-size 16k --luks2-keyslots-size 1M "$@"
+	fi
+	cryptsetup luksFormat "$@" --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+		--key-file pass "$_img" >luksformat.log 2>&1 ||
+		atf_fail "cryptsetup luksFormat $_img failed: $(cat luksformat.log)"
+	rm -f luksformat.log
+}
+
+# enroll IMG [ARGS...]: enroll IMG with the passphrase; token 0, keyslot 1.
+enroll()
+{
+	_img=$1
+	shift
+	atf_check -s exit:0 -e ignore \
+		-o match:"^$_img: enrolled: securekey token 0, keyslot 1, secure key under the CURRENT master key of APQNs $APQNS\.\$" \
+		"$CR" enroll "$_img" --apqns "$APQNS" --key-file pass "$@"
+}
+
+# new_mk NAME: load two new key parts NAME-a, NAME-b into NEW and commit;
+# prints nothing, leaves the MKVP in $NEW_MKVP.
+new_mk()
+{
+	make_part "$1-a"
+	make_part "$1-b"
+	load_parts "$1-a" "$1-b"
+	NEW_MKVP=$(mkvp_of_parts "$1-a" "$1-b")
+	atf_check -s exit:0 -o match:"NEW master key committed on APQNs $APQNS \(MKVP $NEW_MKVP\)" \
+		-e empty "$SECUREKEY" hsm commit --apqns "$APQNS"
+}
+
+# set_new: the officer sets NEW; CURRENT becomes OLD.
+set_new()
+{
+	atf_check -s exit:0 -o match:"NEW master key set on APQNs $APQNS" -e empty \
+		"$SECUREKEY" hsm set --apqns "$APQNS"
+}
+
+# pass_opens IMG: the passphrase keyslot 0 still opens IMG.
+pass_opens()
+{
+	atf_check -s exit:0 -o ignore -e ignore \
+		cryptsetup open --test-passphrase --key-slot 0 --key-file pass "$1"
+}
+
+# token_unlocks IMG PATH: the real cryptsetup unlocks IMG by the securekey
+# token alone, and the plugin says it took PATH ("secure key under the
+# CURRENT master key", "staged secure key", ...); so does
+# securekey-cryptsetup open. Neither writes the header.
+token_unlocks()
+{
+	_sum=$(sha256sum "$1")
+	atf_check -s exit:0 -e ignore \
+		-o match:"^# securekey: unlocking with the $2" \
+		-o match:"Trying to open keyslot [0-9]+ with token [0-9]+ \(type securekey\)" \
+		./pcs open --debug --test-passphrase --token-only --token-type securekey "$1"
+	atf_check -s exit:0 -o match:"^$1: unlocks by token \(keyslot 1\)\.\$" -e empty \
+		"$CR" open "$1" --test-passphrase
+	test "$(sha256sum "$1")" = "$_sum" || atf_fail "unlocking $1 by token changed it"
+}
+
+# token_fails IMG STDERR_REGEXP [CR_STDERR_REGEXP]: neither cryptsetup (whose
+# stderr matches STDERR_REGEXP) nor securekey-cryptsetup (CR_STDERR_REGEXP,
+# default the same) unlock IMG by token, and nothing changes.
+token_fails()
+{
+	snap >.sk-snap.tf-before
+	atf_check -s not-exit:0 -o ignore -e "${2:+match:}${2:-ignore}" \
+		./pcs open --test-passphrase --token-only --token-type securekey "$1"
+	snap >.sk-snap.tf-after
+	if ! cmp -s .sk-snap.tf-before .sk-snap.tf-after; then
+		diff -u .sk-snap.tf-before .sk-snap.tf-after >&2
+		atf_fail "a failed token unlock changed the work directory"
+	fi
+	rm -f .sk-snap.tf-before .sk-snap.tf-after
+	refused "${3:-$2}" "$CR" open "$1" --test-passphrase
+}
+
+# keyslots_of IMG: the numbers of IMG's keyslots, sorted, on one line.
+keyslots_of()
+{
+	cryptsetup luksDump --dump-json-metadata "$1" |
+		"$PYTHON" -c 'import json, sys; print(" ".join(sorted(json.load(sys.stdin)["keyslots"])))'
+}
+
+# snap: snapshot of the work directory (common.sh) without the lock
+# directory (a write command opens its per-UUID lock file before it checks
+# anything, and a lock file is not a change) and without the state of the
+# test's KMS servers (t_kms.sh), which log every connection.
+snap()
+{
+	snapshot . | grep -Ev ' \./(run|kms)(/| |$)'
+}
+
+# refused STDERR_REGEXP COMMAND...: COMMAND exits 1 (SK_EXIT), prints nothing
+# on stdout, says STDERR_REGEXP on stderr (anything when empty) and changes
+# no byte of the work directory: image files, header backups, HSM, key files.
+refused()
+{
+	_re=$1
+	shift
+	snap >.sk-snap.before
+	atf_check -s "exit:${SK_EXIT:-1}" -o empty -e "${_re:+match:}${_re:-ignore}" "$@"
+	snap >.sk-snap.after
+	if ! cmp -s .sk-snap.before .sk-snap.after; then
+		diff -u .sk-snap.before .sk-snap.after >&2
+		atf_fail "refused command changed the work directory: $*"
+	fi
+	rm -f .sk-snap.before .sk-snap.after
+}
+
+# vjson IMG PYTHON-EXPR...: 'validate IMG --json' exits 0 and every
+# expression over its output (v) holds.
+vjson()
+{
+	_img=$1
+	shift
+	atf_check -s exit:0 -o save:validate.json -e empty "$CR" validate "$_img" --json
+	atf_check -s exit:0 -o inline:"ok\n" -e empty "$PYTHON" -c '
+import json, sys
+v = json.load(open("validate.json"))
+for expr in sys.argv[1:]:
+    if not eval(expr):
+        sys.exit("validate --json: %s does not hold in\n%s" % (expr, json.dumps(v, indent=1)))
+print("ok")
+' "$@"
+}
+
+# vstate IMG REGISTER STAGED_REGISTER|- NEXT_STEP: the state validate --json
+# reports, every key that a register holds verified.
+vstate()
+{
+	if [ "$3" = - ]; then
+		_staged='v["staged"] is None'
+	else
+		_staged="v['staged']['register'] == '$3' and v['staged']['valid'] == ('$3' != 'none' or None)"
+	fi
+	vjson "$1" "v['secure_key']['register'] == '$2'" \
+		"v['secure_key']['valid'] == ('$2' != 'none' or None)" "$_staged" \
+		"v['next_step'] == '$4'"
+}
+
+# token_json IMG [ID]: the securekey token's JSON as cryptsetup exports it.
+token_json()
+{
+	cryptsetup token export --token-id "${2:-0}" "$1"
+}
+
+# vk_of IMG FILE: the volume key of IMG into FILE (via the passphrase).
+vk_of()
+{
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup luksDump --dump-volume-key \
+		--volume-key-file "$2" --batch-mode --key-file pass "$1"
+}
+
+# derived_pass VKFILE OUT: the token keyslot's passphrase as DESIGN.md
+# defines it: hex of HKDF-SHA256(VK, info "securekey-keyslot"), 32 bytes.
+derived_pass()
+{
+	"$PYTHON" -c '
+import hashlib, hmac, sys
+vk = open(sys.argv[1], "rb").read()
+prk = hmac.new(bytes(32), vk, hashlib.sha256).digest()
+okm = hmac.new(prk, b"securekey-keyslot\x01", hashlib.sha256).digest()
+open(sys.argv[2], "w").write(okm.hex())
+' "$1" "$2"
+	chmod 0600 "$2"
+}

@@ -1,0 +1,509 @@
+#! @ATF_SH@
+# The KMS (issue 5) against real PyKMIP servers on 127.0.0.1, with a test
+# PKI made by the openssl CLI: kms configure/status/reencipher, enroll --kms
+# checked with PyKMIP's own client, refresh after two master-key changes,
+# the plugin's KMS fallback, fail-over to a secondary, both servers down,
+# and the TLS refusals (wrong CA, expired client certificate, wrong host).
+# Every server a case starts is stopped by its cleanup.
+
+SK_BUILDDIR=@abs_top_builddir@
+. @abs_top_srcdir@/tests/cli/common.sh
+. @abs_top_srcdir@/tests/cli/devices.sh
+
+# kms configure copies the CA and certificate next to the configuration.
+export SECUREKEY_CONF="$PWD/etc/securekey.conf"
+mkdir -p etc
+
+KMS_DIR=@abs_top_srcdir@/tests/kms
+KMS_CERT_CACHE=$SK_BUILDDIR/tests/kms-cert-cache
+. "$KMS_DIR/kmsenv.sh"
+
+# ------------------------------------------------------------- helpers
+
+kms_head()
+{
+	common_head openssl
+	atf_set "require.files" "/usr/bin/pykmip-server /usr/bin/python3"
+	atf_set "has.cleanup" "true"
+}
+
+kms_cleanup()
+{
+	kms_stop_all "$PWD/kms"
+}
+
+# start NAME [CERT KEY]: a PyKMIP server; its URL in $URL_<NAME>.
+start()
+{
+	kms_start_any "$1" "$PWD/kms" ${2:+"$PWD/kms/$2"} ${3:+"$PWD/kms/$3"} ||
+		atf_fail "cannot start PyKMIP server $1"
+	eval "URL_$1=kmip://127.0.0.1:$(kms_port "$1" "$PWD/kms")"
+	tool "$1"
+}
+
+# kms_setup: HSM, ./pcs, the PKI, a primary server, and the configuration.
+kms_setup()
+{
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	configure --server "$URL_primary"
+}
+
+# configure ARGS...: kms configure with the test PKI and the APQNs.
+configure()
+{
+	atf_check -s exit:0 -e empty -o match:"^KMS configured in $SECUREKEY_CONF" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem --cert kms/client.pem \
+		--key kms/client.key --timeout 5 "$@"
+}
+
+# tool NAME: ./tool-NAME, PyKMIP's client for server NAME as our client identity.
+tool()
+{
+	cat >"tool-$1" <<EOF
+#!/bin/sh
+exec "$PYTHON" "$KMS_TOOL" --port "$(kms_port "$1" "$PWD/kms")" --cert kms/client.pem \
+	--key kms/client.key --ca kms/ca.pem "\$@"
+EOF
+	chmod +x "tool-$1"
+}
+
+# key_id IMG: the KMS key id the token of IMG records.
+key_id()
+{
+	token_json "$1" | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["kms"]["key_id"])'
+}
+
+# change_mk_twice: two master-key changes without re-enciphering the volumes,
+# the identity key kept current (so the KMS stays reachable).
+change_mk_twice()
+{
+	for _n in n1 n2; do
+		new_mk "$_n"
+		atf_check -s exit:0 -o match:"staged" -e empty "$SECUREKEY" kms reencipher --staged
+		set_new
+		atf_check -s exit:0 -o match:"completed" -e empty "$SECUREKEY" kms reencipher --complete
+	done
+}
+
+# ------------------------------------------------------------- enroll
+
+atf_test_case enroll_kms
+enroll_kms_head()
+{
+	atf_set "descr" "enroll --kms registers the volume key; PyKMIP's client reads the same key"
+	kms_head
+}
+enroll_kms_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	vk_of img vk
+	id=$(key_id img)
+	uuid=$(cryptsetup luksUUID img)
+	atf_check -s exit:0 -o inline:"$(od -An -tx1 -v vk | tr -d ' \n')\n" -e empty \
+		./tool-primary get "$id"
+	atf_check -s exit:0 -e ignore -o match:"Name: $uuid" \
+		-o match:"Application Specific Information: securekey-device=img" \
+		./tool-primary attrs "$id"
+	vjson img "v['kms']['key_id'] == '$id'" "v['kms']['name'] == '$uuid'" \
+		"v['kms']['servers'] == ['$URL_primary']"
+	token_unlocks img "secure key under the CURRENT master key"
+}
+enroll_kms_cleanup() { kms_cleanup; }
+
+atf_test_case enroll_kms_protocol_1_2
+enroll_kms_protocol_1_2_head()
+{
+	atf_set "descr" "KMIP 1.2 (Template-Attribute encoding) registers and fetches the key too"
+	kms_head
+}
+enroll_kms_protocol_1_2_body()
+{
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	atf_check -s exit:0 -e empty -o match:"\(KMIP 1\.2\)" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem --cert kms/client.pem \
+		--key kms/client.key --protocol 1.2 --server "$URL_primary"
+	mkimg img
+	enroll img --kms
+	vk_of img vk
+	atf_check -s exit:0 -o inline:"$(od -An -tx1 -v vk | tr -d ' \n')\n" -e empty \
+		./tool-primary get "$(key_id img)"
+	change_mk_twice
+	atf_check -s exit:0 -o match:"fetched from the KMS" -e empty "$CR" refresh img
+	token_unlocks img "secure key under the CURRENT master key"
+}
+enroll_kms_protocol_1_2_cleanup() { kms_cleanup; }
+
+atf_test_case enroll_kms_down
+enroll_kms_down_head()
+{
+	atf_set "descr" "enroll --kms with the KMS down changes nothing on disk"
+	kms_head
+}
+enroll_kms_down_body()
+{
+	kms_setup
+	mkimg img
+	kms_stop primary "$PWD/kms"
+	refused "img: |KMS .*cannot connect" "$CR" enroll img --apqns "$APQNS" --kms --key-file pass
+}
+enroll_kms_down_cleanup() { kms_cleanup; }
+
+# ------------------------------------------------------------- refresh
+
+atf_test_case refresh_after_two_changes
+refresh_after_two_changes_head()
+{
+	atf_set "descr" "two master-key changes leave the key under no register; refresh restores it"
+	kms_head
+}
+refresh_after_two_changes_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	cryptsetup luksDump --dump-json-metadata img | "$PYTHON" -c \
+		'import json, sys; d = json.load(sys.stdin); print(json.dumps(d["keyslots"], sort_keys=True))' >keyslots.before
+	change_mk_twice
+	vstate img none - "refresh or setkey"
+	atf_check -s exit:0 -e empty \
+		-o match:"^The volume key of img was fetched from the KMS \(key $(key_id img)\) and stored under the CURRENT master key" \
+		"$CR" refresh img
+	vstate img CURRENT - none
+	token_unlocks img "secure key under the CURRENT master key"
+	pass_opens img
+	cryptsetup luksDump --dump-json-metadata img | "$PYTHON" -c \
+		'import json, sys; d = json.load(sys.stdin); print(json.dumps(d["keyslots"], sort_keys=True))' >keyslots.after
+	atf_check -s exit:0 cmp keyslots.before keyslots.after
+	atf_check -s exit:0 -o match:"nothing to refresh" -e empty "$CR" refresh img
+}
+refresh_after_two_changes_cleanup() { kms_cleanup; }
+
+atf_test_case refresh_staged_while_new
+refresh_staged_while_new_head()
+{
+	atf_set "descr" "refresh while a NEW master key is committed also stages the key to it"
+	kms_head
+}
+refresh_staged_while_new_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	change_mk_twice
+	new_mk n3
+	atf_check -s exit:0 -e empty -o match:"staged to the committed NEW master key" "$CR" refresh img
+	vstate img CURRENT NEW "hsm set"
+}
+refresh_staged_while_new_cleanup() { kms_cleanup; }
+
+atf_test_case plugin_fetches_from_kms
+plugin_fetches_from_kms_head()
+{
+	atf_set "descr" "the plugin unlocks a key under no register from the KMS, read-only"
+	kms_head
+}
+plugin_fetches_from_kms_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	change_mk_twice
+	sum=$(sha256sum img)
+	atf_check -s exit:0 -e ignore \
+		-o match:"^# securekey: .*fetching volume key $(key_id img) from the KMS" \
+		-o match:"^# securekey: .*volume key fetched from the KMS" \
+		./pcs open --debug --test-passphrase --token-only --token-type securekey img
+	atf_check -s exit:0 -o match:"unlocks by token" -e ignore "$CR" open img --test-passphrase
+	test "$(sha256sum img)" = "$sum" || atf_fail "unlocking from the KMS wrote the header"
+	vstate img none - "refresh or setkey"
+}
+plugin_fetches_from_kms_cleanup() { kms_cleanup; }
+
+atf_test_case refresh_not_bound
+refresh_not_bound_head()
+{
+	atf_set "descr" "refresh of a token without kms is refused, nothing changes"
+	kms_head
+}
+refresh_not_bound_body()
+{
+	kms_setup
+	mkimg img
+	enroll img
+	refused "img: the token is not bound to a KMS" "$CR" refresh img
+}
+refresh_not_bound_cleanup() { kms_cleanup; }
+
+atf_test_case refresh_wrong_key
+refresh_wrong_key_head()
+{
+	atf_set "descr" "a KMS object that is not the volume key is refused by crypt_volume_key_verify"
+	kms_head
+}
+refresh_wrong_key_body()
+{
+	kms_setup
+	mkimg img
+	mkimg other
+	enroll img --kms
+	enroll other --kms
+	change_mk_twice
+	# point img's token at other's key id
+	token_json other >other.json
+	token_json img | "$PYTHON" -c '
+import json, sys
+t = json.load(sys.stdin)
+t["kms"]["key_id"] = json.load(open("other.json"))["kms"]["key_id"]
+print(json.dumps(t))' >img.json
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 --json-file img.json \
+		--token-replace img
+	refused "is not this device's volume key; nothing was changed" "$CR" refresh img
+}
+refresh_wrong_key_cleanup() { kms_cleanup; }
+
+# ------------------------------------------------------------- fail-over
+
+atf_test_case failover_secondary
+failover_secondary_head()
+{
+	atf_set "descr" "primary down: refresh and the plugin read from the secondary"
+	kms_head
+}
+failover_secondary_body()
+{
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	start secondary
+	configure --server "$URL_primary" --server "$URL_secondary"
+	mkimg img
+	enroll img --kms
+	# The secondary holds a replica: the same key under the same id.
+	vk_of img vk
+	id=$(key_id img)
+	atf_check -s exit:0 -o inline:"$id\n" -e empty \
+		./tool-secondary register-aes "$(od -An -tx1 -v vk | tr -d ' \n')" "$(cryptsetup luksUUID img)"
+	kms_stop primary "$PWD/kms"
+	change_mk_twice
+	atf_check -s exit:0 -e ignore -o match:"fetched from $URL_secondary \(a secondary server\)" \
+		./pcs open --debug --test-passphrase --token-only --token-type securekey img
+	atf_check -s exit:0 -o match:"fetched from the KMS" \
+		-e match:"KMS 127\.0\.0\.1:[0-9]+: cannot connect" "$CR" refresh img -v
+	vstate img CURRENT - none
+}
+failover_secondary_cleanup() { kms_cleanup; }
+
+atf_test_case both_down
+both_down_head()
+{
+	atf_set "descr" "both servers down: a clear error within the timeout, header unchanged"
+	kms_head
+}
+both_down_body()
+{
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	start secondary
+	configure --server "$URL_primary" --server "$URL_secondary"
+	mkimg img
+	enroll img --kms
+	kms_stop_all "$PWD/kms"
+	change_mk_twice
+	start_s=$(date +%s)
+	refused "no KMS server answered with volume key $(key_id img) \(tried 2 servers\)" \
+		"$CR" refresh img
+	token_fails img "no KMS server answered"
+	elapsed=$(($(date +%s) - start_s))
+	# 2 servers x 5 s timeout is the bound; refused connections are immediate.
+	[ "$elapsed" -le 12 ] || atf_fail "took $elapsed s, more than the timeouts allow"
+}
+both_down_cleanup() { kms_cleanup; }
+
+atf_test_case stalled_server_times_out
+stalled_server_times_out_head()
+{
+	atf_set "descr" "a server that accepts and never answers is given up after the timeout"
+	kms_head
+}
+stalled_server_times_out_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	change_mk_twice
+	# a TCP listener that never speaks TLS, in place of the primary
+	port=$(kms_free_port)
+	/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)
+conns = []
+open("stall.ready", "w").close()
+while True:
+    c, _ = s.accept(); conns.append(c)
+' "$port" &
+	echo $! >stall.pid
+	while [ ! -e stall.ready ]; do sleep 0.1; done
+	token_json img | "$PYTHON" -c '
+import json, sys
+t = json.load(sys.stdin)
+t["kms"]["servers"] = ["kmip://127.0.0.1:'"$port"'"]
+print(json.dumps(t))' >img.json
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 --json-file img.json \
+		--token-replace img
+	start_s=$(date +%s)
+	refused "KMS 127\.0\.0\.1:$port: (TLS handshake failed|no complete response)" "$CR" refresh img
+	elapsed=$(($(date +%s) - start_s))
+	kill "$(cat stall.pid)"
+	[ "$elapsed" -ge 4 ] && [ "$elapsed" -le 9 ] ||
+		atf_fail "gave up after $elapsed s; the timeout is 5 s"
+}
+stalled_server_times_out_cleanup()
+{
+	[ -f stall.pid ] && kill "$(cat stall.pid)" 2>/dev/null
+	kms_cleanup
+}
+
+# ------------------------------------------------------------- TLS
+
+atf_test_case tls_refusals
+tls_refusals_head()
+{
+	atf_set "descr" "wrong CA, expired client certificate, wrong host name: refused, nothing written"
+	kms_head
+}
+tls_refusals_body()
+{
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	start wronghost wronghost.pem wronghost.key
+	start rogue rogue-server.pem rogue-server.key
+	chmod 0600 kms/expired.key
+	refused "server certificate refused: .*(unable to get local issuer|self-signed)" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/rogue-ca.pem \
+		--cert kms/client.pem --key kms/client.key --server "$URL_primary"
+	refused "server certificate refused: .*(unable to get local issuer|self-signed)" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem \
+		--cert kms/client.pem --key kms/client.key --server "$URL_rogue"
+	refused "server certificate refused: IP address mismatch" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem \
+		--cert kms/client.pem --key kms/client.key --server "$URL_wronghost"
+	refused "TLS handshake failed: .*certificate expired" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem \
+		--cert kms/expired.pem --key kms/expired.key --server "$URL_primary"
+	refused "the identity key does not belong to the client certificate" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem \
+		--cert kms/client.pem --key kms/other.key --server "$URL_primary"
+	test ! -e "$SECUREKEY_CONF" || atf_fail "a refused configure wrote the configuration"
+}
+tls_refusals_cleanup() { kms_cleanup; }
+
+atf_test_case configure_refusals
+configure_refusals_head()
+{
+	atf_set "descr" "configure: usage errors and an unprotected key file are refused"
+	kms_head
+}
+configure_refusals_body()
+{
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	chmod 0644 kms/client.key
+	refused "kms/client.key has mode 0644 .*chmod 0600" "$SECUREKEY" kms configure --apqns "$APQNS" \
+		--ca kms/ca.pem --cert kms/client.pem --key kms/client.key --server "$URL_primary"
+	chmod 0600 kms/client.key
+	SK_EXIT=2 refused "required" "$SECUREKEY" kms configure --apqns "$APQNS" \
+		--ca kms/ca.pem --cert kms/client.pem --key kms/client.key
+	SK_EXIT=2 refused "is not kmip://HOST" "$SECUREKEY" kms configure --apqns "$APQNS" \
+		--ca kms/ca.pem --cert kms/client.pem --key kms/client.key --server http://x
+	SK_EXIT=2 refused "timeout" "$SECUREKEY" kms configure --apqns "$APQNS" \
+		--ca kms/ca.pem --cert kms/client.pem --key kms/client.key --server "$URL_primary" \
+		--timeout 0
+	refused "no KMS is configured" "$SECUREKEY" kms status
+	printf '[kms]\nbogus = 1\n' >"$SECUREKEY_CONF"
+	refused "securekey.conf:2: unknown key in \[kms\]" "$SECUREKEY" kms status
+}
+configure_refusals_cleanup() { kms_cleanup; }
+
+# ------------------------------------------------------------- identity key
+
+atf_test_case identity_key_mk_change
+identity_key_mk_change_head()
+{
+	atf_set "descr" "the identity key is staged and completed across a master-key change, the KMS working throughout"
+	kms_head
+}
+identity_key_mk_change_body()
+{
+	kms_setup
+	test "$(stat -c %a "$(dirname "$SECUREKEY_CONF")/kms/identity.skey")" = 600 ||
+		atf_fail "identity key file is not 0600"
+	if grep -q "PRIVATE KEY" "$(dirname "$SECUREKEY_CONF")"/kms/*; then
+		atf_fail "a plain private key was stored"
+	fi
+	new_mk n1
+	atf_check -s exit:0 -e empty -o match:"staged: enciphered with the NEW master key" \
+		"$SECUREKEY" kms reencipher
+	atf_check -s exit:0 -e empty -o save:status.json "$SECUREKEY" kms status --json
+	atf_check -s exit:0 -o inline:"True\n" "$PYTHON" -c '
+import json; s = json.load(open("status.json")); i = s["identity_key"]
+print(s["servers"][0]["reachable"] and i["secure_key"]["register"] == "CURRENT"
+      and i["staged"]["register"] == "NEW" and i["next_step"] == "hsm set")'
+	mkimg a
+	enroll a --kms
+	set_new
+	atf_check -s exit:0 -e empty -o match:"reachable, KMIP 2\.0" \
+		-o match:"next step: +reencipher --complete" "$SECUREKEY" kms status
+	mkimg b
+	enroll b --kms
+	atf_check -s exit:0 -e empty -o match:"completed" "$SECUREKEY" kms reencipher --complete
+	test ! -e "$(dirname "$SECUREKEY_CONF")/kms/identity.skey.staged" ||
+		atf_fail "the staged identity key outlived --complete"
+	atf_check -s exit:0 -e empty -o match:"next step: +none" "$SECUREKEY" kms status
+	# one more change without re-enciphering it: in place from OLD
+	new_mk n2
+	set_new
+	atf_check -s exit:0 -e empty -o match:"next step: +reencipher --in-place" "$SECUREKEY" kms status
+	atf_check -s exit:0 -e empty -o match:"re-enciphered in place" "$SECUREKEY" kms reencipher
+	# and one change too many: the identity key is lost, the KMS unreachable, clearly
+	new_mk n3
+	set_new
+	new_mk n4
+	set_new
+	atf_check -s exit:1 -o ignore -e match:"identity key .* is enciphered with no master key" \
+		"$SECUREKEY" kms status
+}
+identity_key_mk_change_cleanup() { kms_cleanup; }
+
+atf_init_test_cases()
+{
+	atf_add_test_case enroll_kms
+	atf_add_test_case enroll_kms_protocol_1_2
+	atf_add_test_case enroll_kms_down
+	atf_add_test_case refresh_after_two_changes
+	atf_add_test_case refresh_staged_while_new
+	atf_add_test_case plugin_fetches_from_kms
+	atf_add_test_case refresh_not_bound
+	atf_add_test_case refresh_wrong_key
+	atf_add_test_case failover_secondary
+	atf_add_test_case both_down
+	atf_add_test_case stalled_server_times_out
+	atf_add_test_case tls_refusals
+	atf_add_test_case configure_refusals
+	atf_add_test_case identity_key_mk_change
+}
