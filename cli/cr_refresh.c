@@ -10,7 +10,7 @@
 #include "log.h"
 
 static const char usage[] =
-	"Usage: securekey-cryptsetup refresh DEVICE [OPTIONS]\n"
+	"Usage: securekey-cryptsetup refresh DEVICE [DEVICE...] [OPTIONS]\n"
 	"\n"
 	"Fetch the volume key of DEVICE from the KMS its token names (the primary\n"
 	"first, then the secondaries), check it against the LUKS2 header, and store\n"
@@ -18,7 +18,9 @@ static const char usage[] =
 	"NEW master key is committed). For volumes whose secure key is under no\n"
 	"register any more, e.g. after two master-key changes. The volume key\n"
 	"itself proves the right to do so: no passphrase is asked. Does nothing when\n"
-	"the secure key is already under the CURRENT master key.\n"
+	"the secure key is already under the CURRENT master key. With several\n"
+	"devices, each is refreshed in turn (each with its own KMS connection);\n"
+	"a failure does not stop the others, and the exit status says if any failed.\n"
 	"\n"
 	"Options:\n" CR_COMMON_HELP;
 
@@ -44,15 +46,16 @@ static int wrap_into(struct sk_hsm *hsm, struct sk_token *token, const struct sk
 	return r;
 }
 
+/* One KMS session (identity key unwrapped once) for all devices of the run. */
+static struct sk_kms *session;
+
 static int fetch_verified(struct sk_device *dev, struct sk_secret **vk)
 {
 	const struct sk_config *cfg = cli_config();
-	struct sk_kms *kms = NULL;
-	int r = cfg ? sk_kms_open(cfg, cli.hsm_dir, &kms) : -EINVAL;
+	int r = session ? 0 : cfg ? sk_kms_open(cfg, cli.hsm_dir, &session) : -EINVAL;
 
 	if (!r)
-		r = sk_kms_fetch(kms, &dev->token.kms, vk);
-	sk_kms_close(kms);
+		r = sk_kms_fetch(session, &dev->token.kms, vk);
 	if (!r && ((*vk)->len != dev->token.key.bits / 8 ||
 		   crypt_volume_key_verify(dev->cd, (const char *)(*vk)->data, (*vk)->len) < 0)) {
 		sk_err("%s: the key KMS object %s holds is not this device's volume key; "
@@ -99,19 +102,11 @@ static int refresh(struct sk_device *dev)
 	return r < 0 ? r : 0;
 }
 
-int cr_refresh(int argc, char **argv)
+static int refresh_one(const char *path)
 {
-	static const struct option options[] = {
-		CR_COMMON_OPTIONS,
-		{ NULL, 0, NULL, 0 },
-	};
 	struct sk_device *dev = NULL;
-	char **args;
-	int r = cr_parse(argc, argv, options, usage, 1, NULL, NULL, &args);
+	int r = sk_device_open(path, true, true, &dev);
 
-	if (r)
-		return r < 0 ? 0 : r;
-	r = sk_device_open(args[0], true, true, &dev);
 	if (!r && !dev->token.has_kms) {
 		sk_err("%s: the token is not bound to a KMS (enroll with --kms); use 'setkey' to "
 		       "restore the secure key instead",
@@ -121,5 +116,25 @@ int cr_refresh(int argc, char **argv)
 	if (!r)
 		r = refresh(dev);
 	sk_device_close(dev);
-	return cli_exit_code(r);
+	return r;
+}
+
+int cr_refresh(int argc, char **argv)
+{
+	static const struct option options[] = {
+		CR_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	char **args;
+	int r = cr_parse(argc, argv, options, usage, -1, NULL, NULL, &args), failed = 0;
+
+	if (r)
+		return r < 0 ? 0 : r;
+	if (!*args)
+		return cli_usage_error("refresh: expected DEVICE");
+	for (; *args; args++)
+		failed |= refresh_one(*args) < 0;
+	sk_kms_close(session);
+	session = NULL;
+	return failed ? EXIT_REFUSED : 0;
 }

@@ -34,7 +34,8 @@ static const char usage[] =
 	"  --cert FILE       the client certificate (PEM, may hold its chain)\n"
 	"  --key FILE        the client private key (PEM, unencrypted, mode 0600)\n"
 	"  --timeout S       connect/read/write timeout per server (default 10)\n"
-	"  --protocol V      KMIP version, or auto to negotiate (default auto)\n" CLI_COMMON_HELP;
+	"  --protocol V      KMIP version, or auto: negotiated now with Discover\n"
+	"                    Versions and recorded (default auto)\n" CLI_COMMON_HELP;
 
 struct configure_args {
 	const char *apqns, *ca, *cert, *key;
@@ -84,7 +85,7 @@ static int take_option(int c, const char *arg, struct configure_args *a)
 }
 
 /* One server must accept us before anything is written. */
-static int check_servers(const struct sk_config *cfg, EVP_PKEY *pkey, const char *ca,
+static int check_servers(struct sk_config *cfg, EVP_PKEY *pkey, const char *ca,
 			 const char *cert)
 {
 	struct sk_kmip_tls tls = { .ca_file = ca, .cert_file = cert, .key = pkey,
@@ -99,6 +100,8 @@ static int check_servers(const struct sk_config *cfg, EVP_PKEY *pkey, const char
 
 			printf("KMS %s accepted the client certificate (KMIP %d.%d).\n",
 			       cfg->servers[i], v.major, v.minor);
+			/* Recorded, so that later connections skip Discover Versions. */
+			cfg->protocol = v;
 			sk_kmip_close(conn);
 			return 0;
 		}

@@ -329,12 +329,14 @@ validate_states_body()
 	enroll img
 	text()
 	{
+		_where="under the $2 master key"
+		[ "$2" = none ] && _where="under no master key register"
 		snap >.sk-snap.v-before
 		atf_check -s exit:0 -e empty -o match:"^Device: +img\$" \
 			-o match:"^UUID: +$(cryptsetup luksUUID img)\$" \
 			-o match:"^Token: +0 \(keyslot 1\)\$" -o match:"^Key type: +aes-xts-512\$" \
 			-o match:"^APQNs: +$APQNS\$" -o match:"^KMS: +none\$" \
-			-o match:"^Secure key: +MKVP $1, under the $2 master key$3\$" \
+			-o match:"^Secure key: +MKVP $1, $_where$3\$" \
 			-o match:"^Next step: +$4\$" -o "$5" "$CR" validate img
 		snap >.sk-snap.v-after
 		cmp -s .sk-snap.v-before .sk-snap.v-after || atf_fail "validate changed the work directory"

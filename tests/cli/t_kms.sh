@@ -168,15 +168,19 @@ refresh_after_two_changes_body()
 {
 	kms_setup
 	mkimg img
+	mkimg img2
 	enroll img --kms
+	enroll img2 --kms
 	cryptsetup luksDump --dump-json-metadata img | "$PYTHON" -c \
 		'import json, sys; d = json.load(sys.stdin); print(json.dumps(d["keyslots"], sort_keys=True))' >keyslots.before
 	change_mk_twice
 	vstate img none - "refresh or setkey"
 	atf_check -s exit:0 -e empty \
 		-o match:"^The volume key of img was fetched from the KMS \(key $(key_id img)\) and stored under the CURRENT master key" \
-		"$CR" refresh img
+		-o match:"^The volume key of img2 was fetched from the KMS \(key $(key_id img2)\)" \
+		"$CR" refresh img img2
 	vstate img CURRENT - none
+	vstate img2 CURRENT - none
 	token_unlocks img "secure key under the CURRENT master key"
 	pass_opens img
 	cryptsetup luksDump --dump-json-metadata img | "$PYTHON" -c \
