@@ -27,6 +27,7 @@ static const char usage[] =
 struct identity_report {
 	struct sk_key_state state;
 	struct sk_token token;
+	bool have_token;
 	int error;
 };
 
@@ -42,6 +43,7 @@ static void identity_report(const struct sk_config *cfg, struct identity_report 
 		rep->error = sk_key_state_get(hsm, &rep->token, &rep->state);
 		if (rep->error)
 			sk_token_free(&rep->token);
+		rep->have_token = !rep->error;
 	}
 	sk_hsm_close(hsm);
 	free(csv);
@@ -85,7 +87,7 @@ static json_object *identity_json(const struct sk_config *cfg, const struct iden
 
 	json_object_object_add(obj, "file", json_object_new_string(cfg->identity_key));
 	json_object_object_add(obj, "apqns", json_object_new_string(cli_apqns_text_of(&cfg->apqns)));
-	if (rep->error)
+	if (!rep->have_token)
 		return obj;
 	json_object_object_add(obj, "secure_key",
 			       key_json(&rep->token.current, rep->state.current_found,
@@ -157,7 +159,7 @@ static int report(const struct sk_config *cfg, bool json)
 		print_text(root);
 	json_object_put(root);
 	sk_kms_close(kms);
-	if (!rep.error)
+	if (rep.have_token)
 		sk_token_free(&rep.token);
 	return rep.error ? rep.error : any ? 0 : -ECONNREFUSED;
 }

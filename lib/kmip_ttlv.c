@@ -121,8 +121,10 @@ static int decode_range(struct decoder *d, size_t off, size_t end, unsigned dept
 			return *d->why = "tag outside the KMIP and extension ranges", -EBADMSG;
 		if (d->doc->count >= d->doc->cap)
 			return *d->why = "too many items", -EBADMSG;
+		/* the length alone first: PAD8 wraps a length near 4 GiB where size_t is 32-bit */
 		padded = PAD8(be32(h + 4));
-		if (padded > end - off - SK_TTLV_HEADER_LEN)
+		if (be32(h + 4) > end - off - SK_TTLV_HEADER_LEN ||
+		    padded > end - off - SK_TTLV_HEADER_LEN)
 			return *d->why = "item length runs past its container", -EBADMSG;
 		idx = (int)d->doc->count++;
 		it = &d->doc->items[idx];

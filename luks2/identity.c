@@ -136,9 +136,12 @@ int sk_identity_unwrap(struct sk_hsm *hsm, const char *path, const struct sk_apq
 	r = sk_key_state_get(hsm, &token, &state);
 	pick = r == 0 ? sk_key_state_pick(&token, &state, &which) : NULL;
 	if (r == 0 && !pick) {
+		char list[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+
+		sk_apqn_list_format(apqns, list, sizeof(list));
 		sk_err("identity key %s is enciphered with no master key of APQNs %s: "
 		       "run 'securekey kms configure' again with the client key",
-		       path, sk_hsm_location(hsm));
+		       path, list);
 		r = -ENOKEY;
 	}
 	if (pick)

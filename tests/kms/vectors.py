@@ -267,7 +267,7 @@ def scenario(ver):
                 code=enums.RevocationReasonCode.CESSATION_OF_OPERATION))),
         response(ver, Op.REVOKE, payloads.RevokeResponsePayload(
             unique_identifier=cattributes.UniqueIdentifier(UID))),
-        ("uid=%s; Revocation Reason Code CessationOfOperation (5)" % UID,
+        ("uid=%s; Revocation Reason Code CessationOfOperation (6)" % UID,
          "uid=%s" % UID)))
 
     # Destroy
