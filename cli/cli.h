@@ -119,6 +119,7 @@ int cmd_kms(int argc, char **argv);
 int cmd_kms_configure(int argc, char **argv);
 int cmd_kms_status(int argc, char **argv);
 int cmd_kms_reencipher(int argc, char **argv);
+int cmd_kms_debug(int argc, char **argv);
 
 struct sk_config;
 /* The configuration, loaded once; NULL after reporting why it is unusable. */

@@ -494,8 +494,56 @@ print(s["servers"][0]["reachable"] and i["secure_key"]["register"] == "CURRENT"
 }
 identity_key_mk_change_cleanup() { kms_cleanup; }
 
+# ------------------------------------------------------------- operations
+
+atf_test_case all_operations
+all_operations_head()
+{
+	atf_set "descr" "Create, Locate, Get Attributes, Get, Activate, Revoke, Destroy on PyKMIP, KMIP 1.2 and 2.0"
+	kms_head
+}
+all_operations_body()
+{
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	for v in 1.2 2.0; do
+		atf_check -s exit:0 -e empty -o match:"\(KMIP $v\)" \
+			"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem \
+			--cert kms/client.pem --key kms/client.key --protocol "$v" --server "$URL_primary"
+		atf_check -s exit:0 -e empty -o save:uid "$SECUREKEY" kms debug create "ops-$v"
+		uid=$(cat uid)
+		atf_check -s exit:0 -e empty -o inline:"$uid\n" "$SECUREKEY" kms debug locate "ops-$v"
+		# PreActive (1), AES (3), 256 bits, our name
+		atf_check -s exit:0 -e empty -o match:"^name=ops-$v algorithm=3 length=256 state=1 " \
+			"$SECUREKEY" kms debug attrs "$uid"
+		atf_check -s exit:0 -e empty -o inline:"key of 32 bytes\n" "$SECUREKEY" kms debug get "$uid"
+		atf_check -s exit:0 -e empty -o empty "$SECUREKEY" kms debug activate "$uid"
+		atf_check -s exit:0 -e empty -o match:"state=2 " "$SECUREKEY" kms debug attrs "$uid"
+		atf_check -s exit:1 -e match:"refused Destroy: Permission Denied: Object is active" \
+			-o empty "$SECUREKEY" kms debug destroy "$uid"
+		atf_check -s exit:0 -e empty -o empty "$SECUREKEY" kms debug revoke "$uid"
+		atf_check -s exit:0 -e empty -o match:"state=3 " "$SECUREKEY" kms debug attrs "$uid"
+		atf_check -s exit:0 -e empty -o empty "$SECUREKEY" kms debug destroy "$uid"
+		atf_check -s exit:1 -e match:"refused Get: Item Not Found" -o empty \
+			"$SECUREKEY" kms debug get "$uid"
+		atf_check -s exit:0 -e empty -o empty "$SECUREKEY" kms debug locate "ops-$v"
+	done
+	# another client identity does not see our keys
+	atf_check -s exit:0 -e empty -o save:uid "$SECUREKEY" kms debug create mine
+	chmod 0600 kms/other.key
+	atf_check -s exit:0 -e empty -o ignore \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem \
+		--cert kms/other.pem --key kms/other.key --server "$URL_primary"
+	atf_check -s exit:1 -e match:"refused Get: Permission Denied" -o empty \
+		"$SECUREKEY" kms debug get "$(cat uid)"
+}
+all_operations_cleanup() { kms_cleanup; }
+
 atf_init_test_cases()
 {
+	atf_add_test_case all_operations
 	atf_add_test_case enroll_kms
 	atf_add_test_case enroll_kms_protocol_1_2
 	atf_add_test_case enroll_kms_down
