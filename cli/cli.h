@@ -124,5 +124,7 @@ int cmd_kms_debug(int argc, char **argv);
 struct sk_config;
 /* The configuration, loaded once; NULL after reporting why it is unusable. */
 const struct sk_config *cli_config(void);
+/* The same, refused (with the message) when it configures no KMS. */
+const struct sk_config *cli_kms_config(void);
 
 #endif

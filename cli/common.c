@@ -139,6 +139,17 @@ const struct sk_config *cli_config(void)
 	return loaded > 0 ? &cfg : NULL;
 }
 
+const struct sk_config *cli_kms_config(void)
+{
+	const struct sk_config *cfg = cli_config();
+
+	if (cfg && !sk_config_has_kms(cfg)) {
+		sk_err("no KMS is configured in %s: run 'securekey kms configure' first", cfg->path);
+		return NULL;
+	}
+	return cfg;
+}
+
 int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm)
 {
 	const struct sk_config *cfg = cli_config();

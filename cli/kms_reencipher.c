@@ -68,13 +68,9 @@ int cmd_kms_reencipher(int argc, char **argv)
 		return EXIT_USAGE;
 	if (modes > 1)
 		return cli_usage_error("kms reencipher: choose one of --staged, --complete, --in-place");
-	cfg = cli_config();
+	cfg = cli_kms_config();
 	if (!cfg)
 		return EXIT_REFUSED;
-	if (!sk_config_has_kms(cfg)) {
-		sk_err("no KMS is configured in %s: run 'securekey kms configure' first", cfg->path);
-		return EXIT_REFUSED;
-	}
 	csv = strdup(cli_apqns_text_of(&cfg->apqns));
 	r = csv ? cli_open_hsm(csv, &hsm) : -1;
 	if (!r)

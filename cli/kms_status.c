@@ -181,12 +181,8 @@ int cmd_kms_status(int argc, char **argv)
 		return code;
 	if (!cli_no_arguments_left(argc, argv))
 		return EXIT_USAGE;
-	cfg = cli_config();
+	cfg = cli_kms_config();
 	if (!cfg)
 		return EXIT_REFUSED;
-	if (!sk_config_has_kms(cfg)) {
-		sk_err("no KMS is configured in %s: run 'securekey kms configure' first", cfg->path);
-		return EXIT_REFUSED;
-	}
 	return cli_exit_code(report(cfg, json));
 }

@@ -128,6 +128,20 @@ static int payload_uid(struct sk_kmip_conn *conn, struct sk_kmip_response *resp,
 	return 0;
 }
 
+/* For Register and Create: the identifier the server gave the new object. */
+static int transact_uid(struct sk_kmip_conn *conn, struct sk_kmip_request *req,
+			char uid[SK_KMIP_UID_MAX])
+{
+	struct sk_kmip_response resp;
+	int r = transact(conn, req, &resp);
+
+	if (r < 0)
+		return r;
+	r = payload_uid(conn, &resp, uid);
+	sk_kmip_response_free(&resp);
+	return r;
+}
+
 static int uid_only(struct sk_kmip_conn *conn, enum kmip_operation op, const char *uid,
 		    struct sk_kmip_response *resp)
 {
@@ -144,7 +158,6 @@ int sk_kmip_register_aes(struct sk_kmip_conn *conn, const struct sk_secret *key,
 			 const char *name, const char *app_namespace, const char *app_data,
 			 char uid[SK_KMIP_UID_MAX])
 {
-	struct sk_kmip_response resp;
 	struct sk_kmip_request req;
 	int r = sk_kmip_request_begin(&req, sk_kmip_conn_version(conn), KMIP_OP_REGISTER);
 
@@ -165,18 +178,12 @@ int sk_kmip_register_aes(struct sk_kmip_conn *conn, const struct sk_secret *key,
 	sk_ttlv_put_int(&req.enc, KMIP_TAG_CRYPTOGRAPHIC_LENGTH, (int32_t)key->len * 8);
 	sk_ttlv_end(&req.enc);
 	sk_ttlv_end(&req.enc);
-	r = transact(conn, &req, &resp);
-	if (r < 0)
-		return r;
-	r = payload_uid(conn, &resp, uid);
-	sk_kmip_response_free(&resp);
-	return r;
+	return transact_uid(conn, &req, uid);
 }
 
 int sk_kmip_create_aes(struct sk_kmip_conn *conn, unsigned bits, const char *name,
 		       char uid[SK_KMIP_UID_MAX])
 {
-	struct sk_kmip_response resp;
 	struct sk_kmip_request req;
 	int r = sk_kmip_request_begin(&req, sk_kmip_conn_version(conn), KMIP_OP_CREATE);
 
@@ -186,12 +193,7 @@ int sk_kmip_create_aes(struct sk_kmip_conn *conn, unsigned bits, const char *nam
 	attrs_begin(&req, true);
 	aes_attrs(&req, bits, name);
 	attrs_end(&req, true);
-	r = transact(conn, &req, &resp);
-	if (r < 0)
-		return r;
-	r = payload_uid(conn, &resp, uid);
-	sk_kmip_response_free(&resp);
-	return r;
+	return transact_uid(conn, &req, uid);
 }
 
 /* Key Value is a structure for plain keys; a byte string means it is wrapped. */

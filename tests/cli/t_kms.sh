@@ -51,6 +51,17 @@ kms_setup()
 	configure --server "$URL_primary"
 }
 
+# kms_setup_two: the same with a primary and a secondary server.
+kms_setup_two()
+{
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	start secondary
+	configure --server "$URL_primary" --server "$URL_secondary"
+}
+
 # configure ARGS...: kms configure with the test PKI and the APQNs.
 configure()
 {
@@ -283,12 +294,7 @@ failover_secondary_head()
 }
 failover_secondary_body()
 {
-	setup
-	mkdir -p kms
-	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
-	start primary
-	start secondary
-	configure --server "$URL_primary" --server "$URL_secondary"
+	kms_setup_two
 	mkimg img
 	enroll img --kms
 	# The secondary holds a replica: the same key under the same id.
@@ -314,12 +320,7 @@ both_down_head()
 }
 both_down_body()
 {
-	setup
-	mkdir -p kms
-	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
-	start primary
-	start secondary
-	configure --server "$URL_primary" --server "$URL_secondary"
+	kms_setup_two
 	mkimg img
 	enroll img --kms
 	kms_stop_all "$PWD/kms"

@@ -50,6 +50,9 @@
 /* Create @dir with mode 0700 (it must not exist yet). */
 void helper_mkdir(const char *dir);
 
+/* The whole file @path in a malloc'd buffer of exactly its size (fails the test). */
+void helper_read_file(const char *path, unsigned char **data, size_t *len);
+
 /* Every entry of a directory: name, mode, owner and (for files) content. */
 struct snapshot_entry {
 	char *name;

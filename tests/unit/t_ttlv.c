@@ -1242,29 +1242,6 @@ ATF_TC_BODY(parse_url_bad, tc)
 	ATF_REQUIRE_EQ(sk_kmip_parse_url(url, &ep), -EINVAL);
 }
 
-static void read_file(const char *path, unsigned char **data, size_t *len)
-{
-	struct stat st;
-	unsigned char *buf;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	ATF_REQUIRE_MSG(fd >= 0, "open %s: %s", path, strerror(errno));
-	ATF_REQUIRE(fstat(fd, &st) == 0);
-	/* exact size, so ASan sees a read past the end */
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	ATF_REQUIRE(buf != NULL);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		ATF_REQUIRE_MSG(n > 0, "read %s: %s", path, n < 0 ? strerror(errno) : "short");
-		got += (size_t)n;
-	}
-	close(fd);
-	*data = buf;
-	*len = got;
-}
-
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1325,7 +1302,7 @@ ATF_TC_BODY(fuzz_corpus_replay, tc)
 		size_t len;
 
 		snprintf(path, sizeof(path), "%s/%s", CORPUS_DIR, names[i]);
-		read_file(path, &data, &len);
+		helper_read_file(path, &data, &len);
 		capture_start(); /* the parser logs its refusals */
 		bad = sk_fuzz_ttlv(data, len);
 		ATF_CHECK_MSG(bad == NULL, "%s: %s", names[i], bad);
@@ -1520,7 +1497,7 @@ ATF_TC_BODY(pykmip_vectors, tc)
 		v.notes = line + notes;
 		listed++;
 		snprintf(path, sizeof(path), "%s/%s", VECTOR_DIR, v.file);
-		read_file(path, &data, &len);
+		helper_read_file(path, &data, &len);
 		ATF_CHECK_EQ_MSG(len, v.len, "%s: %zu bytes, MANIFEST says %zu", v.file, len, v.len);
 		r = sk_ttlv_decode(data, len, &doc, &why);
 		ATF_CHECK_MSG(r == 0, "%s: %s", v.file, why);
