@@ -75,6 +75,8 @@ int cli_main(int argc, char **argv, const struct cli_command *commands, void (*u
 /* Run the command named by argv[0] from @table; @what names the level. */
 int cli_dispatch(const struct cli_command *table, const char *what, int argc, char **argv);
 void cli_list_commands(const struct cli_command *table);
+/* "PROGRAM GROUP COMMAND ...": help for the group, or its command from @table. */
+int cli_run_group(const char *group, const struct cli_command *table, int argc, char **argv);
 
 /*
  * getopt_long over a command's argv (argv[0] is the command). Handles the

@@ -31,6 +31,16 @@ int cli_dispatch(const struct cli_command *table, const char *what, int argc, ch
 	return cli_usage_error("%s: unknown command '%s'", what, argv[0]);
 }
 
+int cli_run_group(const char *group, const struct cli_command *table, int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		printf("Usage: %s %s COMMAND [OPTIONS]\n\nCommands:\n", cli.program, group);
+		cli_list_commands(table);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	return cli_dispatch(table, group, argc - 1, argv + 1);
+}
+
 int cli_main(int argc, char **argv, const struct cli_command *commands, void (*usage)(void),
 	     int (*prepare)(void))
 {

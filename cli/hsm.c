@@ -19,10 +19,5 @@ static const struct cli_command hsm_commands[] = {
 
 int cmd_hsm(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		printf("Usage: securekey hsm COMMAND [OPTIONS]\n\nCommands:\n");
-		cli_list_commands(hsm_commands);
-		return argc < 2 ? EXIT_USAGE : 0;
-	}
-	return cli_dispatch(hsm_commands, "hsm", argc - 1, argv + 1);
+	return cli_run_group("hsm", hsm_commands, argc, argv);
 }

@@ -18,10 +18,5 @@ static const struct cli_command kms_commands[] = {
 
 int cmd_kms(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		printf("Usage: securekey kms COMMAND [OPTIONS]\n\nCommands:\n");
-		cli_list_commands(kms_commands);
-		return argc < 2 ? EXIT_USAGE : 0;
-	}
-	return cli_dispatch(kms_commands, "kms", argc - 1, argv + 1);
+	return cli_run_group("kms", kms_commands, argc, argv);
 }
