@@ -126,4 +126,11 @@ void sk_secmem_harden_process(void)
 	struct rlimit no_core = { 0, 0 };
 
 	(void)setrlimit(RLIMIT_CORE, &no_core);
+	/*
+	 * OpenSSL's own secure heap (locked, never dumped) for the private
+	 * parts of the KMS identity key once it is parsed; without it they
+	 * would sit in the ordinary heap. Not fatal when mlock is refused.
+	 */
+	if (!CRYPTO_secure_malloc_initialized())
+		(void)CRYPTO_secure_malloc_init(64 * 1024, 32);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -151,6 +152,9 @@ int sk_identity_unwrap(struct sk_hsm *hsm, const char *path, const struct sk_apq
 
 		sk_dbg("identity key: using the %s", which);
 		*key = d2i_AutoPrivateKey(NULL, &p, (long)der->len);
+		if (*key && CRYPTO_secure_malloc_initialized())
+			sk_dbg("identity key parsed; OpenSSL's secure heap holds %zu bytes",
+			       CRYPTO_secure_used());
 		if (!*key) {
 			sk_err("identity key %s does not hold a private key", path);
 			r = -EINVAL;
