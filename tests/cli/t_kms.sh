@@ -385,7 +385,7 @@ stalled_server_times_out_cleanup()
 atf_test_case tls_refusals
 tls_refusals_head()
 {
-	atf_set "descr" "wrong CA, expired client certificate, wrong host name: refused, nothing written"
+	atf_set "descr" "wrong CA, expired client certificate, wrong IP or host name: refused, nothing written"
 	kms_head
 }
 tls_refusals_body()
@@ -406,6 +406,11 @@ tls_refusals_body()
 	refused "server certificate refused: IP address mismatch" \
 		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem \
 		--cert kms/client.pem --key kms/client.key --server "$URL_wronghost"
+	# a name, not an address: the certificate has no DNS name "localhost"
+	refused "server certificate refused: hostname mismatch" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem \
+		--cert kms/client.pem --key kms/client.key \
+		--server "kmip://localhost:$(kms_port primary "$PWD/kms")"
 	refused "TLS handshake failed: .*certificate expired" \
 		"$SECUREKEY" kms configure --apqns "$APQNS" --ca kms/ca.pem \
 		--cert kms/expired.pem --key kms/expired.key --server "$URL_primary"
