@@ -117,6 +117,7 @@ int cmd_hsm_commit(int argc, char **argv);
 int cmd_hsm_set(int argc, char **argv);
 int cmd_hsm_clear_new(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 int cmd_kms(int argc, char **argv);
 int cmd_kms_configure(int argc, char **argv);
 int cmd_kms_status(int argc, char **argv);

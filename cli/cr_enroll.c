@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cr.h"
+#include "inventory.h"
 #include "keyslot.h"
 #include "kms.h"
 #include "log.h"
@@ -142,6 +143,9 @@ static int enroll(struct sk_device *dev, const struct enroll_args *a)
 		r = sk_device_read_seqid(dev->path, &dev->seqid);
 	if (!r)
 		r = sk_device_write_token(dev, &token);
+	/* The known-volume entry is a hint for batch commands; its loss is not fatal. */
+	if (r >= 0 && sk_inventory_add(dev->uuid, dev->path, sk_hsm_apqns(hsm)) < 0)
+		sk_warn("%s: not recorded among the known volumes", dev->path);
 	if (r >= 0)
 		printf("%s: enrolled: securekey token %d, keyslot %d, secure key under the CURRENT "
 		       "master key of APQNs %s.\n",

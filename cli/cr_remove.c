@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cr.h"
+#include "inventory.h"
 #include "keyslot.h"
 #include "log.h"
 
@@ -43,6 +44,8 @@ static int remove_token(struct sk_device *dev)
 	sk_secret_free(vk);
 	if (!r)
 		r = sk_device_remove_token(dev);
+	if (!r)
+		(void)sk_inventory_remove(dev->uuid);
 	if (!r && owned && (r = crypt_keyslot_destroy(dev->cd, slot)) < 0)
 		sk_err("%s: the token is removed but its keyslot %d is not: %s; remove it with "
 		       "'cryptsetup luksKillSlot %s %d'",

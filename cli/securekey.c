@@ -8,6 +8,7 @@
 
 static const struct cli_command commands[] = {
 	{ "hsm", cmd_hsm, "administer the HSM master-key registers", false },
+	{ "list", cmd_list, "list the LUKS2 devices with a securekey token and their state", false },
 	{ "kms", cmd_kms, "configure the KMS and re-encipher its identity key", false },
 	{ "debug", cmd_debug, "wrap/unwrap/rewrap test keys (for tests and the demo)", true },
 	{ NULL, NULL, NULL, false },

@@ -48,14 +48,15 @@ securekey_options_head() {
 	atf_set "descr" "securekey --help and securekey(8) name the same options"
 }
 securekey_options_body() {
-	check_same_options securekey hsm kms
+	check_same_options securekey "" hsm kms
 }
 
 atf_test_case securekey_commands
 securekey_commands_head() {
-	atf_set "descr" "every hsm and kms command of --help has a section in securekey(8)"
+	atf_set "descr" "every command, hsm and kms command of --help has a section in securekey(8)"
 }
 securekey_commands_body() {
+	check_commands_documented securekey ""
 	check_commands_documented securekey hsm
 	check_commands_documented securekey kms
 }

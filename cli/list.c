@@ -1,0 +1,177 @@
+/* securekey list: the inventory of LUKS2 devices with a securekey token. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "device.h"
+#include "inventory.h"
+#include "keystate.h"
+#include "log.h"
+
+static const char usage[] =
+	"Usage: securekey list [--all | PATH...] [--apqns AA.DDDD[,...]] [--json]\n"
+	"\n"
+	"List LUKS2 devices that have a securekey token: the known volumes (those\n"
+	"enrolled on this host) by default, every block device libblkid finds with\n"
+	"--all, or the given devices and image files. For each: UUID, path, APQNs,\n"
+	"the register whose master key enciphers the secure key, whether a staged\n"
+	"key exists, whether the volume key is bound to a KMS, and the next step of\n"
+	"a master-key change. Reads only; works at every stage of a rotation.\n"
+	"\n"
+	"Options:\n"
+	"  --all             probe every block device (libblkid)\n"
+	"  --apqns LIST      only devices bound to one of these APQNs\n"
+	"  --json            print JSON\n" CLI_COMMON_HELP;
+
+struct list_args {
+	bool all, json;
+	struct sk_apqn_list filter;
+	bool filtered;
+};
+
+static bool wanted(const struct list_args *a, const struct sk_apqn_list *apqns)
+{
+	if (!a->filtered)
+		return true;
+	for (size_t i = 0; i < apqns->count; i++)
+		for (size_t k = 0; k < a->filter.count; k++)
+			if (sk_apqn_equal(&apqns->items[i], &a->filter.items[k]))
+				return true;
+	return false;
+}
+
+static json_object *device_row(struct sk_device *dev)
+{
+	json_object *row = json_object_new_object();
+	struct sk_hsm *hsm = NULL;
+	struct sk_key_state st;
+	char *csv = strdup(cli_apqns_text_of(&dev->token.apqns));
+	int r = csv ? cli_open_hsm(csv, &hsm) : -ENOMEM;
+
+	if (!r)
+		r = sk_key_state_get(hsm, &dev->token, &st);
+	json_object_object_add(row, "uuid", json_object_new_string(dev->uuid));
+	json_object_object_add(row, "path", json_object_new_string(dev->path));
+	json_object_object_add(row, "apqns",
+			       json_object_new_string(cli_apqns_text_of(&dev->token.apqns)));
+	json_object_object_add(row, "register",
+			       json_object_new_string(r < 0		 ? "unknown"
+						      : st.current_found ? sk_register_name(st.current_reg)
+									 : "none"));
+	json_object_object_add(row, "staged", json_object_new_boolean(dev->token.has_staged));
+	json_object_object_add(row, "kms", json_object_new_boolean(dev->token.has_kms));
+	json_object_object_add(row, "next_step",
+			       json_object_new_string(r < 0 ? "unknown" : sk_next_step_name(st.next)));
+	sk_hsm_close(hsm);
+	free(csv);
+	return row;
+}
+
+/* A row for @path, NULL when it is not listed; *failed when it cannot be read. */
+static json_object *probe(const struct list_args *a, const char *path, bool quiet, bool *failed)
+{
+	struct sk_device *dev = NULL;
+	json_object *row = NULL;
+	int r = sk_device_open(path, false, false, &dev);
+
+	if (r < 0)
+		*failed = !quiet;
+	else if (dev->token_id < 0 && !quiet) {
+		sk_err("%s has no securekey token", path);
+		*failed = true;
+	} else if (dev->token_id >= 0 && wanted(a, &dev->token.apqns)) {
+		row = device_row(dev);
+	}
+	sk_device_close(dev);
+	return row;
+}
+
+static void print_table(json_object *rows)
+{
+	printf("%-36s  %-8s  %-6s  %-5s  %-21s  %s\n", "UUID", "REGISTER", "STAGED", "KMS",
+	       "NEXT STEP", "PATH (APQNS)");
+	for (size_t i = 0; i < json_object_array_length(rows); i++) {
+		json_object *row = json_object_array_get_idx(rows, i);
+#define FIELD(name) json_object_object_get(row, name)
+		printf("%-36s  %-8s  %-6s  %-5s  %-21s  %s (%s)\n",
+		       json_object_get_string(FIELD("uuid")),
+		       json_object_get_string(FIELD("register")),
+		       json_object_get_boolean(FIELD("staged")) ? "yes" : "no",
+		       json_object_get_boolean(FIELD("kms")) ? "bound" : "-",
+		       json_object_get_string(FIELD("next_step")),
+		       json_object_get_string(FIELD("path")), json_object_get_string(FIELD("apqns")));
+#undef FIELD
+	}
+}
+
+static int parse(int argc, char **argv, struct list_args *a, int *code)
+{
+	static const struct option options[] = {
+		CLI_COMMON_OPTIONS,
+		{ "all", no_argument, NULL, 'a' },
+		{ "apqns", required_argument, NULL, OPT_APQNS },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = cli_getopt(argc, argv, options, usage, code)) >= 0) {
+		if (c == 'a')
+			a->all = true;
+		else if (c == OPT_JSON)
+			a->json = true;
+		else if (sk_apqn_list_parse(optarg, &a->filter) < 0)
+			return *code = cli_usage_error("--apqns: '%s' is not a list of AA.DDDD", optarg);
+		else
+			a->filtered = true;
+	}
+	if (c == -2)
+		return *code ? *code : -1;
+	if (a->all && optind < argc)
+		return *code = cli_usage_error("list: give --all or paths, not both");
+	return 0;
+}
+
+int cmd_list(int argc, char **argv)
+{
+	struct list_args a = { 0 };
+	json_object *rows;
+	char **paths = NULL;
+	size_t count = 0;
+	bool failed = false, given;
+	int code = 0, r = parse(argc, argv, &a, &code);
+
+	if (r)
+		return r < 0 ? 0 : code;
+	given = optind < argc;
+	r = a.all ? sk_inventory_scan(&paths, &count) : given ? 0 : sk_inventory_paths(&paths, &count);
+	if (r < 0)
+		return EXIT_REFUSED;
+	rows = json_object_new_array();
+	for (int i = optind; i < argc; i++) {
+		json_object *row = probe(&a, argv[i], false, &failed);
+
+		if (row)
+			json_object_array_add(rows, row);
+	}
+	for (size_t i = 0; i < count; i++) {
+		json_object *row = probe(&a, paths[i], a.all, &failed);
+
+		if (row)
+			json_object_array_add(rows, row);
+	}
+	if (a.json)
+		puts(json_object_to_json_string_ext(rows, JSON_C_TO_STRING_PRETTY |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		print_table(rows);
+	json_object_put(rows);
+	sk_inventory_free(paths, count);
+	return failed ? EXIT_REFUSED : 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * Known volumes: one small JSON file per enrolled LUKS UUID under
+ * <state>/volumes/ ({"uuid", "path", "apqns"}), written by enroll and
+ * removed by remove. It is how batch commands and the master-key rotation
+ * find image files and devices enrolled on this host (a libblkid scan finds
+ * block devices enrolled elsewhere).
+ */
+#ifndef SECUREKEY_INVENTORY_H
+#define SECUREKEY_INVENTORY_H
+
+#include <stddef.h>
+
+#include "apqn.h"
+
+int sk_inventory_add(const char *uuid, const char *path, const struct sk_apqn_list *apqns);
+int sk_inventory_remove(const char *uuid);
+
+/* Paths of the known volumes, sorted by UUID; free with sk_inventory_free. */
+int sk_inventory_paths(char ***paths, size_t *count);
+/* Block devices libblkid reports as crypto_LUKS. */
+int sk_inventory_scan(char ***paths, size_t *count);
+void sk_inventory_free(char **paths, size_t count);
+
+#endif

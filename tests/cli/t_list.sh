@@ -1,0 +1,99 @@
+#! @ATF_SH@
+# securekey list: the known volumes recorded by enroll (removed by remove),
+# explicit paths, the --apqns filter, and the state of each device as a
+# master-key change moves on. It must never write.
+
+SK_BUILDDIR=@abs_top_builddir@
+. @abs_top_srcdir@/tests/cli/common.sh
+. @abs_top_srcdir@/tests/cli/devices.sh
+
+# ljson PYTHON-EXPR...: 'securekey list --json ARGS' (in $LARGS) and checks over it (l).
+ljson()
+{
+	atf_check -s exit:0 -o save:list.json -e empty "$SECUREKEY" list --json $LARGS
+	atf_check -s exit:0 -o inline:"ok\n" -e empty "$PYTHON" -c '
+import json, sys
+l = json.load(open("list.json"))
+for expr in sys.argv[1:]:
+    if not eval(expr):
+        sys.exit("list --json: %s does not hold in\n%s" % (expr, json.dumps(l, indent=1)))
+print("ok")
+' "$@"
+}
+
+atf_test_case known_volumes
+known_volumes_head()
+{
+	atf_set "descr" "enroll records a volume, list shows it with its state, remove forgets it"
+	common_head
+}
+known_volumes_body()
+{
+	setup
+	mkimg a
+	mkimg b
+	mkimg plain
+	LARGS=
+	ljson "l == []"
+	enroll a
+	enroll b
+	ua=$(cryptsetup luksUUID a)
+	ub=$(cryptsetup luksUUID b)
+	test "$(stat -c %a "state/volumes/$ua")" = 600 || atf_fail "known-volume entry is not 0600"
+	ljson "len(l) == 2" "sorted(d['uuid'] for d in l) == sorted(['$ua', '$ub'])" \
+		"all(d['register'] == 'CURRENT' and d['next_step'] == 'none' for d in l)" \
+		"all(d['path'] in ('$PWD/a', '$PWD/b') and d['apqns'] == '$APQNS' for d in l)" \
+		"all(d['staged'] is False and d['kms'] is False for d in l)"
+	atf_check -s exit:0 -e empty -o match:"^$ua +CURRENT +no +- +none +$PWD/a \\($APQNS\\)\$" \
+		"$SECUREKEY" list
+	new_mk n1
+	snapshot a b hsm state >before
+	ljson "all(d['next_step'] == 'reencipher --staged' for d in l)"
+	snapshot a b hsm state >after
+	atf_check -s exit:0 cmp before after
+	atf_check -s exit:0 -o ignore -e ignore "$CR" reencipher a --staged --key-file pass
+	set_new
+	ljson "[d['next_step'] for d in l if d['uuid'] == '$ua'] == ['reencipher --complete']" \
+		"[d['register'] for d in l if d['uuid'] == '$ua'] == ['OLD']" \
+		"[d['staged'] for d in l if d['uuid'] == '$ua'] == [True]" \
+		"[d['next_step'] for d in l if d['uuid'] == '$ub'] == ['reencipher --in-place']"
+	atf_check -s exit:0 -o ignore -e ignore "$CR" remove b --key-file pass
+	test ! -e "state/volumes/$ub" || atf_fail "remove left the known-volume entry"
+	ljson "[d['uuid'] for d in l] == ['$ua']"
+}
+
+atf_test_case paths_and_filter
+paths_and_filter_head()
+{
+	atf_set "descr" "explicit paths (a device without token is an error, the others still listed) and --apqns"
+	common_head
+}
+paths_and_filter_body()
+{
+	setup
+	mkimg a
+	mkimg b
+	mkimg plain
+	enroll a
+	atf_check -s exit:0 -o match:"Initialized APQNs 03.0001" -e empty \
+		"$SECUREKEY" hsm init --apqns 03.0001
+	atf_check -s exit:0 -e ignore -o match:"enrolled" \
+		"$CR" enroll b --apqns 03.0001 --key-file pass
+	LARGS="a b"
+	ljson "len(l) == 2" "l[0]['path'] == 'a' and l[1]['path'] == 'b'"
+	LARGS="--apqns 03.0001"
+	ljson "[d['path'] for d in l] == ['$PWD/b']"
+	LARGS="--apqns 02.0001,04.0001 a b"
+	ljson "[d['path'] for d in l] == ['a']"
+	atf_check -s exit:1 -e match:"plain has no securekey token" -o match:"^\\[" \
+		"$SECUREKEY" list --json plain a
+	atf_check -s exit:1 -e match:"nothere" -o ignore "$SECUREKEY" list nothere
+	SK_EXIT=2 refused "give --all or paths, not both" "$SECUREKEY" list --all a
+	SK_EXIT=2 refused "is not a list of AA.DDDD" "$SECUREKEY" list --apqns x
+}
+
+atf_init_test_cases()
+{
+	atf_add_test_case known_volumes
+	atf_add_test_case paths_and_filter
+}
