@@ -33,6 +33,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_PROTOCOL,
 	OPT_KMS,
+	OPT_FORCE,
 };
 
 #define CLI_COMMON_OPTIONS                                         \
@@ -102,11 +103,13 @@ const char *cli_blob_mkvp(const unsigned char *blob, size_t blob_len);
 
 /*
  * The shape of commit, set and clear-new: parse --apqns, open the set,
- * run @change, then @report what it did.
+ * run @precheck (may be NULL; only then is --force accepted) and @change,
+ * then @report what it did.
  */
 int cli_run_set_change(int argc, char **argv, const char *usage,
 		       int (*change)(struct sk_hsm *hsm, struct sk_apqn_status *after),
-		       void (*report)(struct sk_hsm *hsm, const struct sk_apqn_status *after));
+		       void (*report)(struct sk_hsm *hsm, const struct sk_apqn_status *after),
+		       int (*precheck)(struct sk_hsm *hsm, bool force));
 
 int cmd_hsm(int argc, char **argv);
 int cmd_hsm_init(int argc, char **argv);

@@ -222,20 +222,29 @@ const char *cli_blob_mkvp(const unsigned char *blob, size_t blob_len)
 
 int cli_run_set_change(int argc, char **argv, const char *usage,
 		       int (*change)(struct sk_hsm *hsm, struct sk_apqn_status *after),
-		       void (*report)(struct sk_hsm *hsm, const struct sk_apqn_status *after))
+		       void (*report)(struct sk_hsm *hsm, const struct sk_apqn_status *after),
+		       int (*precheck)(struct sk_hsm *hsm, bool force))
 {
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
 		{ "apqns", required_argument, NULL, OPT_APQNS },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sk_apqn_status after;
 	struct sk_hsm *hsm = NULL;
 	const char *apqns = NULL;
+	bool force = false;
 	int c, code = 0, r;
 
-	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0)
-		apqns = optarg;
+	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0) {
+		if (c == OPT_FORCE && !precheck)
+			return cli_usage_error("invalid option for '%s'", argv[0]);
+		if (c == OPT_FORCE)
+			force = true;
+		else
+			apqns = optarg;
+	}
 	if (c == -2)
 		return code;
 	if (!cli_no_arguments_left(argc, argv))
@@ -243,6 +252,8 @@ int cli_run_set_change(int argc, char **argv, const char *usage,
 	if (!apqns)
 		return cli_usage_error("%s: --apqns is required", argv[0]);
 	r = cli_open_hsm(apqns, &hsm);
+	if (!r && precheck)
+		r = precheck(hsm, force);
 	if (!r)
 		r = change(hsm, &after);
 	if (!r)

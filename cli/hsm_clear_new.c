@@ -22,5 +22,5 @@ static void report(struct sk_hsm *hsm, const struct sk_apqn_status *after)
 
 int cmd_hsm_clear_new(int argc, char **argv)
 {
-	return cli_run_set_change(argc, argv, usage, sk_hsm_clear_new, report);
+	return cli_run_set_change(argc, argv, usage, sk_hsm_clear_new, report, NULL);
 }

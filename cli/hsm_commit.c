@@ -24,5 +24,5 @@ static void report(struct sk_hsm *hsm, const struct sk_apqn_status *after)
 
 int cmd_hsm_commit(int argc, char **argv)
 {
-	return cli_run_set_change(argc, argv, usage, sk_hsm_commit, report);
+	return cli_run_set_change(argc, argv, usage, sk_hsm_commit, report, NULL);
 }

@@ -3,16 +3,20 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "interlock.h"
 
 static const char usage[] =
-	"Usage: securekey hsm set --apqns AA.DDDD[,...]\n"
+	"Usage: securekey hsm set --apqns AA.DDDD[,...] [--force]\n"
 	"\n"
 	"Make the committed NEW master key CURRENT on every APQN of the set; the\n"
 	"previous CURRENT key moves to OLD and NEW becomes empty. Secure keys under\n"
 	"the OLD master key keep working until they are re-enciphered.\n"
+	"Refused while a known volume (see 'securekey list') bound to these APQNs\n"
+	"is not staged to the NEW master key: each one is named with its next step.\n"
 	"\n"
 	"Options:\n"
-	"  --apqns LIST      the APQN set\n" CLI_COMMON_HELP;
+	"  --apqns LIST      the APQN set\n"
+	"  --force           set even so (those volumes then rely on OLD, or on a KMS)\n" CLI_COMMON_HELP;
 
 static void report(struct sk_hsm *hsm, const struct sk_apqn_status *after)
 {
@@ -23,7 +27,12 @@ static void report(struct sk_hsm *hsm, const struct sk_apqn_status *after)
 	       cli_register_mkvp(after, SK_REG_OLD));
 }
 
+static int interlock(struct sk_hsm *hsm, bool force)
+{
+	return sk_set_interlock(sk_hsm_location(hsm), sk_hsm_apqns(hsm), force);
+}
+
 int cmd_hsm_set(int argc, char **argv)
 {
-	return cli_run_set_change(argc, argv, usage, sk_hsm_set, report);
+	return cli_run_set_change(argc, argv, usage, sk_hsm_set, report, interlock);
 }

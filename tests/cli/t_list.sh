@@ -92,8 +92,78 @@ paths_and_filter_body()
 	SK_EXIT=2 refused "is not a list of AA.DDDD" "$SECUREKEY" list --apqns x
 }
 
+atf_test_case set_interlock
+set_interlock_head()
+{
+	atf_set "descr" "hsm set refuses while a known volume bound to the APQNs is not staged; --force overrides"
+	common_head
+}
+set_interlock_body()
+{
+	setup
+	mkimg a
+	mkimg b
+	mkimg other
+	enroll a
+	enroll b
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm init --apqns 03.0001
+	atf_check -s exit:0 -e ignore -o match:"enrolled" \
+		"$CR" enroll other --apqns 03.0001 --key-file pass
+	new_mk n1
+	atf_check -s exit:0 -o ignore -e ignore "$CR" reencipher a --staged --key-file pass
+	# b is not staged: named, with the command; nothing changes
+	SK_EXIT=1 refused "$PWD/b \(UUID $(cryptsetup luksUUID b)\): not staged: run 'securekey-cryptsetup reencipher DEVICE --staged'" \
+		"$SECUREKEY" hsm set --apqns "$APQNS"
+	atf_check -s exit:1 -o empty -e match:"hsm set refused: 1 known volume bound to these APQNs is not staged" \
+		-e not-match:"$PWD/a " -e not-match:"other" "$SECUREKEY" hsm set --apqns "$APQNS"
+	atf_check -s exit:0 -o ignore -e ignore "$CR" reencipher b --staged --key-file pass
+	# every volume staged: set goes through, quietly
+	atf_check -s exit:0 -o match:"NEW master key set on APQNs $APQNS" -e empty \
+		"$SECUREKEY" hsm set --apqns "$APQNS"
+	# an uncompleted re-encipher is in the way of the next set too
+	atf_check -s exit:0 -o ignore -e ignore "$CR" reencipher a --complete --key-file pass
+	new_mk n2
+	atf_check -s exit:1 -o empty -e match:"$PWD/b .*previous re-encipher is not completed" \
+		-e match:"$PWD/a .*not staged" "$SECUREKEY" hsm set --apqns "$APQNS"
+	# --force: warned, set
+	atf_check -s exit:0 -o match:"NEW master key set" \
+		-e match:"--force: setting the NEW master key although 2 known volumes are not staged" \
+		"$SECUREKEY" hsm set --apqns "$APQNS" --force
+	# a known volume that is gone is in the way until its entry is deleted
+	new_mk n3
+	atf_check -s exit:0 -o ignore -e ignore "$CR" reencipher a --in-place --key-file pass
+	atf_check -s exit:0 -o ignore -e ignore "$CR" reencipher a --staged --key-file pass
+	atf_check -s exit:0 -o ignore -e ignore "$CR" setkey b --key-file pass
+	atf_check -s exit:0 -o ignore -e ignore "$CR" reencipher b --staged --key-file pass
+	mv b b.moved
+	atf_check -s exit:1 -o empty -e match:"$PWD/b .*cannot be read" "$SECUREKEY" hsm set --apqns "$APQNS"
+	rm "state/volumes/$(cryptsetup luksUUID b.moved)"
+	atf_check -s exit:0 -o match:"NEW master key set" -e empty "$SECUREKEY" hsm set --apqns "$APQNS"
+	# commit and clear-new take no --force
+	SK_EXIT=2 refused "invalid option" "$SECUREKEY" hsm commit --apqns "$APQNS" --force
+}
+
+atf_test_case enroll_while_new_committed
+enroll_while_new_committed_head()
+{
+	atf_set "descr" "during a rotation, enroll creates the token staged, so set is not held up by it"
+	common_head
+}
+enroll_while_new_committed_body()
+{
+	setup
+	new_mk n1
+	mkimg late
+	enroll late
+	LARGS=
+	ljson "[d['staged'] for d in l] == [True]" "[d['next_step'] for d in l] == ['hsm set']"
+	atf_check -s exit:0 -o match:"NEW master key set" -e empty "$SECUREKEY" hsm set --apqns "$APQNS"
+}
+
 atf_init_test_cases()
 {
+	atf_add_test_case set_interlock
+	atf_add_test_case enroll_while_new_committed
 	atf_add_test_case known_volumes
 	atf_add_test_case paths_and_filter
 }
