@@ -170,6 +170,20 @@ refused()
 	rm -f .sk-snap.before .sk-snap.after
 }
 
+# json_holds FILE NAME PYTHON-EXPR...: every expression over the JSON in
+# FILE, bound to NAME, holds.
+json_holds()
+{
+	atf_check -s exit:0 -o inline:"ok\n" -e empty "$PYTHON" -c '
+import json, sys
+data = json.load(open(sys.argv[1]))
+for expr in sys.argv[3:]:
+    if not eval(expr, {sys.argv[2]: data}):
+        sys.exit("%s: %s does not hold in\n%s" % (sys.argv[1], expr, json.dumps(data, indent=1)))
+print("ok")
+' "$@"
+}
+
 # vjson IMG PYTHON-EXPR...: 'validate IMG --json' exits 0 and every
 # expression over its output (v) holds.
 vjson()
@@ -177,14 +191,7 @@ vjson()
 	_img=$1
 	shift
 	atf_check -s exit:0 -o save:validate.json -e empty "$CR" validate "$_img" --json
-	atf_check -s exit:0 -o inline:"ok\n" -e empty "$PYTHON" -c '
-import json, sys
-v = json.load(open("validate.json"))
-for expr in sys.argv[1:]:
-    if not eval(expr):
-        sys.exit("validate --json: %s does not hold in\n%s" % (expr, json.dumps(v, indent=1)))
-print("ok")
-' "$@"
+	json_holds validate.json v "$@"
 }
 
 # vstate IMG REGISTER STAGED_REGISTER|- NEXT_STEP: the state validate --json
