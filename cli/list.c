@@ -37,13 +37,7 @@ struct list_args {
 
 static bool wanted(const struct list_args *a, const struct sk_apqn_list *apqns)
 {
-	if (!a->filtered)
-		return true;
-	for (size_t i = 0; i < apqns->count; i++)
-		for (size_t k = 0; k < a->filter.count; k++)
-			if (sk_apqn_equal(&apqns->items[i], &a->filter.items[k]))
-				return true;
-	return false;
+	return !a->filtered || sk_apqn_list_overlap(apqns, &a->filter);
 }
 
 static json_object *device_row(struct sk_device *dev)
@@ -51,8 +45,7 @@ static json_object *device_row(struct sk_device *dev)
 	json_object *row = json_object_new_object();
 	struct sk_hsm *hsm = NULL;
 	struct sk_key_state st;
-	char *csv = strdup(cli_apqns_text_of(&dev->token.apqns));
-	int r = csv ? cli_open_hsm(csv, &hsm) : -ENOMEM;
+	int r = cli_open_hsm_for(&dev->token.apqns, &hsm);
 
 	if (!r)
 		r = sk_key_state_get(hsm, &dev->token, &st);
@@ -69,7 +62,6 @@ static json_object *device_row(struct sk_device *dev)
 	json_object_object_add(row, "next_step",
 			       json_object_new_string(r < 0 ? "unknown" : sk_next_step_name(st.next)));
 	sk_hsm_close(hsm);
-	free(csv);
 	return row;
 }
 

@@ -39,6 +39,15 @@ bool sk_apqn_equal(const struct sk_apqn *a, const struct sk_apqn *b)
 	return a->adapter == b->adapter && a->domain == b->domain;
 }
 
+bool sk_apqn_list_overlap(const struct sk_apqn_list *a, const struct sk_apqn_list *b)
+{
+	for (size_t i = 0; i < a->count; i++)
+		for (size_t k = 0; k < b->count; k++)
+			if (sk_apqn_equal(&a->items[i], &b->items[k]))
+				return true;
+	return false;
+}
+
 static int list_add(struct sk_apqn_list *list, const char *item)
 {
 	struct sk_apqn apqn;

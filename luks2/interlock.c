@@ -11,15 +11,6 @@
 #include "keystate.h"
 #include "log.h"
 
-static bool overlaps(const struct sk_apqn_list *a, const struct sk_apqn_list *b)
-{
-	for (size_t i = 0; i < a->count; i++)
-		for (size_t k = 0; k < b->count; k++)
-			if (sk_apqn_equal(&a->items[i], &b->items[k]))
-				return true;
-	return false;
-}
-
 /* Why the volume at @path stands in the way, or NULL when it does not. */
 static const char *in_the_way(const char *hsm_dir, const struct sk_apqn_list *apqns,
 			      const char *path, struct sk_device **dev)
@@ -30,7 +21,7 @@ static const char *in_the_way(const char *hsm_dir, const struct sk_apqn_list *ap
 
 	if (sk_device_open(path, false, false, dev) < 0)
 		return "cannot be read: restore it, or delete its entry in the known volumes";
-	if ((*dev)->token_id < 0 || !overlaps(&(*dev)->token.apqns, apqns))
+	if ((*dev)->token_id < 0 || !sk_apqn_list_overlap(&(*dev)->token.apqns, apqns))
 		return NULL;
 	r = sk_hsm_open(hsm_dir, &(*dev)->token.apqns, &hsm);
 	if (!r)
