@@ -10,6 +10,7 @@
 #include "keyslot.h"
 #include "kms.h"
 #include "log.h"
+#include "reencipher.h"
 
 static const char usage[] =
 	"Usage: securekey-cryptsetup enroll DEVICE --apqns AA.DDDD[,...] [OPTIONS]\n"
@@ -77,33 +78,24 @@ static int key_spec_of(struct sk_device *dev, size_t vk_len, struct sk_key_spec 
 	return 0;
 }
 
-static int wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk_key_spec *spec,
-		const struct sk_secret *vk, struct sk_token *token, bool staged)
-{
-	unsigned char *blob = NULL;
-	size_t len;
-	int r = sk_hsm_wrap(hsm, reg, spec, vk, &blob, &len);
-
-	if (!r)
-		r = staged ? sk_token_set_staged(token, blob, len)
-			   : sk_token_create(0, sk_hsm_apqns(hsm), blob, len, token);
-	free(blob);
-	return r;
-}
-
 static int build_token(struct sk_device *dev, struct sk_hsm *hsm, const struct sk_secret *vk,
 		       struct sk_token *token)
 {
-	struct sk_hsm_status st;
 	struct sk_key_spec spec;
+	unsigned char *blob = NULL;
+	size_t len;
+	bool staged;
 	int r = key_spec_of(dev, vk->len, &spec);
 
 	if (!r)
-		r = wrap(hsm, SK_REG_CURRENT, &spec, vk, token, false);
-	if (!r && sk_hsm_status(hsm, &st) == 0 && sk_hsm_status_agree(&st, SK_REG_NEW)) {
+		r = sk_hsm_wrap(hsm, SK_REG_CURRENT, &spec, vk, &blob, &len);
+	if (!r)
+		r = sk_token_create(0, sk_hsm_apqns(hsm), blob, len, token);
+	free(blob);
+	if (!r)
+		r = sk_reencipher_stage_vk(hsm, token, vk, &staged);
+	if (!r && staged)
 		sk_info("A NEW master key is committed: the token is created staged to it.");
-		r = wrap(hsm, SK_REG_NEW, &spec, vk, token, true);
-	}
 	return r;
 }
 

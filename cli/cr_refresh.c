@@ -8,6 +8,7 @@
 #include "cr.h"
 #include "kms.h"
 #include "log.h"
+#include "reencipher.h"
 
 static const char usage[] =
 	"Usage: securekey-cryptsetup refresh DEVICE [DEVICE...] [OPTIONS]\n"
@@ -26,24 +27,17 @@ static const char usage[] =
 
 static int wrap_into(struct sk_hsm *hsm, struct sk_token *token, const struct sk_secret *vk)
 {
-	struct sk_hsm_status st;
 	unsigned char *blob = NULL;
 	size_t len;
+	bool staged;
 	int r = sk_hsm_wrap(hsm, SK_REG_CURRENT, &token->key, vk, &blob, &len);
 
 	if (!r)
 		r = sk_token_set_current(token, blob, len);
 	free(blob);
-	blob = NULL;
 	if (!r)
 		sk_token_drop_staged(token);
-	if (!r && sk_hsm_status(hsm, &st) == 0 && sk_hsm_status_agree(&st, SK_REG_NEW)) {
-		r = sk_hsm_wrap(hsm, SK_REG_NEW, &token->key, vk, &blob, &len);
-		if (!r)
-			r = sk_token_set_staged(token, blob, len);
-		free(blob);
-	}
-	return r;
+	return r ? r : sk_reencipher_stage_vk(hsm, token, vk, &staged);
 }
 
 /* One KMS session (identity key unwrapped once) for all devices of the run. */

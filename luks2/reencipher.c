@@ -106,6 +106,25 @@ static int complete(struct sk_hsm *hsm, struct sk_token *token)
 	return r;
 }
 
+int sk_reencipher_stage_vk(struct sk_hsm *hsm, struct sk_token *token,
+			   const struct sk_secret *vk, bool *staged)
+{
+	struct sk_hsm_status st;
+	unsigned char *blob = NULL;
+	size_t len;
+	int r;
+
+	*staged = false;
+	if (sk_hsm_status(hsm, &st) < 0 || !sk_hsm_status_agree(&st, SK_REG_NEW))
+		return 0;
+	r = sk_hsm_wrap(hsm, SK_REG_NEW, &token->key, vk, &blob, &len);
+	if (!r)
+		r = sk_token_set_staged(token, blob, len);
+	free(blob);
+	*staged = r == 0;
+	return r;
+}
+
 int sk_reencipher_apply(struct sk_hsm *hsm, struct sk_token *token, enum sk_next_step action)
 {
 	switch (action) {

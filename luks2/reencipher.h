@@ -20,6 +20,14 @@ enum sk_reencipher_mode {
 int sk_reencipher_choose(const char *device, const struct sk_key_state *state,
 			 enum sk_reencipher_mode mode, enum sk_next_step *action);
 
+/*
+ * While a NEW master key is committed on the token's APQNs, also wrap @vk
+ * under it as the staged key (enroll and refresh, which have the volume
+ * key, start a token already staged). *staged says whether it did.
+ */
+int sk_reencipher_stage_vk(struct sk_hsm *hsm, struct sk_token *token,
+			   const struct sk_secret *vk, bool *staged);
+
 /* Apply @action to @token in memory (the caller writes it). */
 int sk_reencipher_apply(struct sk_hsm *hsm, struct sk_token *token, enum sk_next_step action);
 
