@@ -93,6 +93,8 @@ bool cli_no_arguments_left(int argc, char **argv);
 
 /* Open the HSM at the chosen directory for @apqns_csv (NULL: every APQN it knows). */
 int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm);
+/* The same for a parsed list (empty: every APQN). */
+int cli_open_hsm_for(const struct sk_apqn_list *apqns, struct sk_hsm **hsm);
 /* The APQN list of @hsm as "01.0001,02.0001". */
 const char *cli_apqns_text(const struct sk_hsm *hsm);
 const char *cli_apqns_text_of(const struct sk_apqn_list *apqns);

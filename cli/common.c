@@ -160,10 +160,9 @@ const struct sk_config *cli_kms_config(void)
 	return cfg;
 }
 
-int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm)
+int cli_open_hsm_for(const struct sk_apqn_list *apqns, struct sk_hsm **hsm)
 {
 	const struct sk_config *cfg = cli_config();
-	struct sk_apqn_list apqns = { 0 };
 	char *dir;
 	int r;
 
@@ -172,11 +171,17 @@ int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm)
 	dir = sk_path_hsm_dir_or(cli.hsm_dir, cfg->hsm_dir);
 	if (!dir)
 		return -ENOMEM;
-	r = apqns_csv ? sk_apqn_list_parse(apqns_csv, &apqns) : 0;
-	if (!r)
-		r = sk_hsm_open(dir, &apqns, hsm);
+	r = sk_hsm_open(dir, apqns, hsm);
 	free(dir);
 	return r;
+}
+
+int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm)
+{
+	struct sk_apqn_list apqns = { 0 };
+	int r = apqns_csv ? sk_apqn_list_parse(apqns_csv, &apqns) : 0;
+
+	return r ? r : cli_open_hsm_for(&apqns, hsm);
 }
 
 const char *cli_apqns_text_of(const struct sk_apqn_list *apqns)

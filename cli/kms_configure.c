@@ -43,25 +43,24 @@ struct configure_args {
 	int error;
 };
 
+/* The options that are [kms] keys go through the configuration's own checks. */
+static int set_kms_option(struct configure_args *a, const char *key, const char *arg)
+{
+	const char *why;
+
+	if (sk_config_set_kms(&a->cfg, key, arg, &why) < 0)
+		return cli_usage_error("--%s '%s': %s", key, arg, why);
+	return 0;
+}
+
 static int take_option(int c, const char *arg, struct configure_args *a)
 {
-	struct sk_kmip_endpoint ep;
-	char *end;
-	long n;
-
 	switch (c) {
 	case OPT_APQNS:
 		a->apqns = arg;
-		return sk_apqn_list_parse(arg, &a->cfg.apqns) < 0
-			       ? cli_usage_error("--apqns: '%s' is not a list of AA.DDDD", arg)
-			       : 0;
+		return set_kms_option(a, "apqns", arg);
 	case OPT_SERVER:
-		if (sk_kmip_parse_url(arg, &ep) < 0 || strlen(arg) >= SK_KMS_URL_MAX)
-			return cli_usage_error("--server: '%s' is not kmip://HOST[:PORT]", arg);
-		if (a->cfg.n_servers == SK_KMS_MAX_SERVERS)
-			return cli_usage_error("--server: at most %d servers", SK_KMS_MAX_SERVERS);
-		strcpy(a->cfg.servers[a->cfg.n_servers++], arg);
-		return 0;
+		return set_kms_option(a, "server", arg);
 	case OPT_CA:
 		a->ca = arg;
 		return 0;
@@ -72,15 +71,9 @@ static int take_option(int c, const char *arg, struct configure_args *a)
 		a->key = arg;
 		return 0;
 	case OPT_TIMEOUT:
-		n = strtol(arg, &end, 10);
-		if (*end || n < 1 || n > 600)
-			return cli_usage_error("--timeout: 1 to 600 seconds");
-		a->cfg.timeout = (int)n;
-		return 0;
+		return set_kms_option(a, "timeout", arg);
 	default:
-		return sk_config_parse_protocol(arg, &a->cfg.protocol) < 0
-			       ? cli_usage_error("--protocol: auto, 1.2, 1.3, 1.4 or 2.0")
-			       : 0;
+		return set_kms_option(a, "protocol", arg);
 	}
 }
 
@@ -146,7 +139,7 @@ static int write_all(struct configure_args *a, EVP_PKEY *pkey)
 				   "%s/identity.skey", dir) >= sizeof(a->cfg.identity_key))
 		r = -ENAMETOOLONG;
 	if (!r)
-		r = cli_open_hsm(a->apqns, &hsm);
+		r = cli_open_hsm_for(&a->cfg.apqns, &hsm);
 	if (!r)
 		r = sk_identity_store(hsm, pkey, a->cfg.identity_key);
 	if (!r)

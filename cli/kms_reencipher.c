@@ -54,7 +54,6 @@ int cmd_kms_reencipher(int argc, char **argv)
 	enum sk_next_step done;
 	struct sk_hsm *hsm = NULL;
 	int c, code = 0, r, modes = 0;
-	char *csv;
 
 	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0) {
 		modes++;
@@ -71,13 +70,11 @@ int cmd_kms_reencipher(int argc, char **argv)
 	cfg = cli_kms_config();
 	if (!cfg)
 		return EXIT_REFUSED;
-	csv = strdup(cli_apqns_text_of(&cfg->apqns));
-	r = csv ? cli_open_hsm(csv, &hsm) : -1;
+	r = cli_open_hsm_for(&cfg->apqns, &hsm);
 	if (!r)
 		r = sk_identity_reencipher(hsm, cfg->identity_key, &cfg->apqns, mode, &done);
 	if (!r)
 		printf("identity key %s: %s.\n", cfg->identity_key, done_text(done));
 	sk_hsm_close(hsm);
-	free(csv);
 	return cli_exit_code(r);
 }

@@ -34,9 +34,8 @@ struct identity_report {
 static void identity_report(const struct sk_config *cfg, struct identity_report *rep)
 {
 	struct sk_hsm *hsm = NULL;
-	char *csv = strdup(cli_apqns_text_of(&cfg->apqns));
 
-	rep->error = csv ? cli_open_hsm(csv, &hsm) : -ENOMEM;
+	rep->error = cli_open_hsm_for(&cfg->apqns, &hsm);
 	if (!rep->error)
 		rep->error = sk_identity_read(cfg->identity_key, &cfg->apqns, &rep->token);
 	if (!rep->error) {
@@ -46,7 +45,6 @@ static void identity_report(const struct sk_config *cfg, struct identity_report 
 		rep->have_token = !rep->error;
 	}
 	sk_hsm_close(hsm);
-	free(csv);
 }
 
 /* "ok" and the KMIP version, or what failed (the error is logged too). */

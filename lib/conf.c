@@ -28,7 +28,7 @@ const char *sk_config_path(void)
 	return env && *env ? env : SK_DEFAULT_CONFIG;
 }
 
-int sk_config_parse_protocol(const char *text, struct sk_kmip_version *v)
+static int parse_protocol(const char *text, struct sk_kmip_version *v)
 {
 	static const struct {
 		const char *text;
@@ -47,74 +47,86 @@ int sk_config_parse_protocol(const char *text, struct sk_kmip_version *v)
 	return -EINVAL;
 }
 
+/* Copy a non-empty @value that fits; *why says what is wrong otherwise. */
+static int copy_value(char *dst, size_t size, const char *value, const char **why)
+{
+	if (!*value || strlen(value) >= size) {
+		*why = "value is empty or too long";
+		return -EINVAL;
+	}
+	strcpy(dst, value);
+	return 0;
+}
+
+static int add_server(struct sk_config *cfg, const char *value, const char **why)
+{
+	struct sk_kmip_endpoint ep;
+
+	if (sk_kmip_parse_url(value, &ep) < 0) {
+		*why = "server is not kmip://HOST[:PORT]";
+		return -EINVAL;
+	}
+	if (cfg->n_servers == SK_KMS_MAX_SERVERS) {
+		*why = "too many servers";
+		return -EINVAL;
+	}
+	if (copy_value(cfg->servers[cfg->n_servers], SK_KMS_URL_MAX, value, why) < 0)
+		return -EINVAL;
+	cfg->n_servers++;
+	return 0;
+}
+
+static int set_timeout(struct sk_config *cfg, const char *value, const char **why)
+{
+	char *end;
+	long seconds;
+
+	errno = 0;
+	seconds = strtol(value, &end, 10);
+	if (errno || *end || seconds < 1 || seconds > 600) {
+		*why = "timeout must be 1 to 600 seconds";
+		return -EINVAL;
+	}
+	cfg->timeout = (int)seconds;
+	return 0;
+}
+
+static int fail(const char **why, const char *text)
+{
+	*why = text;
+	return -EINVAL;
+}
+
+int sk_config_set_kms(struct sk_config *cfg, const char *key, const char *value,
+		      const char **why)
+{
+	if (!strcmp(key, "server"))
+		return add_server(cfg, value, why);
+	if (!strcmp(key, "ca"))
+		return copy_value(cfg->ca, sizeof(cfg->ca), value, why);
+	if (!strcmp(key, "cert"))
+		return copy_value(cfg->cert, sizeof(cfg->cert), value, why);
+	if (!strcmp(key, "identity_key"))
+		return copy_value(cfg->identity_key, sizeof(cfg->identity_key), value, why);
+	if (!strcmp(key, "apqns"))
+		return sk_apqn_list_parse(value, &cfg->apqns) < 0
+			       ? fail(why, "apqns is not a list of CARD.DOMAIN")
+			       : 0;
+	if (!strcmp(key, "protocol"))
+		return parse_protocol(value, &cfg->protocol) < 0
+			       ? fail(why, "protocol must be auto, 1.2, 1.3, 1.4 or 2.0")
+			       : 0;
+	if (!strcmp(key, "timeout"))
+		return set_timeout(cfg, value, why);
+	return fail(why, "unknown key in [kms]");
+}
+
 struct parse_ctx {
 	struct sk_config *cfg;
 	const char *error; /* static text, set by the first bad line */
 };
 
-static int copy_value(char *dst, size_t size, const char *value, struct parse_ctx *ctx)
-{
-	if (!*value || strlen(value) >= size) {
-		ctx->error = "value is empty or too long";
-		return 0;
-	}
-	strcpy(dst, value);
-	return 1;
-}
-
-static int add_server(struct sk_config *cfg, const char *value, struct parse_ctx *ctx)
-{
-	struct sk_kmip_endpoint ep;
-
-	if (sk_kmip_parse_url(value, &ep) < 0) {
-		ctx->error = "server is not kmip://HOST[:PORT]";
-		return 0;
-	}
-	if (cfg->n_servers == SK_KMS_MAX_SERVERS) {
-		ctx->error = "too many servers";
-		return 0;
-	}
-	return copy_value(cfg->servers[cfg->n_servers++], SK_KMS_URL_MAX, value, ctx);
-}
-
-static int kms_key(struct sk_config *cfg, const char *name, const char *value,
-		   struct parse_ctx *ctx)
-{
-	char *end;
-	long seconds;
-
-	if (!strcmp(name, "server"))
-		return add_server(cfg, value, ctx);
-	if (!strcmp(name, "ca"))
-		return copy_value(cfg->ca, sizeof(cfg->ca), value, ctx);
-	if (!strcmp(name, "cert"))
-		return copy_value(cfg->cert, sizeof(cfg->cert), value, ctx);
-	if (!strcmp(name, "identity_key"))
-		return copy_value(cfg->identity_key, sizeof(cfg->identity_key), value, ctx);
-	if (!strcmp(name, "apqns")) {
-		if (sk_apqn_list_parse(value, &cfg->apqns) < 0)
-			ctx->error = "apqns is not a list of CARD.DOMAIN";
-		return !ctx->error;
-	}
-	if (!strcmp(name, "protocol")) {
-		if (sk_config_parse_protocol(value, &cfg->protocol) < 0)
-			ctx->error = "protocol must be auto, 1.2, 1.3, 1.4 or 2.0";
-		return !ctx->error;
-	}
-	if (!strcmp(name, "timeout")) {
-		errno = 0;
-		seconds = strtol(value, &end, 10);
-		if (errno || *end || seconds < 1 || seconds > 600) {
-			ctx->error = "timeout must be 1 to 600 seconds";
-			return 0;
-		}
-		cfg->timeout = (int)seconds;
-		return 1;
-	}
-	ctx->error = "unknown key in [kms]";
-	return 0;
-}
-
+/* libinih handler: nonzero to go on. */
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;
@@ -122,9 +134,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	if (ctx->error)
 		return 0;
 	if (!strcmp(section, "hsm") && !strcmp(name, "dir"))
-		return copy_value(ctx->cfg->hsm_dir, sizeof(ctx->cfg->hsm_dir), value, ctx);
+		return copy_value(ctx->cfg->hsm_dir, sizeof(ctx->cfg->hsm_dir), value, &ctx->error) == 0;
 	if (!strcmp(section, "kms"))
-		return kms_key(ctx->cfg, name, value, ctx);
+		return sk_config_set_kms(ctx->cfg, name, value, &ctx->error) == 0;
 	ctx->error = !strcmp(section, "hsm") ? "unknown key in [hsm]" : "unknown section";
 	return 0;
 }

@@ -56,6 +56,12 @@ bool sk_config_has_kms(const struct sk_config *cfg);
 /* Write @cfg to its path atomically (0644). */
 int sk_config_save(const struct sk_config *cfg);
 
-int sk_config_parse_protocol(const char *text, struct sk_kmip_version *v);
+/*
+ * Set one [kms] key as the file would (server adds a server): shared by the
+ * parser and 'kms configure'. -EINVAL with *why (static text) when @value
+ * is not valid for @key.
+ */
+int sk_config_set_kms(struct sk_config *cfg, const char *key, const char *value,
+		      const char **why);
 
 #endif
