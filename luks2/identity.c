@@ -166,18 +166,21 @@ int sk_identity_unwrap(struct sk_hsm *hsm, const char *path, const struct sk_apq
 	return r;
 }
 
-/* Write what changed: the current key first, so a crash leaves a usable pair. */
-static int write_back(const char *path, const struct sk_token *before, const struct sk_token *after)
+/*
+ * Write what @action changed: only staging leaves the current key as it
+ * was. The current key goes first, so a crash leaves a usable pair.
+ */
+static int write_back(const char *path, enum sk_next_step action, bool had_staged,
+		      const struct sk_token *token)
 {
 	char *staged = staged_path(path);
 	int r = staged ? 0 : -ENOMEM;
 
-	if (!r && (before->current.blob_len != after->current.blob_len ||
-		   memcmp(before->current.blob, after->current.blob, after->current.blob_len)))
-		r = sk_file_replace(path, after->current.blob, after->current.blob_len);
-	if (!r && after->has_staged)
-		r = sk_file_replace(staged, after->staged.blob, after->staged.blob_len);
-	else if (!r && before->has_staged) {
+	if (!r && action != SK_NEXT_STAGED)
+		r = sk_file_replace(path, token->current.blob, token->current.blob_len);
+	if (!r && token->has_staged)
+		r = sk_file_replace(staged, token->staged.blob, token->staged.blob_len);
+	else if (!r && had_staged) {
 		if (unlink(staged) < 0 && errno != ENOENT)
 			r = -errno;
 		else
@@ -209,33 +212,30 @@ int sk_identity_reencipher(struct sk_hsm *hsm, const char *path,
 			   const struct sk_apqn_list *apqns, enum sk_reencipher_mode mode,
 			   enum sk_next_step *done)
 {
-	struct sk_token before, after;
 	struct sk_key_state state;
+	struct sk_token token;
 	char name[PATH_MAX + 16];
+	bool had_staged;
 	int lock = lock_identity(path), r;
 
 	*done = SK_NEXT_NONE;
 	if (lock < 0)
 		return lock;
 	snprintf(name, sizeof(name), "identity key %s", path);
-	r = sk_identity_read(path, apqns, &before);
-	if (r == 0) {
-		r = sk_identity_read(path, apqns, &after);
-		if (r < 0)
-			sk_token_free(&before);
+	r = sk_identity_read(path, apqns, &token);
+	if (r < 0) {
+		sk_lock_release(lock);
+		return r;
 	}
-	if (r < 0)
-		goto out;
-	r = sk_key_state_get(hsm, &after, &state);
+	had_staged = token.has_staged;
+	r = sk_key_state_get(hsm, &token, &state);
 	if (r == 0)
 		r = sk_reencipher_choose(name, &state, mode, done);
 	if (r == 0 && *done != SK_NEXT_NONE)
-		r = sk_reencipher_apply(hsm, &after, *done);
+		r = sk_reencipher_apply(hsm, &token, *done);
 	if (r == 0 && *done != SK_NEXT_NONE)
-		r = write_back(path, &before, &after);
-	sk_token_free(&before);
-	sk_token_free(&after);
-out:
+		r = write_back(path, *done, had_staged, &token);
+	sk_token_free(&token);
 	sk_lock_release(lock);
 	return r;
 }
