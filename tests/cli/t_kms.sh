@@ -87,6 +87,13 @@ key_id()
 	token_json "$1" | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["kms"]["key_id"])'
 }
 
+# keyslots_json IMG: the "keyslots" object of IMG's LUKS2 metadata, sorted.
+keyslots_json()
+{
+	cryptsetup luksDump --dump-json-metadata "$1" | "$PYTHON" -c \
+		'import json, sys; print(json.dumps(json.load(sys.stdin)["keyslots"], sort_keys=True))'
+}
+
 # change_mk_twice: two master-key changes without re-enciphering the volumes,
 # the identity key kept current (so the KMS stays reachable).
 change_mk_twice()
@@ -182,8 +189,7 @@ refresh_after_two_changes_body()
 	mkimg img2
 	enroll img --kms
 	enroll img2 --kms
-	cryptsetup luksDump --dump-json-metadata img | "$PYTHON" -c \
-		'import json, sys; d = json.load(sys.stdin); print(json.dumps(d["keyslots"], sort_keys=True))' >keyslots.before
+	keyslots_json img >keyslots.before
 	change_mk_twice
 	vstate img none - "refresh or setkey"
 	atf_check -s exit:0 -e empty \
@@ -194,8 +200,7 @@ refresh_after_two_changes_body()
 	vstate img2 CURRENT - none
 	token_unlocks img "secure key under the CURRENT master key"
 	pass_opens img
-	cryptsetup luksDump --dump-json-metadata img | "$PYTHON" -c \
-		'import json, sys; d = json.load(sys.stdin); print(json.dumps(d["keyslots"], sort_keys=True))' >keyslots.after
+	keyslots_json img >keyslots.after
 	atf_check -s exit:0 cmp keyslots.before keyslots.after
 	atf_check -s exit:0 -o match:"nothing to refresh" -e empty "$CR" refresh img
 }
