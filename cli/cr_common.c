@@ -111,11 +111,7 @@ int cr_parse(int argc, char **argv, const struct option *options, const char *us
 
 int cr_open_hsm(const struct sk_token *token, struct sk_hsm **hsm)
 {
-	char *dir = sk_path_hsm_dir(cli.hsm_dir);
-	int r = dir ? sk_hsm_open(dir, &token->apqns, hsm) : -ENOMEM;
-
-	free(dir);
-	return r;
+	return cli_open_hsm_for(&token->apqns, hsm);
 }
 
 static int read_key_file(struct sk_secret **pass)

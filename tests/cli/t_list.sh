@@ -153,8 +153,30 @@ enroll_while_new_committed_body()
 	atf_check -s exit:0 -o match:"NEW master key set" -e empty "$SECUREKEY" hsm set --apqns "$APQNS"
 }
 
+atf_test_case hsm_dir_from_config
+hsm_dir_from_config_head()
+{
+	atf_set "descr" "every tool and the plugin take the soft HSM directory from [hsm] dir of the configuration"
+	common_head
+}
+hsm_dir_from_config_body()
+{
+	setup
+	mkimg img
+	enroll img
+	mv hsm hsm-conf
+	unset SECUREKEY_HSM_DIR
+	printf '[hsm]\ndir = %s\n' "$PWD/hsm-conf" >"$SECUREKEY_CONF"
+	LARGS=
+	ljson "[d['register'] for d in l] == ['CURRENT']"
+	vstate img CURRENT - none
+	token_unlocks img "secure key under the CURRENT master key"
+	atf_check -s exit:0 -o match:"all APQNs agree" -e empty "$SECUREKEY" hsm status
+}
+
 atf_init_test_cases()
 {
+	atf_add_test_case hsm_dir_from_config
 	atf_add_test_case set_interlock
 	atf_add_test_case enroll_while_new_committed
 	atf_add_test_case known_volumes
