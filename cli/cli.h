@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "hsm.h"
+#include "secmem.h"
 
 /* Exit statuses: 0 done, 1 failed or refused (nothing changed), 2 usage. */
 #define EXIT_REFUSED 1
@@ -123,11 +124,26 @@ int cmd_hsm_set(int argc, char **argv);
 int cmd_hsm_clear_new(int argc, char **argv);
 int cmd_debug(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_reencipher(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
 int cmd_kms(int argc, char **argv);
 int cmd_kms_configure(int argc, char **argv);
 int cmd_kms_status(int argc, char **argv);
 int cmd_kms_reencipher(int argc, char **argv);
 int cmd_kms_debug(int argc, char **argv);
+
+#define CLI_KEYFILE_MAX (8 * 1024 * 1024)
+
+/* Where a passphrase comes from: a key file ('-': stdin), else the terminal. */
+struct cli_key_file {
+	const char *path;
+	unsigned long long offset;
+	size_t size; /* 0: to the end */
+};
+
+/* Read a passphrase for @what (a device, or "the volumes") into locked memory. */
+int cli_read_passphrase(const struct cli_key_file *source, const char *what,
+			struct sk_secret **pass);
 
 struct sk_config;
 /* The configuration, loaded once; NULL after reporting why it is unusable. */

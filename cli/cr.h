@@ -66,11 +66,8 @@ int cr_open_hsm(const struct sk_token *token, struct sk_hsm **hsm);
  */
 int cr_passphrase_volume_key(struct sk_device *dev, int token_keyslot, struct sk_secret **vk);
 
-/* Unwrap the token's key the way the plugin does (same open order). */
-int cr_unwrap_token(struct sk_device *dev, struct sk_hsm *hsm, struct sk_secret **vk);
-
-/* Gate a change: passphrase VK == unwrapped VK (constant time). */
-int cr_gate(struct sk_device *dev, struct sk_hsm *hsm);
+/* Gate a change (an sk_gate_fn): passphrase VK == unwrapped VK (constant time). */
+int cr_gate(struct sk_device *dev, struct sk_hsm *hsm, void *unused);
 
 const char *cr_register_label(bool found, enum sk_mk_register reg);
 

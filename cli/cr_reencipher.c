@@ -67,11 +67,7 @@ static int reencipher(struct sk_device *dev, enum sk_reencipher_mode mode)
 		       "nothing to re-encipher.\n",
 		       dev->path);
 	if (!r && action != SK_NEXT_NONE)
-		r = cr_gate(dev, hsm);
-	if (!r && action != SK_NEXT_NONE)
-		r = sk_reencipher_apply(hsm, &dev->token, action);
-	if (!r && action != SK_NEXT_NONE)
-		r = sk_device_write_token(dev, &dev->token);
+		r = sk_reencipher_device(dev, hsm, action, cr_gate, NULL);
 	if (r >= 0 && action != SK_NEXT_NONE)
 		report(dev->path, action, &dev->token);
 	sk_hsm_close(hsm);

@@ -9,6 +9,8 @@
 static const struct cli_command commands[] = {
 	{ "hsm", cmd_hsm, "administer the HSM master-key registers", false },
 	{ "list", cmd_list, "list the LUKS2 devices with a securekey token and their state", false },
+	{ "reencipher", cmd_reencipher, "re-encipher the secure keys of many devices", false },
+	{ "rotate", cmd_rotate, "change the master key of an APQN set for every volume", false },
 	{ "kms", cmd_kms, "configure the KMS and re-encipher its identity key", false },
 	{ "debug", cmd_debug, "wrap/unwrap/rewrap test keys (for tests and the demo)", true },
 	{ NULL, NULL, NULL, false },

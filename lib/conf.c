@@ -121,6 +121,15 @@ int sk_config_set_kms(struct sk_config *cfg, const char *key, const char *value,
 	return fail(why, "unknown key in [kms]");
 }
 
+static int parse_yes_no(const char *value, bool *out, const char **why)
+{
+	if (!strcmp(value, "yes") || !strcmp(value, "no")) {
+		*out = !strcmp(value, "yes");
+		return 0;
+	}
+	return fail(why, "expected yes or no");
+}
+
 struct parse_ctx {
 	struct sk_config *cfg;
 	const char *error; /* static text, set by the first bad line */
@@ -137,7 +146,11 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		return copy_value(ctx->cfg->hsm_dir, sizeof(ctx->cfg->hsm_dir), value, &ctx->error) == 0;
 	if (!strcmp(section, "kms"))
 		return sk_config_set_kms(ctx->cfg, name, value, &ctx->error) == 0;
-	ctx->error = !strcmp(section, "hsm") ? "unknown key in [hsm]" : "unknown section";
+	if (!strcmp(section, "batch") && !strcmp(name, "allow_token_auth"))
+		return parse_yes_no(value, &ctx->cfg->allow_token_auth, &ctx->error) == 0;
+	ctx->error = !strcmp(section, "hsm")	 ? "unknown key in [hsm]"
+		     : !strcmp(section, "batch") ? "unknown key in [batch]"
+						 : "unknown section";
 	return 0;
 }
 
@@ -207,6 +220,8 @@ int sk_config_save(const struct sk_config *cfg)
 			     "timeout = %d\nprotocol = %s\n",
 			cfg->ca, cfg->cert, cfg->identity_key, apqns, cfg->timeout, protocol);
 	}
+	if (cfg->allow_token_auth)
+		fprintf(mem, "\n[batch]\nallow_token_auth = yes\n");
 	if (fclose(mem)) {
 		free(text);
 		return -ENOMEM;

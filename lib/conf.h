@@ -44,6 +44,7 @@ struct sk_config {
 	struct sk_apqn_list apqns;
 	int timeout; /* seconds */
 	struct sk_kmip_version protocol; /* {0,0}: negotiate */
+	bool allow_token_auth; /* [batch]: root may re-encipher with --auth=token */
 };
 
 /* --config, else SECUREKEY_CONF, else the default. */

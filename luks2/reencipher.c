@@ -138,3 +138,15 @@ int sk_reencipher_apply(struct sk_hsm *hsm, struct sk_token *token, enum sk_next
 		return 0;
 	}
 }
+
+int sk_reencipher_device(struct sk_device *dev, struct sk_hsm *hsm, enum sk_next_step action,
+			 sk_gate_fn gate, void *gate_ctx)
+{
+	int r = gate(dev, hsm, gate_ctx);
+
+	if (!r)
+		r = sk_reencipher_apply(hsm, &dev->token, action);
+	if (!r)
+		r = sk_device_write_token(dev, &dev->token);
+	return r < 0 ? r : 0;
+}

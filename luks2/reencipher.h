@@ -2,6 +2,7 @@
 #ifndef SECUREKEY_LUKS2_REENCIPHER_H
 #define SECUREKEY_LUKS2_REENCIPHER_H
 
+#include "device.h"
 #include "keystate.h"
 
 enum sk_reencipher_mode {
@@ -30,5 +31,16 @@ int sk_reencipher_stage_vk(struct sk_hsm *hsm, struct sk_token *token,
 
 /* Apply @action to @token in memory (the caller writes it). */
 int sk_reencipher_apply(struct sk_hsm *hsm, struct sk_token *token, enum sk_next_step action);
+
+/* Proves a change is wanted (see gate.h); 0 to go on, else why not. */
+typedef int (*sk_gate_fn)(struct sk_device *dev, struct sk_hsm *hsm, void *ctx);
+
+/*
+ * Take @action on the token of @dev, opened for writing: @gate first, then
+ * the re-wrap in memory, then one token write (seqid check, backup). The
+ * per-device step of securekey-cryptsetup, securekey reencipher and rotate.
+ */
+int sk_reencipher_device(struct sk_device *dev, struct sk_hsm *hsm, enum sk_next_step action,
+			 sk_gate_fn gate, void *gate_ctx);
 
 #endif

@@ -1,0 +1,281 @@
+/* Batch re-encipher: options, device selection, the per-device work. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch_report.h"
+#include "conf.h"
+#include "inventory.h"
+#include "log.h"
+
+#define MAX_STEPS 3
+
+static int parse_jobs(const char *arg, unsigned *jobs)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (errno || !*arg || *end || arg[0] == '-' || n < 1 || n > 256)
+		return cli_usage_error("--jobs: '%s' is not a number from 1 to 256", arg);
+	*jobs = (unsigned)n;
+	return 0;
+}
+
+bool cli_batch_option(struct cli_batch *b, int c, const char *arg, int *code)
+{
+	switch (c) {
+	case OPT_APQNS:
+		if (sk_apqn_list_parse(arg, &b->filter) < 0)
+			*code = cli_usage_error("--apqns: '%s' is not a list of AA.DDDD", arg);
+		b->filtered = true;
+		return true;
+	case OPT_BATCH_AUTH:
+		if (strcmp(arg, "token"))
+			*code = cli_usage_error("--auth: '%s' is not known; the only value is 'token'",
+						arg);
+		b->token_auth = true;
+		return true;
+	case OPT_KEY_FILE:
+		b->key_file.path = arg;
+		return true;
+	case OPT_BATCH_JOBS:
+		*code = parse_jobs(arg, &b->jobs);
+		return true;
+	case OPT_JSON:
+		b->json = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int allow_token_auth(void)
+{
+	const struct sk_config *cfg;
+
+	if (geteuid() != 0) {
+		sk_err("--auth=token is for root only; give the passphrase with --key-file");
+		return -EPERM;
+	}
+	cfg = cli_config();
+	if (!cfg)
+		return -EINVAL;
+	if (!cfg->allow_token_auth) {
+		sk_err("--auth=token is not enabled: set 'allow_token_auth = yes' in [batch] of %s, "
+		       "or give the passphrase with --key-file",
+		       cfg->path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int cli_batch_authorize(struct cli_batch *b)
+{
+	if (b->token_auth && b->key_file.path) {
+		cli_usage_error("give --auth=token or --key-file, not both");
+		return -EINVAL;
+	}
+	if (b->dry_run)
+		return 0;
+	if (b->token_auth)
+		return allow_token_auth();
+	return cli_read_passphrase(&b->key_file, "the volumes", &b->passphrase);
+}
+
+static int add_path(struct cli_batch *b, const char *path)
+{
+	char *real = realpath(path, NULL);
+	struct sk_batch_item *items;
+
+	for (size_t i = 0; real && i < b->count; i++) {
+		char *other = realpath(b->items[i].path, NULL);
+		bool same = other && !strcmp(other, real);
+
+		free(other);
+		if (same) {
+			free(real);
+			return 0;
+		}
+	}
+	free(real);
+	items = realloc(b->items, (b->count + 1) * sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	b->items = items;
+	b->items[b->count] = (struct sk_batch_item){ .path = strdup(path) };
+	return b->items[b->count++].path ? 0 : -ENOMEM;
+}
+
+static int add_paths(struct cli_batch *b, char **paths, size_t count)
+{
+	int r = 0;
+
+	for (size_t i = 0; !r && i < count; i++)
+		r = add_path(b, paths[i]);
+	return r;
+}
+
+static int add_listed(struct cli_batch *b, int (*list)(char ***paths, size_t *count))
+{
+	char **paths = NULL;
+	size_t count = 0;
+	int r = list(&paths, &count);
+
+	if (!r)
+		r = add_paths(b, paths, count);
+	sk_inventory_free(paths, count);
+	return r;
+}
+
+int cli_batch_select(struct cli_batch *b, bool all, char **paths, int npaths)
+{
+	int r = npaths ? add_paths(b, paths, (size_t)npaths) : add_listed(b, sk_inventory_paths);
+
+	b->first_scanned = b->count;
+	if (!r && all)
+		r = add_listed(b, sk_inventory_scan);
+	return r;
+}
+
+int cli_batch_select_known(struct cli_batch *b)
+{
+	return cli_batch_select(b, false, NULL, 0);
+}
+
+static int gate(struct sk_device *dev, struct sk_hsm *hsm, void *ctx)
+{
+	const struct cli_batch *b = ctx;
+	const struct sk_gate g = { .passphrase = b->passphrase };
+
+	return sk_gate_check(&g, dev, hsm);
+}
+
+static const enum sk_next_step mode_step[] = {
+	[SK_REENCIPHER_AUTO] = SK_NEXT_NONE,
+	[SK_REENCIPHER_STAGED] = SK_NEXT_STAGED,
+	[SK_REENCIPHER_IN_PLACE] = SK_NEXT_IN_PLACE,
+	[SK_REENCIPHER_COMPLETE] = SK_NEXT_COMPLETE,
+};
+
+/* The step to take, or SK_NEXT_NONE with why not in @why. */
+static enum sk_next_step choose(const struct cli_batch *b, const struct sk_key_state *st,
+				const char **why)
+{
+	static char other[64];
+
+	*why = NULL;
+	switch (st->next) {
+	case SK_NEXT_NONE:
+		*why = "under the CURRENT master key: nothing to re-encipher";
+		return SK_NEXT_NONE;
+	case SK_NEXT_WAIT_SET:
+		*why = "staged to the NEW master key: waits for 'securekey hsm set'";
+		return SK_NEXT_NONE;
+	case SK_NEXT_UNREACHABLE:
+		*why = "under no register of its APQNs: run 'securekey-cryptsetup refresh' (KMS) "
+		       "or 'securekey-cryptsetup setkey'";
+		return SK_NEXT_NONE;
+	default:
+		break;
+	}
+	if (b->mode != SK_REENCIPHER_AUTO && mode_step[b->mode] != st->next) {
+		snprintf(other, sizeof(other), "not this step: its next step is '%s'",
+			 sk_next_step_name(st->next));
+		*why = other;
+		return SK_NEXT_NONE;
+	}
+	return st->next;
+}
+
+static const char *step_done(enum sk_next_step step, bool dry_run)
+{
+	if (step == SK_NEXT_STAGED)
+		return dry_run ? "would stage to the NEW master key" : "staged to the NEW master key";
+	if (step == SK_NEXT_COMPLETE)
+		return dry_run ? "would complete" : "completed: under the CURRENT master key";
+	return dry_run ? "would re-encipher in place" : "re-enciphered in place to CURRENT";
+}
+
+static void append(char *detail, const char *text)
+{
+	size_t used = strlen(detail);
+
+	snprintf(detail + used, SK_BATCH_DETAIL_MAX - used, "%s%s", used ? "; " : "", text);
+}
+
+/* Take the steps @b asks for on an opened device. */
+static void take_steps(struct cli_batch *b, struct sk_batch_item *item, struct sk_device *dev,
+		       struct sk_hsm *hsm)
+{
+	unsigned taken = 0;
+
+	for (unsigned i = 0; i < MAX_STEPS; i++) {
+		struct sk_key_state st;
+		const char *why;
+		enum sk_next_step step;
+
+		if (sk_key_state_get(hsm, &dev->token, &st) < 0)
+			return;
+		step = choose(b, &st, &why);
+		if (step == SK_NEXT_NONE) {
+			item->outcome = taken				 ? SK_BATCH_OK
+					: st.next == SK_NEXT_UNREACHABLE ? SK_BATCH_FAILED
+									 : SK_BATCH_SKIPPED;
+			if (!taken)
+				append(item->detail, why);
+			return;
+		}
+		if (!b->dry_run && sk_reencipher_device(dev, hsm, step, gate, b) < 0)
+			return;
+		append(item->detail, step_done(step, b->dry_run));
+		taken++;
+		if (!b->settle || b->dry_run)
+			break;
+	}
+	item->outcome = SK_BATCH_OK;
+}
+
+static void work(struct sk_batch_item *item, void *ctx)
+{
+	struct cli_batch *b = ctx;
+	bool scanned = (size_t)(item - b->items) >= b->first_scanned;
+	struct sk_device *dev = NULL;
+	struct sk_hsm *hsm = NULL;
+
+	if (sk_device_open(item->path, !b->dry_run, !scanned, &dev) < 0)
+		return;
+	snprintf(item->uuid, sizeof(item->uuid), "%s", dev->uuid);
+	if (dev->token_id < 0 || (b->filtered && !sk_apqn_list_overlap(&dev->token.apqns, &b->filter)))
+		item->outcome = SK_BATCH_IGNORED;
+	else if (cli_open_hsm_for(&dev->token.apqns, &hsm) == 0)
+		take_steps(b, item, dev, hsm);
+	sk_hsm_close(hsm);
+	sk_device_close(dev);
+}
+
+int cli_batch_run(struct cli_batch *b)
+{
+	int r;
+
+	cli_batch_report_start(b);
+	r = sk_batch_run(b->items, b->count, b->jobs, work, b, cli_batch_report_item, b);
+	cli_batch_report_end(b);
+	return r;
+}
+
+void cli_batch_free(struct cli_batch *b)
+{
+	for (size_t i = 0; i < b->count; i++)
+		free((char *)b->items[i].path);
+	free(b->items);
+	sk_secret_free(b->passphrase);
+	b->items = NULL;
+	b->count = 0;
+	b->passphrase = NULL;
+}

@@ -1,0 +1,94 @@
+/*
+ * The batch re-encipher shared by 'securekey reencipher' and 'securekey
+ * rotate': which devices, how a change is authorized, the per-device step
+ * (sk_reencipher_device, as securekey-cryptsetup takes it), and what the
+ * operator sees: a progress line on a terminal, JSON lines with --json, a
+ * summary table at the end.
+ */
+#ifndef SECUREKEY_CLI_BATCH_RUN_H
+#define SECUREKEY_CLI_BATCH_RUN_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "batch.h"
+#include "cli.h"
+#include "gate.h"
+#include "reencipher.h"
+
+/* Options of the batch commands, beyond the common ones. */
+enum {
+	OPT_BATCH_ALL = 0x300,
+	OPT_BATCH_AUTH,
+	OPT_BATCH_JOBS,
+	OPT_BATCH_STAGED,
+	OPT_BATCH_IN_PLACE,
+	OPT_BATCH_COMPLETE,
+	OPT_BATCH_RESUME,
+	OPT_BATCH_DRY_RUN,
+};
+
+#define CLI_BATCH_OPTIONS                                                   \
+	{ "apqns", required_argument, NULL, OPT_APQNS },                    \
+	{ "auth", required_argument, NULL, OPT_BATCH_AUTH },                \
+	{ "key-file", required_argument, NULL, OPT_KEY_FILE },              \
+	{ "jobs", required_argument, NULL, OPT_BATCH_JOBS },                \
+	{ "json", no_argument, NULL, OPT_JSON }
+
+#define CLI_BATCH_HELP                                                                   \
+	"  --auth=token      no passphrase: the unwrapped key is checked against the\n"    \
+	"                    LUKS2 digest (root only, when the configuration allows it)\n" \
+	"  --key-file F      the passphrase of the volumes' passphrase keyslots, read\n"   \
+	"                    from F ('-': stdin); without it, asked once on the terminal\n" \
+	"  --jobs N          devices worked on in parallel (default: online CPUs)\n"      \
+	"  --json            one JSON object per device, then a summary object\n"
+
+struct cli_batch {
+	/* What to do. */
+	enum sk_reencipher_mode mode;
+	bool settle; /* take steps until the device waits for 'hsm set' or is done */
+	bool dry_run;
+	struct sk_apqn_list filter;
+	bool filtered;
+	/* How. */
+	struct cli_key_file key_file;
+	bool token_auth;
+	struct sk_secret *passphrase;
+	unsigned jobs;
+	bool json;
+	const char *phase; /* shown before the progress, NULL for none */
+	/* Called in the parent for each result (rotate's journal). */
+	void (*on_result)(const struct sk_batch_item *item, void *ctx);
+	void *on_result_ctx;
+	/* The devices: items[first_scanned..] came from a libblkid scan. */
+	struct sk_batch_item *items;
+	size_t count, first_scanned;
+	/* Results. */
+	size_t ok, skipped, failed, ignored;
+	struct timespec started, drawn;
+	bool progress;
+};
+
+/* Take a batch option; false when @c is not one (then *code is untouched). */
+bool cli_batch_option(struct cli_batch *b, int c, const char *arg, int *code);
+
+/* Check --auth/--key-file and read the passphrase (once, before any worker). */
+int cli_batch_authorize(struct cli_batch *b);
+
+/*
+ * The devices: @paths given, else the known volumes, and with @all every
+ * LUKS block device libblkid finds (duplicates dropped).
+ */
+int cli_batch_select(struct cli_batch *b, bool all, char **paths, int npaths);
+/* The known volumes (rotate). */
+int cli_batch_select_known(struct cli_batch *b);
+
+/* Run the re-encipher over the selected devices; prints as results arrive. */
+int cli_batch_run(struct cli_batch *b);
+
+/* The summary table (text) or summary object (--json). */
+void cli_batch_summary(const struct cli_batch *b);
+
+void cli_batch_free(struct cli_batch *b);
+
+#endif

@@ -1,0 +1,90 @@
+/* securekey reencipher: the per-device re-encipher over many devices. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "batch_run.h"
+#include "log.h"
+
+static const char usage[] =
+	"Usage: securekey reencipher [--all | PATH...] [--apqns AA.DDDD[,...]]\n"
+	"                            [--staged | --complete | --in-place]\n"
+	"                            [--auth=token | --key-file F] [--jobs N] [--json]\n"
+	"\n"
+	"Re-encipher the secure volume keys of many LUKS2 devices after a master-key\n"
+	"change, each as 'securekey-cryptsetup reencipher' would: the known volumes\n"
+	"(see 'securekey list') by default, the given devices and image files, or\n"
+	"with --all also every LUKS block device libblkid finds. Without a step\n"
+	"option each device takes its own next step. Devices are worked on in\n"
+	"parallel; a device that fails is reported and the others go on. Ends with\n"
+	"a summary table; the exit status is 1 when any device failed.\n"
+	"\n"
+	"Options:\n"
+	"  --all             also every LUKS block device libblkid finds\n"
+	"  --apqns LIST      only devices bound to one of these APQNs\n"
+	"  --staged, --complete, --in-place   only this step; other devices are skipped\n"
+	CLI_BATCH_HELP CLI_COMMON_HELP;
+
+static bool step_option(struct cli_batch *b, int c)
+{
+	if (c == OPT_BATCH_STAGED)
+		b->mode = SK_REENCIPHER_STAGED;
+	else if (c == OPT_BATCH_COMPLETE)
+		b->mode = SK_REENCIPHER_COMPLETE;
+	else if (c == OPT_BATCH_IN_PLACE)
+		b->mode = SK_REENCIPHER_IN_PLACE;
+	else
+		return false;
+	return true;
+}
+
+static int parse(int argc, char **argv, struct cli_batch *b, bool *all)
+{
+	static const struct option options[] = {
+		CLI_COMMON_OPTIONS,
+		CLI_BATCH_OPTIONS,
+		{ "all", no_argument, NULL, OPT_BATCH_ALL },
+		{ "staged", no_argument, NULL, OPT_BATCH_STAGED },
+		{ "complete", no_argument, NULL, OPT_BATCH_COMPLETE },
+		{ "in-place", no_argument, NULL, OPT_BATCH_IN_PLACE },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, code = 0;
+
+	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0 && !code) {
+		if (c == OPT_BATCH_ALL)
+			*all = true;
+		else if (!step_option(b, c))
+			cli_batch_option(b, c, optarg, &code);
+	}
+	if (c == -2 || code)
+		return code ? code : -1;
+	if (*all && optind < argc)
+		return cli_usage_error("reencipher: give --all or paths, not both");
+	return 0;
+}
+
+int cmd_reencipher(int argc, char **argv)
+{
+	struct cli_batch b = { .jobs = (unsigned)sysconf(_SC_NPROCESSORS_ONLN) };
+	bool all = false;
+	int r = parse(argc, argv, &b, &all);
+
+	if (r)
+		return r < 0 ? 0 : r;
+	r = cli_batch_authorize(&b);
+	if (!r)
+		r = cli_batch_select(&b, all, argv + optind, argc - optind);
+	if (!r && !b.count)
+		sk_info("no devices to re-encipher");
+	if (!r && b.count)
+		r = cli_batch_run(&b);
+	if (!r && b.count)
+		cli_batch_summary(&b);
+	if (!r && b.failed)
+		r = -EIO;
+	cli_batch_free(&b);
+	return cli_exit_code(r);
+}
