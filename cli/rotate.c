@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "batch_run.h"
+#include "conf.h"
+#include "identity.h"
 #include "lockfile.h"
 #include "log.h"
 #include "paths.h"
@@ -205,6 +207,51 @@ static int set_new(struct rotate *rt)
 	return r;
 }
 
+/* The identity key's next step; NONE also when it waits for the set. */
+static enum sk_next_step identity_next(struct sk_hsm *hsm, const struct sk_config *cfg)
+{
+	struct sk_token token = { 0 };
+	struct sk_key_state st = { .next = SK_NEXT_IN_PLACE };
+
+	/* Unreadable: let sk_identity_reencipher say why. */
+	if (sk_identity_read(cfg->identity_key, &cfg->apqns, &token) == 0)
+		(void)sk_key_state_get(hsm, &token, &st);
+	sk_token_free(&token);
+	return st.next == SK_NEXT_WAIT_SET ? SK_NEXT_NONE : st.next;
+}
+
+/*
+ * The KMS identity key, when its APQNs are in the set: it cannot be fetched
+ * from the KMS again, so it moves with the volumes (a failure fails the pass).
+ */
+static int identity_steps(struct rotate *rt, const char *step)
+{
+	const struct sk_config *cfg = cli_config();
+	enum sk_next_step done = SK_NEXT_NONE;
+	struct sk_hsm *hsm = NULL;
+	int r;
+
+	if (!cfg)
+		return -EINVAL;
+	if (!sk_config_has_kms(cfg) || !sk_apqn_list_overlap(&cfg->apqns, &rt->rot.apqns))
+		return 0;
+	r = cli_open_hsm_for(&cfg->apqns, &hsm);
+	/* In place first when it was left under OLD, as for a volume. */
+	for (int i = 0; !r && i < 2 && identity_next(hsm, cfg) != SK_NEXT_NONE; i++)
+		r = sk_identity_reencipher(hsm, cfg->identity_key, &cfg->apqns,
+					   SK_REENCIPHER_AUTO, &done);
+	sk_hsm_close(hsm);
+	if (!r)
+		printf("KMS identity key %s: %s.\n", cfg->identity_key,
+		       done == SK_NEXT_NONE ? "nothing to do" : "re-enciphered");
+	else
+		rt->batch.failed++;
+	if (sk_journal_append(rt->journal, "%s\t%s\t-\t%s\tKMS identity key", step,
+			      r ? "failed" : "ok", cfg->identity_key) < 0)
+		return -EIO;
+	return 0;
+}
+
 static int finish(struct rotate *rt)
 {
 	if (rt->batch.failed) {
@@ -243,10 +290,14 @@ static int rotate(struct rotate *rt, enum phase phase)
 			     : rotation_begin(&rt->rot, &rt->journal);
 	if (!r && phase == PHASE_STAGE)
 		r = pass(rt, "stage", "Staging to the NEW master key");
+	if (!r && phase == PHASE_STAGE)
+		r = identity_steps(rt, "stage");
 	if (!r && phase != PHASE_COMPLETE)
 		r = set_new(rt);
 	if (!r)
 		r = pass(rt, "complete", "Completing");
+	if (!r)
+		r = identity_steps(rt, "complete");
 	if (!r)
 		r = finish(rt);
 	return r;

@@ -552,8 +552,37 @@ all_operations_body()
 }
 all_operations_cleanup() { kms_cleanup; }
 
+atf_test_case rotate_moves_identity_key
+rotate_moves_identity_key_head()
+{
+	atf_set "descr" "securekey rotate re-enciphers the KMS identity key with the volumes, two changes in a row"
+	kms_head
+}
+rotate_moves_identity_key_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	for _n in r1 r2; do
+		new_mk "$_n"
+		atf_check -s exit:0 -e empty -o match:"^KMS identity key .*identity.skey: re-enciphered\.\$" \
+			-o match:"^Rotation of APQNs $APQNS complete" \
+			"$SECUREKEY" rotate --apqns "$APQNS" --key-file pass
+		atf_check -s exit:0 -o match:"	ok	-	.*identity.skey	KMS identity key" \
+			grep -E "^(stage|complete)	" state/rotate/$NEW_MKVP-$(echo "$APQNS" | tr , +).journal
+	done
+	# Two changes later the KMS is still reachable with the identity key.
+	atf_check -s exit:0 -o match:"CURRENT" -e empty "$SECUREKEY" kms status
+	mkimg img2
+	enroll img2 --kms
+	vstate img CURRENT - none
+	token_unlocks img "secure key under the CURRENT master key"
+}
+rotate_moves_identity_key_cleanup() { kms_cleanup; }
+
 atf_init_test_cases()
 {
+	atf_add_test_case rotate_moves_identity_key
 	atf_add_test_case all_operations
 	atf_add_test_case enroll_kms
 	atf_add_test_case enroll_kms_protocol_1_2
