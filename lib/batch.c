@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "secmem.h"
 
 #define MAX_JOBS 256
 
@@ -109,6 +110,11 @@ static _Noreturn void worker_main(struct worker *w, pid_t parent)
 	/* A killed parent (kill -9 of the command) must not leave workers writing. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(3);
+	/* The passphrase read by the parent must not end up in an unlocked copy. */
+	if (sk_secmem_after_fork() < 0) {
+		sk_err("a worker process cannot lock its memory; raise the memlock limit (ulimit -l)");
+		_exit(4);
+	}
 	sk_log_set_sink(keep_first_error, w);
 	while ((index = atomic_fetch_add(&w->shared->next, 1)) < w->count) {
 		atomic_store(&w->shared->claimed[index], 1);

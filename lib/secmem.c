@@ -121,6 +121,18 @@ void sk_secret_foreach(void (*visit)(const struct sk_secret *s, void *ctx), void
 	pthread_mutex_unlock(&live_lock);
 }
 
+int sk_secmem_after_fork(void)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&live_lock);
+	for (struct sk_secret *s = live_head; s && !r; s = s->next)
+		if (mlock(s, s->map_len) < 0)
+			r = -errno;
+	pthread_mutex_unlock(&live_lock);
+	return r;
+}
+
 void sk_secmem_harden_process(void)
 {
 	struct rlimit no_core = { 0, 0 };

@@ -25,6 +25,13 @@ bool sk_secret_equal(const struct sk_secret *a, const struct sk_secret *b);
 /* Calls @visit for every live secret; used by the log guard only. */
 void sk_secret_foreach(void (*visit)(const struct sk_secret *s, void *ctx), void *ctx);
 
+/*
+ * In a child after fork(): memory locks are not inherited, and the first
+ * write to a secret's page (the registry links live in it) would make an
+ * unlocked copy; lock every live secret again. Returns 0 or -errno.
+ */
+int sk_secmem_after_fork(void);
+
 /* Process-wide hardening for tools that handle secrets: no core dumps. */
 void sk_secmem_harden_process(void);
 
