@@ -26,21 +26,12 @@ const char *rotation_now(void)
 	return stamp;
 }
 
-static int compare_apqn(const void *a, const void *b)
-{
-	const struct sk_apqn *x = a, *y = b;
-
-	if (x->adapter != y->adapter)
-		return x->adapter < y->adapter ? -1 : 1;
-	return x->domain < y->domain ? -1 : x->domain > y->domain;
-}
-
 /* "01.0001+02.0001" of the sorted set: the same set always names the same journals. */
 static void apqns_key(const struct sk_apqn_list *apqns, char *key, size_t size)
 {
 	struct sk_apqn_list sorted = *apqns;
 
-	qsort(sorted.items, sorted.count, sizeof(sorted.items[0]), compare_apqn);
+	sk_apqn_list_sort(&sorted);
 	sk_apqn_list_format(&sorted, key, size);
 	for (char *p = key; *p; p++)
 		if (*p == ',')

@@ -110,3 +110,17 @@ void sk_apqn_list_format(const struct sk_apqn_list *list, char *buf, size_t size
 		used += (size_t)n;
 	}
 }
+
+static int compare_apqn(const void *a, const void *b)
+{
+	const struct sk_apqn *x = a, *y = b;
+
+	if (x->adapter != y->adapter)
+		return x->adapter < y->adapter ? -1 : 1;
+	return x->domain < y->domain ? -1 : x->domain > y->domain;
+}
+
+void sk_apqn_list_sort(struct sk_apqn_list *list)
+{
+	qsort(list->items, list->count, sizeof(list->items[0]), compare_apqn);
+}

@@ -270,15 +270,6 @@ int sk_soft_state_save(const char *dir, struct sk_soft_apqn *states, size_t n)
 	return r ? r : sk_fsync_dir(dir);
 }
 
-static int compare_apqn(const void *a, const void *b)
-{
-	const struct sk_apqn *x = a, *y = b;
-
-	if (x->adapter != y->adapter)
-		return x->adapter < y->adapter ? -1 : 1;
-	return x->domain < y->domain ? -1 : x->domain > y->domain;
-}
-
 int sk_soft_state_list(const char *dir, struct sk_apqn_list *list)
 {
 	DIR *d = opendir(dir);
@@ -303,7 +294,7 @@ int sk_soft_state_list(const char *dir, struct sk_apqn_list *list)
 		list->items[list->count++] = apqn;
 	}
 	closedir(d);
-	qsort(list->items, list->count, sizeof(list->items[0]), compare_apqn);
+	sk_apqn_list_sort(list);
 	return 0;
 }
 
