@@ -107,8 +107,9 @@ void cli_batch_summary(const struct cli_batch *b)
 	double elapsed = seconds_since(&b->started);
 
 	if (b->json) {
-		printf("{\"summary\":{\"devices\":%zu,\"ok\":%zu,\"skipped\":%zu,\"failed\":%zu,"
-		       "\"seconds\":%.3f}}\n",
+		printf("{\"summary\":{%s%s%s\"devices\":%zu,\"ok\":%zu,\"skipped\":%zu,"
+		       "\"failed\":%zu,\"seconds\":%.3f}}\n",
+		       b->pass ? "\"pass\":\"" : "", b->pass ? b->pass : "", b->pass ? "\"," : "",
 		       shown, b->ok, b->skipped, b->failed, elapsed);
 	} else {
 		print_table(b);

@@ -57,6 +57,7 @@ struct cli_batch {
 	unsigned jobs;
 	bool json;
 	const char *phase; /* shown before the progress, NULL for none */
+	const char *pass;  /* its name in the JSON summary ("stage"), NULL for none */
 	/* Called in the parent for each result (rotate's journal). */
 	void (*on_result)(const struct sk_batch_item *item, void *ctx);
 	void *on_result_ctx;

@@ -8,10 +8,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "batch_run.h"
 #include "conf.h"
@@ -53,6 +56,32 @@ struct rotate {
 	const char *step; /* "stage" or "complete": the journal's word for results */
 	bool journal_failed;
 };
+
+/* A line for the operator; with --json, a {"message": ...} object among the device lines. */
+static void __attribute__((format(printf, 2, 3))) say(const struct rotate *rt, const char *fmt, ...)
+{
+	char *text = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (rt->batch.json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "message", json_object_new_string(text));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		puts(text);
+	}
+	fflush(stdout);
+	free(text);
+}
 
 static const char *hex(const unsigned char mkvp[SK_MKVP_LEN])
 {
@@ -106,7 +135,7 @@ static int plan_new(struct rotate *rt, enum phase *phase)
 
 	if (rt->ended && !sk_hsm_status_agree(&rt->status, SK_REG_NEW) &&
 	    reg_holds(first, SK_REG_CURRENT, rt->ended->to) && sk_hsm_status_agree(&rt->status, SK_REG_CURRENT)) {
-		printf("The rotation of APQNs %s to MKVP %s (begun %s) is complete; nothing to do.\n",
+		say(rt, "The rotation of APQNs %s to MKVP %s (begun %s) is complete; nothing to do.",
 		       cli_apqns_text_of(&rt->ended->apqns), hex(rt->ended->to), rt->ended->begun);
 		*phase = PHASE_NOTHING;
 		return 0;
@@ -169,6 +198,7 @@ static int pass(struct rotate *rt, const char *step, const char *title)
 	cli_batch_free(&rt->batch);
 	rt->step = step;
 	rt->batch.phase = title;
+	rt->batch.pass = step;
 	r = cli_batch_select_known(&rt->batch);
 	if (!r)
 		r = cli_batch_run(&rt->batch);
@@ -200,7 +230,7 @@ static int set_new(struct rotate *rt)
 		r = sk_hsm_set(hsm, &after);
 	sk_hsm_close(hsm);
 	if (!r) {
-		printf("NEW master key set on APQNs %s: CURRENT is now MKVP %s, OLD is MKVP %s.\n",
+		say(rt, "NEW master key set on APQNs %s: CURRENT is now MKVP %s, OLD is MKVP %s.",
 		       cli_apqns_text_of(&unset), hex(rt->rot.to), hex(rt->rot.from));
 		r = sk_journal_append(rt->journal, "set\t%s", rotation_now());
 	}
@@ -242,7 +272,7 @@ static int identity_steps(struct rotate *rt, const char *step)
 					   SK_REENCIPHER_AUTO, &done);
 	sk_hsm_close(hsm);
 	if (!r)
-		printf("KMS identity key %s: %s.\n", cfg->identity_key,
+		say(rt, "KMS identity key %s: %s.", cfg->identity_key,
 		       done == SK_NEXT_NONE ? "nothing to do" : "re-enciphered");
 	else
 		rt->batch.failed++;
@@ -261,22 +291,22 @@ static int finish(struct rotate *rt)
 		       rt->batch.failed == 1 ? "is" : "are", apqns_text(rt));
 		return -EIO;
 	}
-	printf("Rotation of APQNs %s complete: every volume is under the CURRENT master key "
-	       "(MKVP %s).\n",
+	say(rt, "Rotation of APQNs %s complete: every volume is under the CURRENT master key "
+		"(MKVP %s).",
 	       apqns_text(rt), hex(rt->rot.to));
 	return sk_journal_append(rt->journal, "end\t%s", rotation_now());
 }
 
 static int dry_run(struct rotate *rt, enum phase phase)
 {
-	printf("Plan for APQNs %s, MKVP %s -> %s%s:\n", apqns_text(rt), hex(rt->rot.from),
+	say(rt, "Plan for APQNs %s, MKVP %s -> %s%s:", apqns_text(rt), hex(rt->rot.from),
 	       hex(rt->rot.to), rt->open ? " (resumed)" : "");
 	if (phase == PHASE_STAGE)
-		printf("  1. stage every volume below to the NEW master key\n"
-		       "  2. set the NEW master key on every APQN\n"
-		       "  3. complete every volume\n");
+		say(rt, "  1. stage every volume below to the NEW master key\n"
+			"  2. set the NEW master key on every APQN\n"
+			"  3. complete every volume");
 	else
-		printf("  %sthen complete every volume\n",
+		say(rt, "  %sthen complete every volume",
 		       phase == PHASE_SET ? "finish setting the NEW master key, " : "");
 	return pass(rt, "plan", NULL);
 }
