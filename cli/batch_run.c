@@ -75,12 +75,15 @@ static int allow_token_auth(void)
 	return 0;
 }
 
+int cli_batch_check_options(const struct cli_batch *b)
+{
+	if (b->token_auth && b->key_file.path)
+		return cli_usage_error("give --auth=token or --key-file, not both");
+	return 0;
+}
+
 int cli_batch_authorize(struct cli_batch *b)
 {
-	if (b->token_auth && b->key_file.path) {
-		cli_usage_error("give --auth=token or --key-file, not both");
-		return -EINVAL;
-	}
 	if (b->dry_run)
 		return 0;
 	if (b->token_auth)
@@ -153,6 +156,11 @@ static int gate(struct sk_device *dev, struct sk_hsm *hsm, void *ctx)
 	const struct cli_batch *b = ctx;
 	const struct sk_gate g = { .passphrase = b->passphrase };
 
+	/* The token gate only when it was asked for and allowed, never by default. */
+	if (!b->token_auth && !b->passphrase) {
+		sk_err("internal error: no passphrase to check %s with", dev->path);
+		return -EPERM;
+	}
 	return sk_gate_check(&g, dev, hsm);
 }
 
@@ -248,8 +256,10 @@ static void work(struct sk_batch_item *item, void *ctx)
 	struct sk_device *dev = NULL;
 	struct sk_hsm *hsm = NULL;
 
-	if (sk_device_open(item->path, !b->dry_run, !scanned, &dev) < 0)
+	if (sk_device_open(item->path, !b->dry_run, !scanned, &dev) < 0) {
+		(void)sk_device_peek_uuid(item->path, item->uuid);
 		return;
+	}
 	snprintf(item->uuid, sizeof(item->uuid), "%s", dev->uuid);
 	if (dev->token_id < 0 || (b->filtered && !sk_apqn_list_overlap(&dev->token.apqns, &b->filter)))
 		item->outcome = SK_BATCH_IGNORED;
@@ -259,23 +269,41 @@ static void work(struct sk_batch_item *item, void *ctx)
 	sk_device_close(dev);
 }
 
+/*
+ * In the workers libcryptsetup's own messages would garble the progress
+ * line; the errors securekey logs name the device and say what to do.
+ */
+static void crypt_log_quiet(int level, const char *msg, void *usrptr)
+{
+	(void)usrptr;
+	if ((level == CRYPT_LOG_DEBUG || level == CRYPT_LOG_DEBUG_JSON) &&
+	    sk_log_get_level() >= SK_LOG_DEBUG)
+		fprintf(stderr, "# %s", msg);
+}
+
 int cli_batch_run(struct cli_batch *b)
 {
 	int r;
 
+	crypt_set_log_callback(NULL, crypt_log_quiet, NULL);
 	cli_batch_report_start(b);
 	r = sk_batch_run(b->items, b->count, b->jobs, work, b, cli_batch_report_item, b);
 	cli_batch_report_end(b);
 	return r;
 }
 
-void cli_batch_free(struct cli_batch *b)
+void cli_batch_clear_devices(struct cli_batch *b)
 {
 	for (size_t i = 0; i < b->count; i++)
 		free((char *)b->items[i].path);
 	free(b->items);
-	sk_secret_free(b->passphrase);
 	b->items = NULL;
-	b->count = 0;
+	b->count = b->first_scanned = 0;
+}
+
+void cli_batch_free(struct cli_batch *b)
+{
+	cli_batch_clear_devices(b);
+	sk_secret_free(b->passphrase);
 	b->passphrase = NULL;
 }

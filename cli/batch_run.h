@@ -73,7 +73,10 @@ struct cli_batch {
 /* Take a batch option; false when @c is not one (then *code is untouched). */
 bool cli_batch_option(struct cli_batch *b, int c, const char *arg, int *code);
 
-/* Check --auth/--key-file and read the passphrase (once, before any worker). */
+/* Options that exclude each other: 0, or the usage exit code after saying why. */
+int cli_batch_check_options(const struct cli_batch *b);
+
+/* Check that --auth=token is allowed, or read the passphrase (once, before any worker). */
 int cli_batch_authorize(struct cli_batch *b);
 
 /*
@@ -90,6 +93,8 @@ int cli_batch_run(struct cli_batch *b);
 /* The summary table (text) or summary object (--json). */
 void cli_batch_summary(const struct cli_batch *b);
 
+/* Forget the selected devices (a new pass selects again); the passphrase stays. */
+void cli_batch_clear_devices(struct cli_batch *b);
 void cli_batch_free(struct cli_batch *b);
 
 #endif

@@ -63,7 +63,7 @@ static int parse(int argc, char **argv, struct cli_batch *b, bool *all)
 		return code ? code : -1;
 	if (*all && optind < argc)
 		return cli_usage_error("reencipher: give --all or paths, not both");
-	return 0;
+	return cli_batch_check_options(b);
 }
 
 int cmd_reencipher(int argc, char **argv)

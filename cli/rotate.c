@@ -195,7 +195,7 @@ static int pass(struct rotate *rt, const char *step, const char *title)
 {
 	int r;
 
-	cli_batch_free(&rt->batch);
+	cli_batch_clear_devices(&rt->batch);
 	rt->step = step;
 	rt->batch.phase = title;
 	rt->batch.pass = step;
@@ -220,6 +220,13 @@ static int set_new(struct rotate *rt)
 	for (size_t i = 0; i < rt->status.count; i++)
 		if (reg_holds(&rt->status.apqns[i], SK_REG_NEW, rt->rot.to))
 			unset.items[unset.count++] = rt->status.apqns[i].apqn;
+	/* Every volume failed (a wrong passphrase, say): setting would help none. */
+	if (rt->batch.failed && !rt->batch.ok && !rt->batch.skipped) {
+		sk_err("no volume of APQNs %s could be staged, so the NEW master key is not set; fix "
+		       "the cause (see above) and run 'securekey rotate --apqns %s --resume'",
+		       apqns_text(rt), apqns_text(rt));
+		return -EIO;
+	}
 	if (rt->batch.failed)
 		sk_warn("setting the NEW master key although %zu volume%s could not be staged: "
 			"their keys stay under the OLD master key until 'securekey rotate --apqns "
@@ -299,6 +306,8 @@ static int finish(struct rotate *rt)
 
 static int dry_run(struct rotate *rt, enum phase phase)
 {
+	int r;
+
 	say(rt, "Plan for APQNs %s, MKVP %s -> %s%s:", apqns_text(rt), hex(rt->rot.from),
 	       hex(rt->rot.to), rt->open ? " (resumed)" : "");
 	if (phase == PHASE_STAGE)
@@ -308,7 +317,9 @@ static int dry_run(struct rotate *rt, enum phase phase)
 	else
 		say(rt, "  %sthen complete every volume",
 		       phase == PHASE_SET ? "finish setting the NEW master key, " : "");
-	return pass(rt, "plan", NULL);
+	r = pass(rt, "plan", NULL);
+	/* A device the plan cannot read will fail the rotation too. */
+	return r ? r : rt->batch.failed ? -EIO : 0;
 }
 
 static int rotate(struct rotate *rt, enum phase phase)
@@ -355,6 +366,8 @@ static int parse(int argc, char **argv, struct rotate *rt)
 	if (c == -2 || code)
 		return code ? code : -1;
 	if (!cli_no_arguments_left(argc, argv))
+		return EXIT_USAGE;
+	if (cli_batch_check_options(&rt->batch))
 		return EXIT_USAGE;
 	if (!rt->batch.filtered)
 		return cli_usage_error("rotate: --apqns is required");

@@ -72,12 +72,14 @@ static int load(const char *path, struct rotation *rot)
 
 	*rot = (struct rotation){ 0 };
 	snprintf(rot->path, sizeof(rot->path), "%s", path);
-	if (!r && (!count || strcmp(lines[0], MAGIC)))
+	/* Killed before its header was on disk: no rotation began. */
+	if (!r && !count)
+		r = -ENODATA;
+	if (!r && strcmp(lines[0], MAGIC))
 		r = -EINVAL;
 	for (size_t i = 1; !r && i < count; i++)
 		if (!apply_line(rot, lines[i]))
 			r = -EINVAL;
-	/* Killed before its header was on disk: no rotation began. */
 	if (!r && (!rot->apqns.count || !rot->begun[0]))
 		r = -ENODATA;
 	if (r && r != -ENODATA)

@@ -130,6 +130,19 @@ static int find_token(struct sk_device *dev)
 	return 0;
 }
 
+int sk_device_peek_uuid(const char *path, char uuid[40])
+{
+	struct crypt_device *cd = NULL;
+	int r = crypt_init(&cd, path);
+
+	if (!r)
+		r = crypt_load(cd, CRYPT_LUKS, NULL);
+	if (!r && crypt_get_uuid(cd))
+		snprintf(uuid, 40, "%s", crypt_get_uuid(cd));
+	crypt_free(cd);
+	return r;
+}
+
 int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_device **out)
 {
 	struct sk_device *dev = calloc(1, sizeof(*dev));

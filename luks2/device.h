@@ -34,6 +34,9 @@ struct sk_device {
 int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_device **dev);
 void sk_device_close(struct sk_device *dev);
 
+/* The LUKS UUID of @path when only its header loads (to name a device that failed). */
+int sk_device_peek_uuid(const char *path, char uuid[40]);
+
 /* Read the seqid of the primary binary header (it grows with every write). */
 int sk_device_read_seqid(const char *path, uint64_t *seqid);
 
