@@ -93,26 +93,63 @@ int cli_batch_authorize(struct cli_batch *b)
 
 static int add_path(struct cli_batch *b, const char *path)
 {
-	char *real = realpath(path, NULL);
-	struct sk_batch_item *items;
+	struct sk_batch_item *items = realloc(b->items, (b->count + 1) * sizeof(*items));
 
-	for (size_t i = 0; real && i < b->count; i++) {
-		char *other = realpath(b->items[i].path, NULL);
-		bool same = other && !strcmp(other, real);
-
-		free(other);
-		if (same) {
-			free(real);
-			return 0;
-		}
-	}
-	free(real);
-	items = realloc(b->items, (b->count + 1) * sizeof(*items));
 	if (!items)
 		return -ENOMEM;
 	b->items = items;
 	b->items[b->count] = (struct sk_batch_item){ .path = strdup(path) };
 	return b->items[b->count++].path ? 0 : -ENOMEM;
+}
+
+struct resolved {
+	char *real;
+	size_t index;
+};
+
+static int by_real_then_index(const void *a, const void *b)
+{
+	const struct resolved *x = a, *y = b;
+	int c = strcmp(x->real, y->real);
+
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Drop later entries that name a device already selected (sorted: thousands of paths). */
+static int drop_duplicates(struct cli_batch *b)
+{
+	size_t n = b->count, kept = 0, scanned_kept = 0;
+	struct resolved *res = calloc(n ? n : 1, sizeof(*res));
+	bool *dup = calloc(n ? n : 1, sizeof(*dup));
+	int r = res && dup ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !r && i < n; i++) {
+		res[i].index = i;
+		res[i].real = realpath(b->items[i].path, NULL);
+		if (!res[i].real && !(res[i].real = strdup(b->items[i].path)))
+			r = -ENOMEM;
+	}
+	if (!r)
+		qsort(res, n, sizeof(*res), by_real_then_index);
+	for (size_t i = 1; !r && i < n; i++)
+		dup[res[i].index] = !strcmp(res[i].real, res[i - 1].real);
+	for (size_t i = 0; !r && i < n; i++) {
+		if (dup[i]) {
+			free((char *)b->items[i].path);
+			continue;
+		}
+		scanned_kept += i >= b->first_scanned;
+		b->items[kept++] = b->items[i];
+	}
+	if (!r) {
+		b->count = kept;
+		b->first_scanned = kept - scanned_kept;
+	}
+	for (size_t i = 0; res && i < n; i++)
+		free(res[i].real);
+	free(res);
+	free(dup);
+	return r;
 }
 
 static int add_paths(struct cli_batch *b, char **paths, size_t count)
@@ -143,6 +180,8 @@ int cli_batch_select(struct cli_batch *b, bool all, char **paths, int npaths)
 	b->first_scanned = b->count;
 	if (!r && all)
 		r = add_listed(b, sk_inventory_scan);
+	if (!r)
+		r = drop_duplicates(b);
 	return r;
 }
 

@@ -16,8 +16,30 @@
 #include "log.h"
 #include "paths.h"
 
-/* LUKS2 binary header: magic[6] version u16 hdr_size u64 seqid u64 (big-endian). */
+/*
+ * LUKS2 binary header: magic[6] version u16 hdr_size u64 seqid u64 (big-endian)
+ * label[48] checksum_alg[32] salt[64] uuid[40].
+ */
 #define LUKS2_SEQID_OFFSET 16
+#define LUKS2_UUID_OFFSET 168
+#define LUKS2_UUID_LEN 40
+static const unsigned char luks2_magic[8] = { 'L', 'U', 'K', 'S', 0xba, 0xbe, 0, 2 };
+
+/* The UUID of the primary LUKS2 binary header, read raw; false when there is none. */
+static bool raw_uuid(const char *path, char uuid[LUKS2_UUID_LEN])
+{
+	unsigned char hdr[LUKS2_UUID_OFFSET + LUKS2_UUID_LEN];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+		  !memcmp(hdr, luks2_magic, sizeof(luks2_magic)) &&
+		  hdr[LUKS2_UUID_OFFSET] && !hdr[LUKS2_UUID_OFFSET + LUKS2_UUID_LEN - 1];
+
+	if (fd >= 0)
+		close(fd);
+	if (ok)
+		memcpy(uuid, hdr + LUKS2_UUID_OFFSET, LUKS2_UUID_LEN);
+	return ok;
+}
 
 int sk_device_read_seqid(const char *path, uint64_t *seqid)
 {
@@ -130,6 +152,23 @@ static int find_token(struct sk_device *dev)
 	return 0;
 }
 
+/* Lock by the loaded UUID, then load again: another writer may have finished meanwhile. */
+static int relock(struct sk_device *dev)
+{
+	int r;
+
+	sk_lock_release(dev->lock_fd);
+	dev->lock_fd = -1;
+	snprintf(dev->uuid, sizeof(dev->uuid), "%s", crypt_get_uuid(dev->cd));
+	r = lock_device(dev);
+	if (!r) {
+		crypt_free(dev->cd);
+		dev->cd = NULL;
+		r = load_luks2(dev);
+	}
+	return r;
+}
+
 int sk_device_peek_uuid(const char *path, char uuid[40])
 {
 	struct crypt_device *cd = NULL;
@@ -146,21 +185,25 @@ int sk_device_peek_uuid(const char *path, char uuid[40])
 int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_device **out)
 {
 	struct sk_device *dev = calloc(1, sizeof(*dev));
+	char locked[LUKS2_UUID_LEN];
 	int r;
 
 	if (!dev)
 		return -ENOMEM;
 	dev->lock_fd = -1;
 	dev->path = strdup(path);
-	r = dev->path ? load_luks2(dev) : -ENOMEM;
-	if (!r && for_write) {
+	/* Lock before the one load when the UUID can be read raw (batches open thousands). */
+	if (dev->path && for_write && raw_uuid(path, locked)) {
+		memcpy(dev->uuid, locked, sizeof(locked));
 		r = lock_device(dev);
-		/* Reload under the lock: another writer may have finished meanwhile. */
-		if (!r) {
-			crypt_free(dev->cd);
-			dev->cd = NULL;
+		if (!r)
 			r = load_luks2(dev);
-		}
+		if (!r && strcmp(locked, dev->uuid))
+			r = relock(dev);
+	} else {
+		r = dev->path ? load_luks2(dev) : -ENOMEM;
+		if (!r && for_write)
+			r = relock(dev);
 	}
 	if (!r)
 		r = sk_device_read_seqid(path, &dev->seqid);
