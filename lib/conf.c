@@ -47,12 +47,25 @@ static int parse_protocol(const char *text, struct sk_kmip_version *v)
 	return -EINVAL;
 }
 
-/* Copy a non-empty @value that fits; *why says what is wrong otherwise. */
+/*
+ * Copy a non-empty @value that fits; *why says what is wrong otherwise.
+ * Comment characters and control characters are refused so that what
+ * sk_config_save writes reads back the same (libinih takes " ;" for a
+ * comment and strips whitespace).
+ */
 static int copy_value(char *dst, size_t size, const char *value, const char **why)
 {
-	if (!*value || strlen(value) >= size) {
+	size_t len = strlen(value);
+
+	if (!len || len >= size || len > SK_CONFIG_VALUE_MAX) {
 		*why = "value is empty or too long";
 		return -EINVAL;
+	}
+	for (const char *p = value; *p; p++) {
+		if (*p == ';' || *p == '#' || (unsigned char)*p < 0x20 || *p == 0x7f) {
+			*why = "value holds a comment or control character";
+			return -EINVAL;
+		}
 	}
 	strcpy(dst, value);
 	return 0;
@@ -62,7 +75,7 @@ static int add_server(struct sk_config *cfg, const char *value, const char **why
 {
 	struct sk_kmip_endpoint ep;
 
-	if (sk_kmip_parse_url(value, &ep) < 0) {
+	if (strncmp(value, "kmip://", 7) || sk_kmip_parse_url(value, &ep) < 0) {
 		*why = "server is not kmip://HOST[:PORT]";
 		return -EINVAL;
 	}
@@ -135,6 +148,37 @@ struct parse_ctx {
 	const char *error; /* static text, set by the first bad line */
 };
 
+/*
+ * libinih's reader: it would split a line longer than its buffer and read
+ * the tail as a line of its own, and a NUL would cut a value short; both
+ * are refused instead (found by tests/fuzz/fuzz_config).
+ */
+struct line_reader {
+	FILE *file;
+	char *buf;
+	size_t cap;
+	int line;
+	const char *error;
+};
+
+static char *read_line(char *str, int num, void *stream)
+{
+	struct line_reader *rd = stream;
+	ssize_t n = getline(&rd->buf, &rd->cap, rd->file);
+
+	if (n < 0)
+		return NULL;
+	rd->line++;
+	if (n >= num)
+		rd->error = "line too long";
+	else if (memchr(rd->buf, '\0', (size_t)n))
+		rd->error = "NUL byte in the line";
+	if (rd->error)
+		return NULL;
+	memcpy(str, rd->buf, (size_t)n + 1);
+	return str;
+}
+
 /* libinih handler: nonzero to go on. */
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
@@ -157,6 +201,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 int sk_config_load(struct sk_config *cfg)
 {
 	struct parse_ctx ctx = { .cfg = cfg };
+	struct line_reader reader = { 0 };
 	const char *path = sk_config_path();
 	FILE *f;
 	int line;
@@ -175,7 +220,14 @@ int sk_config_load(struct sk_config *cfg)
 		return -errno;
 	}
 	cfg->exists = true;
-	line = ini_parse_file(f, on_entry, &ctx);
+	reader.file = f;
+	line = ini_parse_stream(read_line, &reader, on_entry, &ctx);
+	/* The reader stops parsing at its error, so a handler error comes first. */
+	if (reader.error && !line) {
+		line = reader.line;
+		ctx.error = reader.error;
+	}
+	free(reader.buf);
 	fclose(f);
 	if (line) {
 		sk_err("%s:%d: %s; fix the line (see securekey.conf(5))", path, line,

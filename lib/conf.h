@@ -31,6 +31,8 @@
 #define SK_KMS_MAX_SERVERS 8
 #define SK_KMS_URL_MAX 300
 #define SK_KMS_DEFAULT_TIMEOUT 10
+/* "identity_key = VALUE" must fit libinih's 200-byte line. */
+#define SK_CONFIG_VALUE_MAX 180
 
 struct sk_config {
 	char path[PATH_MAX];

@@ -216,12 +216,18 @@ static json_object *parse_whole(const char *text)
 
 	if (!tok)
 		return NULL;
+	/*
+	 * Strict: json-c's comments would let "{...}//" swallow the NUL and
+	 * report an end past the text (found by tests/fuzz/fuzz_token).
+	 */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	root = json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
 	if (jerr != json_tokener_success)
 		why = json_tokener_error_desc(jerr);
-	else if (text[end + strspn(text + end, " \t\r\n")])
+	else if (end > strlen(text) + 1 || (end <= strlen(text) &&
+					     text[end + strspn(text + end, " \t\r\n")]))
 		why = "text follows the JSON object";
 	else if (!root)
 		why = "it is null, not an object";
