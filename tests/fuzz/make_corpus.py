@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
-"""Write the hand-made seed corpus of fuzz_ttlv into corpus/ttlv/.
+"""Write the hand-made seed corpora of the fuzz targets into corpus/NAME/.
 
-Valid KMIP messages of the shapes securekey sends and receives, and broken
-ones for each of the decoder's refusals. Files named pykmip-* are copies of
-tests/kms/vectors/*.ttlv (real messages encoded by PyKMIP) and are left
-alone; run with --vectors DIR to (re)copy them.
+ttlv: valid KMIP messages of the shapes securekey sends and receives, and
+broken ones for each of the decoder's refusals. Files named pykmip-* are
+copies of tests/kms/vectors/*.ttlv (real messages encoded by PyKMIP) and are
+left alone; run with --vectors DIR to (re)copy them.
 
-    python3 tests/fuzz/make_corpus.py [--vectors tests/kms/vectors]
+token, blob, config: valid tokens, secure-key blobs and securekey.conf files
+of every shape securekey writes, then the hostile ones: each field wrong in
+each way the parsers refuse. Blobs are sealed with the fuzz master key
+(bytes 0x00..0x1f, sk_fuzz_blob_mk in fuzz_blob_body.c) so that unwrapping
+is fuzzed too. Files named real-* come from make_corpus_real.sh (outputs of
+this build's CLI and of cryptsetup) and are left alone.
+
+    python3 tests/fuzz/make_corpus.py [--vectors tests/kms/vectors] [NAME...]
 """
 import argparse
+import hashlib
+import json
 import os
+import re
 import shutil
 import struct
 
@@ -159,16 +169,324 @@ def broken():
     yield "bad-struct-short", bytes.fromhex("5400010100000008 5400020200000004 0000000100000000")
 
 
+# ---- secure-key blobs (lib/blob.h) and tokens (luks2/token.h) ----
+
+FUZZ_MK = bytes(range(32))
+OTHER_MK = bytes(range(32, 64))
+KEY_AES, KEY_XTS, KEY_IDENTITY = 1, 2, 12
+KEY_TYPES = {"aes-xts-512": (KEY_XTS, 512), "aes-xts-256": (KEY_XTS, 256),
+             "aes-256": (KEY_AES, 256), "aes-192": (KEY_AES, 192), "aes-128": (KEY_AES, 128)}
+
+
+def mkvp(mk):
+    return hashlib.sha256(b"securekey-mkvp-v1" + mk).digest()[:8]
+
+
+def det(label, n):
+    """@n deterministic bytes, so the corpus is the same on every run."""
+    out = b""
+    while len(out) < n:
+        out += hashlib.sha256(label.encode() + len(out).to_bytes(4, "big")).digest()
+    return out[:n]
+
+
+def seal(label, typ, bits, mk=FUZZ_MK, version=1, magic=b"SKEY", claim=None, key_len=None):
+    """A blob as sk_blob_seal writes it; @claim overrides the MKVP field."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = det(label + "/nonce", 12)
+    header = magic + bytes([version, typ]) + struct.pack(">H", bits) + \
+        (claim or mkvp(mk)) + nonce
+    key = det(label + "/key", bits // 8 if key_len is None else key_len)
+    return header + AESGCM(mk).encrypt(nonce, key, header)
+
+
+def flip(data, offset):
+    return data[:offset] + bytes([data[offset] ^ 1]) + data[offset + 1:]
+
+
+def blob_corpus():
+    for name, (typ, bits) in KEY_TYPES.items():
+        yield name, seal(name, typ, bits)
+    for n in (16, 121, 1218, 4096):
+        yield "identity-%d" % n, seal("id%d" % n, KEY_IDENTITY, 8 * n)
+    yield "other-mk-aes-xts-512", seal("other", KEY_XTS, 512, mk=OTHER_MK)
+    # the MKVP is associated data, not checked on unwrap: any claim opens
+    yield "claims-other-mkvp", seal("claim", KEY_XTS, 512, claim=mkvp(OTHER_MK))
+    ok = seal("ok", KEY_XTS, 512)
+    yield "bad-empty", b""
+    yield "bad-one-byte", b"S"
+    yield "bad-magic-only", b"SKEY"
+    yield "bad-header-only", ok[:36]
+    yield "bad-header-tag-short", ok[:36 + 15]
+    yield "bad-cut-1", ok[:-1]
+    yield "bad-plus-1", ok + b"\0"
+    yield "bad-double", ok + ok
+    yield "bad-magic", b"SKEZ" + ok[4:]
+    yield "bad-magic-lower", b"skey" + ok[4:]
+    for v in (0, 2, 255):
+        yield "bad-version-%d" % v, seal("v%d" % v, KEY_XTS, 512, version=v)
+    for t in (0, 3, 11, 13, 255):
+        yield "bad-type-%d" % t, seal("t%d" % t, t, 256)
+    for typ, bits in ((KEY_AES, 0), (KEY_AES, 100), (KEY_AES, 512), (KEY_XTS, 128),
+                      (KEY_XTS, 384), (KEY_XTS, 1024), (KEY_AES, 65535)):
+        yield "bad-bits-%d-%d" % (typ, bits), seal("b%d-%d" % (typ, bits), typ, bits)
+    yield "bad-identity-15", seal("id15", KEY_IDENTITY, 120)
+    yield "bad-identity-4097", seal("id4097", KEY_IDENTITY, 8 * 4097)
+    yield "bad-identity-odd-bits", seal("idodd", KEY_IDENTITY, 129, key_len=16)
+    yield "bad-bits-say-256-holds-512", seal("short", KEY_XTS, 256, key_len=64)
+    # parse, but fail to unwrap
+    yield "altered-tag", flip(ok, len(ok) - 1)
+    yield "altered-ciphertext", flip(ok, 36)
+    yield "altered-mkvp", flip(ok, 8)
+    yield "altered-nonce", flip(ok, 20)
+    yield "zero-key-bits-xts", b"SKEY\1\2\2\0" + bytes(28 + 64 + 16)
+
+
+def b64(data):
+    import base64
+    return base64.b64encode(data).decode()
+
+
+def key_field(label, key_type, mk=FUZZ_MK):
+    typ, bits = KEY_TYPES[key_type]
+    blob = seal(label, typ, bits, mk=mk)
+    return {"secure_key": b64(blob), "mkvp": mkvp(mk).hex()}
+
+
+def token(key_type="aes-xts-512", keyslots=["1"], apqns=["01.0001"], **fields):
+    """A token as sk_token_create writes it, with @fields added or replaced."""
+    t = {"type": "securekey", "keyslots": keyslots, "version": 1, "key_type": key_type,
+         "apqns": apqns}
+    t.update(key_field("tok-" + key_type, key_type if key_type in KEY_TYPES else "aes-xts-512"))
+    t.update(fields)
+    return t
+
+
+def dump(obj):
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+KMS = {"servers": ["kmip://kms1.example.com:5696"], "key_id": "42",
+       "name": "securekey-1b6a6f0e-6f4e-4c1a-9d55-0b6f0b0e0c01"}
+
+
+def token_valid():
+    for key_type in KEY_TYPES:
+        yield "valid-" + key_type, dump(token(key_type))
+    yield "valid-keyslot-0", dump(token(keyslots=["0"]))
+    yield "valid-keyslot-31", dump(token(keyslots=["31"]))
+    yield "valid-apqns-2", dump(token(apqns=["01.0001", "02.0001"]))
+    yield "valid-apqns-16", dump(token(apqns=["%02x.%04x" % (i, 7 * i) for i in range(16)]))
+    yield "valid-apqns-upper", dump(token(apqns=["0A.00FF", "ff.ffff"]))
+    yield "valid-mkvp-upper", dump(token(mkvp=mkvp(FUZZ_MK).hex().upper()))
+    yield "valid-staged", dump(token(staged=key_field("staged", "aes-xts-512", OTHER_MK)))
+    yield "valid-kms", dump(token(kms=KMS))
+    yield "valid-kms-8-ipv6", dump(token(kms=dict(KMS, servers=[
+        "kmip://[::1]:5696", "kmip://10.0.0.1", "kmip://a.example:1", "kmip://b:65535",
+        "kmip://[fe80::1]", "kmip://c.example:5696", "kmip://d:5697", "kmip://e"])))
+    yield "valid-staged-kms", dump(token(staged=key_field("s2", "aes-xts-512"), kms=KMS))
+    yield "valid-unknown-fields", dump(token(comment="kept as is", future={"a": [1, 2.5, None]}))
+    yield "valid-pretty", json.dumps(token(kms=KMS), indent=2).encode() + b"\n"
+    yield "valid-field-order", dump(dict(reversed(list(token().items()))))
+    yield "valid-escapes", dump(token(kms=dict(KMS, name="caf\u00e9 \"quoted\" /\\ \t")))
+    yield "valid-dup-type-last-wins", b'{"type":"luks2-keyring",' + dump(token())[1:]
+
+
+def token_broken():
+    yield "bad-empty", b""
+    yield "bad-null", b"null"
+    yield "bad-array", b"[" + dump(token()) + b"]"
+    yield "bad-string", b'"securekey"'
+    yield "bad-number", b"1"
+    yield "bad-truncated", dump(token())[:-1]
+    yield "bad-trailing-text", dump(token()) + b" x"
+    yield "bad-two-objects", dump(token()) + dump(token())
+    yield "bad-deep", b'{"a":' * 100 + b"1" + b"}" * 100
+    yield "bad-type", dump(token(type="luks2-keyring"))
+    yield "bad-type-missing", dump({k: v for k, v in token().items() if k != "type"})
+    yield "bad-dup-type-first-wins", dump(token())[:-1] + b',"type":"x"}'
+    yield "bad-version-2", dump(token(version=2))
+    yield "bad-version-string", dump(token(version="1"))
+    yield "bad-version-double", dump(token()).replace(b'"version":1', b'"version":1.0')
+    yield "bad-version-huge", dump(token()).replace(b'"version":1',
+                                                    b'"version":18446744073709551617')
+    yield "bad-key-type", dump(token(key_type="aes-xts-1024"))
+    yield "bad-key-type-identity", dump(token(key_type="identity"))
+    yield "bad-key-type-mismatch", dump(token("aes-256", **key_field("m", "aes-xts-512")))
+    for slots in ([], ["32"], ["01"], ["-1"], ["1a"], [1], ["1", "2"], ["999"], [""]):
+        yield "bad-keyslots-%s" % re.sub(r"[^0-9a-z-]", "_", json.dumps(slots)), \
+            dump(token(keyslots=slots))
+    yield "bad-keyslots-string", dump(token(keyslots="1"))
+    for apqns, what in (([], "none"), (["01.0001", "01.0001"], "twice"), (["1.0001"], "short"),
+                        (["01.00011"], "long"), (["0g.0001"], "nonhex"), ([1], "int"),
+                        (["%02x.0001" % i for i in range(17)], "17")):
+        yield "bad-apqns-" + what, dump(token(apqns=apqns))
+    yield "bad-apqns-string", dump(token(apqns="01.0001"))
+    yield "bad-b64-noncanonical", dump(token(secure_key=token()["secure_key"][:-2] + "B="))
+    yield "bad-b64-space", dump(token(secure_key=" " + token()["secure_key"]))
+    yield "bad-b64-empty", dump(token(secure_key=""))
+    yield "bad-b64-nul", dump(token(secure_key="QUJD\u0000RA=="))
+    yield "bad-secure-key-number", dump(token(secure_key=5))
+    yield "bad-secure-key-missing", dump({k: v for k, v in token().items() if k != "secure_key"})
+    yield "bad-blob", dump(token(secure_key=b64(b"SKEY" + bytes(40))))
+    yield "bad-mkvp-short", dump(token(mkvp="00" * 7 + "0"))
+    yield "bad-mkvp-other", dump(token(mkvp=mkvp(OTHER_MK).hex()))
+    yield "bad-mkvp-nonhex", dump(token(mkvp="zz" * 8))
+    yield "bad-staged-type", dump(token(staged=key_field("s", "aes-256")))
+    yield "bad-staged-string", dump(token(staged="x"))
+    yield "bad-staged-no-mkvp", dump(token(staged={"secure_key": token()["secure_key"]}))
+    yield "bad-kms-array", dump(token(kms=[KMS]))
+    yield "bad-kms-no-servers", dump(token(kms=dict(KMS, servers=[])))
+    yield "bad-kms-9-servers", dump(token(kms=dict(KMS, servers=["kmip://h%d" % i
+                                                                  for i in range(9)])))
+    yield "bad-kms-no-scheme", dump(token(kms=dict(KMS, servers=["kms1.example.com:5696"])))
+    yield "bad-kms-server-int", dump(token(kms=dict(KMS, servers=[5696])))
+    yield "bad-kms-server-300", dump(token(kms=dict(KMS, servers=["kmip://" + "a" * 293])))
+    yield "bad-kms-no-key-id", dump(token(kms={k: v for k, v in KMS.items() if k != "key_id"}))
+    yield "bad-kms-empty-name", dump(token(kms=dict(KMS, name="")))
+    yield "bad-kms-name-nul", dump(token(kms=dict(KMS, name="a\u0000b")))
+    # json-c does not check UTF-8, and unknown fields are kept as they are
+    yield "odd-not-utf8-unknown-field", dump(token(comment="X")).replace(b'"X"', b'"\xff\xfe"')
+    yield "bad-not-utf8-type", dump(token(type="X")).replace(b'"X"', b'"securekey\xff"')
+    yield "bad-huge-string", dump(token(type="x" * 20000))
+    yield "bad-100-fields", dump(token(**{"f%d" % i: i for i in range(100)}, version=3))
+
+
+def token_corpus():
+    yield from token_valid()
+    yield from token_broken()
+
+
+# ---- securekey.conf (lib/conf.h) ----
+
+def man_example():
+    """The EXAMPLE of man/securekey.conf.5, as the man page shows it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "man", "securekey.conf.5")) as f:
+        text = f.read()
+    m = re.search(r"^\.SH EXAMPLE\n\.nf\n(.*?)^\.fi$", text, re.M | re.S)
+    return m.group(1).replace("\\-", "-").replace("\\e", "\\").encode()
+
+
+KMS_CONF = ("[kms]\nserver = kmip://kms1.example:5696\nca = /etc/securekey/kms/ca.pem\n"
+            "cert = /etc/securekey/kms/client.pem\n"
+            "identity_key = /etc/securekey/kms/identity.skey\napqns = 01.0001\n")
+
+
+def saved(hsm=None, kms=True, batch=False):
+    """What sk_config_save writes."""
+    out = "# securekey configuration, see securekey.conf(5)\n"
+    if hsm:
+        out += "\n[hsm]\ndir = %s\n" % hsm
+    if kms:
+        out += ("\n[kms]\nserver = kmip://kms1.example.com:5696\n"
+                "server = kmip://kms2.example.com:5696\nca = /etc/securekey/kms/ca.pem\n"
+                "cert = /etc/securekey/kms/client.pem\n"
+                "identity_key = /etc/securekey/kms/identity.skey\n"
+                "apqns = 01.0001,02.0001\ntimeout = 10\nprotocol = auto\n")
+    if batch:
+        out += "\n[batch]\nallow_token_auth = yes\n"
+    return out.encode()
+
+
+def config_valid():
+    yield "man-example", man_example()
+    yield "man-example-crlf", man_example().replace(b"\n", b"\r\n")
+    yield "man-example-bom", b"\xef\xbb\xbf" + man_example()
+    yield "saved-kms", saved()
+    yield "saved-all", saved(hsm="/var/lib/securekey/hsm", batch=True)
+    yield "saved-hsm-only", saved(hsm="/srv/hsm", kms=False)
+    yield "empty", b""
+    yield "comments-only", b"# nothing\n; set yet\n\n"
+    yield "hsm-dir", b"[hsm]\ndir = /var/lib/securekey/hsm\n"
+    yield "hsm-dir-colon", b"[hsm]\ndir: /x\n"
+    yield "batch-yes", b"[batch]\nallow_token_auth = yes\n"
+    yield "batch-no", b"[batch]\nallow_token_auth = no\n"
+    yield "kms-no-credentials", b"[kms]\nserver = kmip://k:5696\n"
+    yield "kms-ipv6", KMS_CONF.replace("kms1.example:5696", "[2001:db8::1]:5696").encode()
+    yield "kms-no-port", KMS_CONF.replace("kms1.example:5696", "kms1.example").encode()
+    yield "kms-8-servers", KMS_CONF.encode() + b"".join(
+        b"server = kmip://s%d.example:%d\n" % (i, 5000 + i) for i in range(7))
+    for proto in ("auto", "1.2", "1.3", "1.4", "2.0"):
+        yield "kms-protocol-" + proto, (KMS_CONF + "protocol = %s\n" % proto).encode()
+    for t in ("1", "600", "010"):
+        yield "kms-timeout-" + t, (KMS_CONF + "timeout = %s\n" % t).encode()
+    yield "kms-apqns-16", KMS_CONF.replace("apqns = 01.0001", "apqns = " + ",".join(
+        "%02x.0001" % i for i in range(16))).encode()
+    yield "inline-comment", b"[hsm]\ndir = /x ; the soft HSM\n"
+    yield "multiline-value", b"[hsm]\ndir = /x\n  /y\n"
+    yield "section-twice", b"[hsm]\ndir = /a\n[batch]\nallow_token_auth = yes\n[hsm]\ndir = /b\n"
+    yield "no-final-newline", b"[hsm]\ndir = /x"
+    # libinih reads 199 bytes of a line at once: the longest line read whole
+    yield "line-199", b"[hsm]\ndir = /" + b"a" * 192 + b"\n"
+    yield "line-long-blank-tail", b"[hsm]\ndir = /x" + b" " * 300 + b"\n"
+
+
+def config_broken():
+    yield "bad-section", b"[hsm2]\ndir = /x\n"
+    yield "bad-no-section", b"dir = /x\n"
+    yield "bad-hsm-key", b"[hsm]\npath = /x\n"
+    yield "bad-kms-key", b"[kms]\nport = 5696\n"
+    yield "bad-batch-key", b"[batch]\nallow = yes\n"
+    yield "bad-batch-true", b"[batch]\nallow_token_auth = true\n"
+    yield "bad-empty-value", b"[hsm]\ndir =\n"
+    yield "bad-no-equals", b"[hsm]\ndir /x\n"
+    yield "bad-unclosed-section", b"[hsm\ndir = /x\n"
+    for t in ("0", "601", "ten", "10s", "-1", "99999999999999999999"):
+        yield "bad-timeout-" + t, (KMS_CONF + "timeout = %s\n" % t).encode()
+    for p in ("1.1", "3.0", "2", ""):
+        yield "bad-protocol-" + (p or "empty"), (KMS_CONF + "protocol = %s\n" % p).encode()
+    yield "bad-9-servers", KMS_CONF.encode() + b"".join(
+        b"server = kmip://s%d\n" % i for i in range(8))
+    for url, what in (("http://k:5696", "http"), ("kmip://", "nohost"), ("kmip://k:0", "port0"),
+                      ("kmip://k:65536", "port65536"), ("kmip://k:abc", "portabc"),
+                      ("kmip://k/x", "path"), ("kmip://[::1", "ipv6open")):
+        yield "bad-server-" + what, ("[kms]\nserver = %s\n" % url).encode()
+    yield "servers-long-hosts", b"[kms]\nserver = kmip://" + b"a" * 150 + b":1\n" + \
+        b"server = kmip://" + b"b" * 180 + b"\n"
+    for a, what in (("01.0001,01.0001", "twice"), ("1.1", "short"), ("01.0001;02.0001", "semi"),
+                    (",".join("%02x.0001" % i for i in range(17)), "17")):
+        yield "bad-apqns-" + what, KMS_CONF.replace("apqns = 01.0001", "apqns = " + a).encode()
+    # libinih ends a value at a NUL; a section without keys is never seen
+    yield "odd-nul-byte", b"[hsm]\ndir = /x\0y\n[oops]\n"
+    yield "bad-binary", bytes(range(256))
+    # a line longer than libinih's buffer: refused, as its tail is no key
+    yield "bad-line-300", b"[hsm]\ndir = /" + b"a" * 300 + b"\n"
+    yield "bad-long-comment", b"[hsm]\n; " + b"c" * 300 + b"\ndir = /x\n"
+
+
+def config_corpus():
+    yield from config_valid()
+    yield from config_broken()
+
+
+def ttlv_corpus():
+    return list(valid()) + list(broken())
+
+
+CORPORA = {"ttlv": ttlv_corpus, "token": token_corpus, "blob": blob_corpus,
+           "config": config_corpus}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vectors", help="directory of PyKMIP *.ttlv vectors to copy")
+    ap.add_argument("names", nargs="*", metavar="NAME",
+                    help="corpora to write: %s (default: all)" % ", ".join(sorted(CORPORA)))
     args = ap.parse_args()
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "ttlv")
-    os.makedirs(out, exist_ok=True)
-    for name, data in list(valid()) + list(broken()):
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(data)
+    for name in args.names:
+        if name not in CORPORA:
+            ap.error("no corpus %s" % name)
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in args.names or sorted(CORPORA):
+        out = os.path.join(here, "corpus", name)
+        os.makedirs(out, exist_ok=True)
+        for file, data in CORPORA[name]():
+            with open(os.path.join(out, file), "wb") as f:
+                f.write(data)
     if args.vectors:
+        out = os.path.join(here, "corpus", "ttlv")
         for name in sorted(os.listdir(args.vectors)):
             if name.endswith(".ttlv"):
                 shutil.copyfile(os.path.join(args.vectors, name),
