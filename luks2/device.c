@@ -2,6 +2,7 @@
 
 #include "device.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,22 @@
 #define LUKS2_UUID_LEN 40
 static const unsigned char luks2_magic[8] = { 'L', 'U', 'K', 'S', 0xba, 0xbe, 0, 2 };
 
+/*
+ * The UUID names lock, backup and known-volume files, and libcryptsetup
+ * loads a header with any text there: only the canonical 8-4-4-4-12 hex
+ * form is taken, so a hostile header cannot point those paths elsewhere.
+ */
+static bool uuid_ok(const char *uuid)
+{
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? uuid[i] != '-' : !isxdigit((unsigned char)uuid[i]))
+			return false;
+	}
+	return uuid[36] == '\0';
+}
+
 /* The UUID of the primary LUKS2 binary header, read raw; false when there is none. */
 static bool raw_uuid(const char *path, char uuid[LUKS2_UUID_LEN])
 {
@@ -38,7 +55,7 @@ static bool raw_uuid(const char *path, char uuid[LUKS2_UUID_LEN])
 		close(fd);
 	if (ok)
 		memcpy(uuid, hdr + LUKS2_UUID_OFFSET, LUKS2_UUID_LEN);
-	return ok;
+	return ok && uuid_ok(uuid);
 }
 
 int sk_device_read_seqid(const char *path, uint64_t *seqid)
@@ -91,6 +108,12 @@ static int load_luks2(struct sk_device *dev)
 	if (strcmp(crypt_get_type(dev->cd), CRYPT_LUKS2)) {
 		sk_err("%s is a %s device; securekey needs LUKS2 ('cryptsetup convert --type luks2')",
 		       dev->path, crypt_get_type(dev->cd));
+		return -EINVAL;
+	}
+	if (!crypt_get_uuid(dev->cd) || !uuid_ok(crypt_get_uuid(dev->cd))) {
+		sk_err("%s: its LUKS2 UUID is not of the form 8-4-4-4-12 hex digits; set one with "
+		       "'cryptsetup luksUUID --uuid'",
+		       dev->path);
 		return -EINVAL;
 	}
 	snprintf(dev->uuid, sizeof(dev->uuid), "%s", crypt_get_uuid(dev->cd));
@@ -305,7 +328,7 @@ static char *backup_dir(const char *uuid)
 }
 
 /* Names sort by time, then seqid, so pruning keeps the newest. */
-int sk_device_backup(struct sk_device *dev)
+static int take_backup(struct sk_device *dev, char **dir_out, char **path_out)
 {
 	char *dir = backup_dir(dev->uuid), *path = NULL;
 	char stamp[32];
@@ -326,6 +349,21 @@ int sk_device_backup(struct sk_device *dev)
 		       dev->path, path, strerror(-r));
 	else if (chmod(path, 0600) < 0)
 		r = -errno;
+	if (r < 0) {
+		free(path);
+		free(dir);
+		return r;
+	}
+	*dir_out = dir;
+	*path_out = path;
+	return 0;
+}
+
+int sk_device_backup(struct sk_device *dev)
+{
+	char *dir = NULL, *path = NULL;
+	int r = take_backup(dev, &dir, &path);
+
 	if (!r)
 		prune_backups(dir);
 	free(path);
@@ -333,21 +371,40 @@ int sk_device_backup(struct sk_device *dev)
 	return r;
 }
 
+static const char *write_failure(int r)
+{
+	if (r == -ENOSPC)
+		return "no room for it in the LUKS2 metadata area";
+	if (r == -EINVAL)
+		return "libcryptsetup refused it (are all 32 token slots in use?)";
+	return strerror(-r);
+}
+
 int sk_device_write_token(struct sk_device *dev, struct sk_token *token)
 {
+	char *dir = NULL, *backup = NULL;
 	int r = check_seqid(dev);
 
 	if (!r)
-		r = sk_device_backup(dev);
+		r = take_backup(dev, &dir, &backup);
 	if (r < 0)
 		return r;
 	r = crypt_token_json_set(dev->cd, dev->token_id >= 0 ? dev->token_id : CRYPT_ANY_TOKEN,
 				 sk_token_json(token));
+	/* A refused write leaves the backups as they were: drop this one, prune none. */
 	if (r < 0) {
-		sk_err("cannot write the securekey token of %s: %s", dev->path, strerror(-r));
-		return r;
+		sk_err("cannot write the securekey token of %s: %s; nothing was changed", dev->path,
+		       write_failure(r));
+		unlink(backup);
+		(void)rmdir(dir); /* made for this backup, unless older ones are there */
+	} else {
+		prune_backups(dir);
+		dev->token_id = r;
 	}
-	dev->token_id = r;
+	free(backup);
+	free(dir);
+	if (r < 0)
+		return r;
 	return sk_device_read_seqid(dev->path, &dev->seqid) < 0 ? -EIO : r;
 }
 

@@ -218,9 +218,10 @@ static json_object *parse_whole(const char *text)
 		return NULL;
 	/*
 	 * Strict: json-c's comments would let "{...}//" swallow the NUL and
-	 * report an end past the text (found by tests/fuzz/fuzz_token).
+	 * report an end past the text (found by tests/fuzz/fuzz_token); text
+	 * that is not UTF-8 would come out of 'validate --json' as such.
 	 */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
