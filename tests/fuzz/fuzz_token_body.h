@@ -1,6 +1,6 @@
 /*
  * One fuzz input through the securekey LUKS2 token parser (luks2/token.c),
- * shared by the libFuzzer target (fuzz_token.c) and the corpus replay in
+ * shared by the libFuzzer target (fuzz_main.c) and the corpus replay in
  * tests/unit/t_corpus.c, so the regular build and ASan replay exactly what
  * the fuzzer runs.
  */

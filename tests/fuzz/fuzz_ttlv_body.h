@@ -1,6 +1,6 @@
 /*
  * One fuzz input through the KMIP TTLV decoder and the response parser,
- * shared by the libFuzzer target (fuzz_ttlv.c) and the corpus replay in
+ * shared by the libFuzzer target (fuzz_main.c) and the corpus replay in
  * tests/unit/t_ttlv.c, so the regular build and ASan replay exactly what the
  * fuzzer runs.
  */
