@@ -203,13 +203,6 @@ static int gate(struct sk_device *dev, struct sk_hsm *hsm, void *ctx)
 	return sk_gate_check(&g, dev, hsm);
 }
 
-static const enum sk_next_step mode_step[] = {
-	[SK_REENCIPHER_AUTO] = SK_NEXT_NONE,
-	[SK_REENCIPHER_STAGED] = SK_NEXT_STAGED,
-	[SK_REENCIPHER_IN_PLACE] = SK_NEXT_IN_PLACE,
-	[SK_REENCIPHER_COMPLETE] = SK_NEXT_COMPLETE,
-};
-
 /* The step to take, or SK_NEXT_NONE with why not in @why. */
 static enum sk_next_step choose(const struct cli_batch *b, const struct sk_key_state *st,
 				const char **why)
@@ -231,7 +224,7 @@ static enum sk_next_step choose(const struct cli_batch *b, const struct sk_key_s
 	default:
 		break;
 	}
-	if (b->mode != SK_REENCIPHER_AUTO && mode_step[b->mode] != st->next) {
+	if (b->mode != SK_REENCIPHER_AUTO && sk_reencipher_mode_step(b->mode) != st->next) {
 		snprintf(other, sizeof(other), "not this step: its next step is '%s'",
 			 sk_next_step_name(st->next));
 		*why = other;

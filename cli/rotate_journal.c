@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -158,21 +157,11 @@ int rotation_find(const struct sk_apqn_list *apqns, struct rotation **open,
 	return r;
 }
 
-static int make_dirs(const char *dir)
-{
-	if ((mkdir(sk_path_state_dir(), 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
-		sk_err("cannot create %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
 int rotation_begin(struct rotation *rot, struct sk_journal **journal)
 {
 	char key[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1], apqns[sizeof(key)];
 	char from[SK_MKVP_HEX_LEN + 1], to[SK_MKVP_HEX_LEN + 1], *dir = rotate_dir();
-	int r = dir ? make_dirs(dir) : -ENOMEM;
+	int r = dir ? sk_path_make_state_subdir(dir) : -ENOMEM;
 
 	apqns_key(&rot->apqns, key, sizeof(key));
 	sk_apqn_list_format(&rot->apqns, apqns, sizeof(apqns));

@@ -40,6 +40,24 @@ int sk_path_make_run_dir(void)
 	return 0;
 }
 
+int sk_path_make_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int r = -errno;
+
+		sk_err("cannot create %s: %s", dir, strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+int sk_path_make_state_subdir(const char *dir)
+{
+	int r = sk_path_make_dir(sk_path_state_dir());
+
+	return r ? r : sk_path_make_dir(dir);
+}
+
 char *sk_path_join(const char *dir, const char *name)
 {
 	char *path;

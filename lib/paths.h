@@ -17,6 +17,11 @@ const char *sk_path_run_dir(void);
 /* Create the run directory (0700) if it is missing. */
 int sk_path_make_run_dir(void);
 
+/* Create @dir (0700) if it is missing; the error is logged. */
+int sk_path_make_dir(const char *dir);
+/* The state directory, then @dir in it (known volumes, backups, rotation journals). */
+int sk_path_make_state_subdir(const char *dir);
+
 /* "<dir>/<name>", malloc'd, NULL on allocation failure. */
 char *sk_path_join(const char *dir, const char *name);
 

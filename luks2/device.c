@@ -273,15 +273,6 @@ static int check_seqid(struct sk_device *dev)
 	return 0;
 }
 
-static int make_dir(const char *path)
-{
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		sk_err("cannot create %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
 static int name_order(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);
@@ -318,8 +309,7 @@ static char *backup_dir(const char *uuid)
 	char *backup_root = sk_path_join(sk_path_state_dir(), "backup");
 	char *dir = backup_root ? sk_path_join(backup_root, uuid) : NULL;
 
-	if (!dir || make_dir(sk_path_state_dir()) < 0 || make_dir(backup_root) < 0 ||
-	    make_dir(dir) < 0) {
+	if (!dir || sk_path_make_state_subdir(backup_root) < 0 || sk_path_make_dir(dir) < 0) {
 		free(dir);
 		dir = NULL;
 	}

@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <blkid/blkid.h>
@@ -33,15 +32,8 @@ static char *entry_path(const char *uuid)
 static int make_dirs(void)
 {
 	char *dir = volumes_dir();
-	int r = 0;
+	int r = dir ? sk_path_make_state_subdir(dir) : -ENOMEM;
 
-	if (!dir)
-		return -ENOMEM;
-	if ((mkdir(sk_path_state_dir(), 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
-		r = -errno;
-		sk_err("cannot create %s: %s", dir, strerror(errno));
-	}
 	free(dir);
 	return r;
 }

@@ -7,11 +7,17 @@
 
 #include "log.h"
 
-static const enum sk_next_step mode_action[] = {
-	[SK_REENCIPHER_STAGED] = SK_NEXT_STAGED,
-	[SK_REENCIPHER_IN_PLACE] = SK_NEXT_IN_PLACE,
-	[SK_REENCIPHER_COMPLETE] = SK_NEXT_COMPLETE,
-};
+enum sk_next_step sk_reencipher_mode_step(enum sk_reencipher_mode mode)
+{
+	static const enum sk_next_step steps[] = {
+		[SK_REENCIPHER_AUTO] = SK_NEXT_NONE,
+		[SK_REENCIPHER_STAGED] = SK_NEXT_STAGED,
+		[SK_REENCIPHER_IN_PLACE] = SK_NEXT_IN_PLACE,
+		[SK_REENCIPHER_COMPLETE] = SK_NEXT_COMPLETE,
+	};
+
+	return steps[mode];
+}
 
 static int explain_no_action(const char *device, const struct sk_key_state *state)
 {
@@ -42,7 +48,7 @@ int sk_reencipher_choose(const char *device, const struct sk_key_state *state,
 	if (state->next == SK_NEXT_UNREACHABLE || (mode == SK_REENCIPHER_AUTO &&
 						    state->next == SK_NEXT_WAIT_SET))
 		return explain_no_action(device, state);
-	if (mode == SK_REENCIPHER_AUTO || mode_action[mode] == state->next) {
+	if (mode == SK_REENCIPHER_AUTO || sk_reencipher_mode_step(mode) == state->next) {
 		*action = state->next == SK_NEXT_WAIT_SET ? SK_NEXT_NONE : state->next;
 		return 0;
 	}

@@ -12,6 +12,9 @@ enum sk_reencipher_mode {
 	SK_REENCIPHER_COMPLETE,
 };
 
+/* The step an explicit @mode asks for; SK_NEXT_NONE for AUTO. */
+enum sk_next_step sk_reencipher_mode_step(enum sk_reencipher_mode mode);
+
 /*
  * Pick the action for @mode given @state: the next step when AUTO, else the
  * requested one if the state allows it. Logs why not and returns -EPERM
