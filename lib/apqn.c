@@ -48,6 +48,16 @@ bool sk_apqn_list_overlap(const struct sk_apqn_list *a, const struct sk_apqn_lis
 	return false;
 }
 
+bool sk_apqn_list_equal(const struct sk_apqn_list *a, const struct sk_apqn_list *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (size_t i = 0; i < a->count; i++)
+		if (!sk_apqn_equal(&a->items[i], &b->items[i]))
+			return false;
+	return true;
+}
+
 static int list_add(struct sk_apqn_list *list, const char *item)
 {
 	struct sk_apqn apqn;

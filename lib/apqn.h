@@ -30,6 +30,8 @@ bool sk_apqn_equal(const struct sk_apqn *a, const struct sk_apqn *b);
 int sk_apqn_list_parse(const char *csv, struct sk_apqn_list *list);
 /* "01.0001,02.0001" into @buf of @size bytes (truncated if too small). */
 void sk_apqn_list_format(const struct sk_apqn_list *list, char *buf, size_t size);
+/* The same APQNs in the same order. */
+bool sk_apqn_list_equal(const struct sk_apqn_list *a, const struct sk_apqn_list *b);
 /* Sort by adapter, then domain. */
 void sk_apqn_list_sort(struct sk_apqn_list *list);
 /* True when the two lists share an APQN. */

@@ -175,16 +175,6 @@ static const char *check_lines(const uint8_t *data, size_t size)
 	return NULL;
 }
 
-static bool same_apqns(const struct sk_apqn_list *a, const struct sk_apqn_list *b)
-{
-	if (a->count != b->count)
-		return false;
-	for (size_t i = 0; i < a->count; i++)
-		if (!sk_apqn_equal(&a->items[i], &b->items[i]))
-			return false;
-	return true;
-}
-
 /* The [kms] section, which sk_config_save writes only when it names servers. */
 static bool same_kms(const struct sk_config *a, const struct sk_config *b)
 {
@@ -196,7 +186,7 @@ static bool same_kms(const struct sk_config *a, const struct sk_config *b)
 		if (strcmp(a->servers[i], b->servers[i]))
 			return false;
 	return !strcmp(a->ca, b->ca) && !strcmp(a->cert, b->cert) &&
-	       !strcmp(a->identity_key, b->identity_key) && same_apqns(&a->apqns, &b->apqns) &&
+	       !strcmp(a->identity_key, b->identity_key) && sk_apqn_list_equal(&a->apqns, &b->apqns) &&
 	       a->timeout == b->timeout && a->protocol.major == b->protocol.major &&
 	       a->protocol.minor == b->protocol.minor;
 }

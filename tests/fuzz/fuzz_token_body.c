@@ -102,16 +102,6 @@ static bool same_key(const struct sk_token_key *a, const struct sk_token_key *b)
 	       sk_mkvp_equal(a->mkvp, b->mkvp);
 }
 
-static bool same_apqns(const struct sk_apqn_list *a, const struct sk_apqn_list *b)
-{
-	if (a->count != b->count)
-		return false;
-	for (size_t i = 0; i < a->count; i++)
-		if (!sk_apqn_equal(&a->items[i], &b->items[i]))
-			return false;
-	return true;
-}
-
 static bool same_kms(const struct sk_token_kms *a, const struct sk_token_kms *b)
 {
 	if (a->n_servers != b->n_servers || strcmp(a->key_id, b->key_id) ||
@@ -127,7 +117,7 @@ static bool same_kms(const struct sk_token_kms *a, const struct sk_token_kms *b)
 static bool same_core(const struct sk_token *a, const struct sk_token *b)
 {
 	return a->keyslot == b->keyslot && same_spec(&a->key, &b->key) &&
-	       same_apqns(&a->apqns, &b->apqns) && same_key(&a->current, &b->current);
+	       sk_apqn_list_equal(&a->apqns, &b->apqns) && same_key(&a->current, &b->current);
 }
 
 static bool same_token(const struct sk_token *a, const struct sk_token *b)
