@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,13 +104,45 @@ static int build_token(struct sk_device *dev, struct sk_hsm *hsm, const struct s
 static int set_keyslot(struct sk_token *token, int keyslot)
 {
 	json_object *slots = json_object_new_array();
-	char text[4];
+	char text[12];
 
 	snprintf(text, sizeof(text), "%d", keyslot);
 	json_object_array_add(slots, json_object_new_string(text));
 	json_object_object_add(token->json, "keyslots", slots);
 	token->keyslot = keyslot;
 	return 0;
+}
+
+/*
+ * The token's keyslot: one the derived passphrase already opens (an enroll
+ * cut short), or a new one, added after a header backup like every write.
+ */
+static int ensure_keyslot(struct sk_device *dev, const struct sk_secret *vk, bool *added)
+{
+	int r = sk_keyslot_open_derived(dev->cd, CRYPT_ANY_SLOT, vk);
+
+	*added = false;
+	if (r >= 0) {
+		sk_verbose("%s: keyslot %d already opens with the derived passphrase; reusing it",
+			   dev->path, r);
+		return r;
+	}
+	r = sk_device_backup(dev);
+	if (!r)
+		r = sk_keyslot_add_derived(dev->cd, dev->path, vk);
+	*added = r >= 0;
+	return r;
+}
+
+/* A failed enroll takes back the keyslot it added: the header is as it was. */
+static void drop_keyslot(struct sk_device *dev, int slot)
+{
+	int r = crypt_keyslot_destroy(dev->cd, slot);
+
+	if (r < 0)
+		sk_err("%s: cannot remove the keyslot %d this enroll added: %s; remove it with "
+		       "'cryptsetup luksKillSlot %s %d'",
+		       dev->path, slot, strerror(-r), dev->path, slot);
 }
 
 static int enroll(struct sk_device *dev, const struct enroll_args *a)
@@ -119,6 +152,7 @@ static int enroll(struct sk_device *dev, const struct enroll_args *a)
 	struct sk_hsm *hsm = NULL;
 	struct sk_kms *kms = NULL;
 	int r = cli_open_hsm(a->apqns, &hsm), slot = -1;
+	bool added = false;
 
 	if (!r)
 		r = cr_passphrase_volume_key(dev, -1, &vk);
@@ -127,7 +161,7 @@ static int enroll(struct sk_device *dev, const struct enroll_args *a)
 	if (!r && a->kms)
 		r = register_kms(dev, vk, &kms, &token);
 	if (!r)
-		r = slot = sk_keyslot_ensure(dev->cd, dev->path, vk);
+		r = slot = ensure_keyslot(dev, vk, &added);
 	if (r >= 0)
 		r = set_keyslot(&token, slot);
 	/* The keyslot write moved the seqid; it is ours, not a foreign change. */
@@ -135,6 +169,8 @@ static int enroll(struct sk_device *dev, const struct enroll_args *a)
 		r = sk_device_read_seqid(dev->path, &dev->seqid);
 	if (!r)
 		r = sk_device_write_token(dev, &token);
+	if (r < 0 && added)
+		drop_keyslot(dev, slot);
 	/* The known-volume entry is a hint for batch commands; its loss is not fatal. */
 	if (r >= 0 && sk_inventory_add(dev->uuid, dev->path, sk_hsm_apqns(hsm)) < 0)
 		sk_warn("%s: not recorded among the known volumes", dev->path);
@@ -149,6 +185,32 @@ static int enroll(struct sk_device *dev, const struct enroll_args *a)
 	sk_secret_free(vk);
 	sk_hsm_close(hsm);
 	return r < 0 ? r : 0;
+}
+
+/*
+ * The token is written before the known-volume entry: an enroll killed in
+ * between is finished by running it again, which records the entry. Any
+ * other second enroll is refused.
+ */
+static int enrolled_already(struct sk_device *dev, const struct enroll_args *a)
+{
+	struct sk_apqn_list wanted = { 0 }, bound = dev->token.apqns;
+	int r = sk_apqn_list_parse(a->apqns, &wanted);
+
+	sk_apqn_list_sort(&wanted);
+	sk_apqn_list_sort(&bound);
+	if (!r && !sk_inventory_has(dev->uuid) && sk_apqn_list_equal(&wanted, &bound)) {
+		r = sk_inventory_add(dev->uuid, dev->path, &dev->token.apqns);
+		if (!r)
+			printf("%s: already enrolled (securekey token %d); now recorded among the "
+			       "known volumes.\n",
+			       dev->path, dev->token_id);
+	} else if (!r) {
+		sk_err("%s already has a securekey token (%d); re-encipher it, or remove it first",
+		       dev->path, dev->token_id);
+		r = -EEXIST;
+	}
+	return r;
 }
 
 int cr_enroll(int argc, char **argv)
@@ -169,12 +231,9 @@ int cr_enroll(int argc, char **argv)
 	if (!a.apqns)
 		return cli_usage_error("enroll: --apqns is required");
 	r = sk_device_open(args[0], true, false, &dev);
-	if (!r && dev->token_id >= 0) {
-		sk_err("%s already has a securekey token (%d); re-encipher it, or remove it first",
-		       dev->path, dev->token_id);
-		r = -EEXIST;
-	}
-	if (!r)
+	if (!r && dev->token_id >= 0)
+		r = enrolled_already(dev, &a);
+	else if (!r)
 		r = enroll(dev, &a);
 	sk_device_close(dev);
 	return cli_exit_code(r);

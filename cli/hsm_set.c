@@ -27,9 +27,16 @@ static void report(struct sk_hsm *hsm, const struct sk_apqn_status *after)
 	       cli_register_mkvp(after, SK_REG_OLD));
 }
 
+/*
+ * The HSM is read once before the known volumes: when it is locked or its
+ * state is bad, that is the one error, not one wait and one line per volume.
+ */
 static int interlock(struct sk_hsm *hsm, bool force)
 {
-	return sk_set_interlock(sk_hsm_location(hsm), sk_hsm_apqns(hsm), force);
+	struct sk_hsm_status status;
+	int r = sk_hsm_status(hsm, &status);
+
+	return r < 0 ? r : sk_set_interlock(sk_hsm_location(hsm), sk_hsm_apqns(hsm), force);
 }
 
 int cmd_hsm_set(int argc, char **argv)

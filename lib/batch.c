@@ -56,12 +56,23 @@ const char *sk_batch_outcome_name(enum sk_batch_outcome outcome)
 }
 
 /* In a worker, errors are kept for the summary instead of being printed. */
+/* The report names the device in a column of its own: no "DEVICE: " in front. */
+static const char *without_subject(const char *msg)
+{
+	const char *subject = sk_log_get_subject();
+	size_t n = subject ? strlen(subject) : 0;
+
+	if (n && !strncmp(msg, subject, n) && !strncmp(msg + n, ": ", 2))
+		return msg + n + 2;
+	return msg;
+}
+
 static void keep_first_error(enum sk_log_level level, const char *msg, void *ctx)
 {
 	struct worker *w = ctx;
 
 	if (level == SK_LOG_ERROR && !w->first_error[0])
-		snprintf(w->first_error, sizeof(w->first_error), "%s", msg);
+		snprintf(w->first_error, sizeof(w->first_error), "%s", without_subject(msg));
 	else if (level >= SK_LOG_DEBUG && sk_log_get_level() >= level)
 		fprintf(stderr, "%s\n", msg);
 }

@@ -69,6 +69,10 @@ static int set_begin(struct sk_hsm *hsm, bool exclusive, struct soft_set *set)
 	if (set->lock_fd < 0)
 		return set->lock_fd;
 	sk_dbg("soft HSM %s: locked %s", hsm->location, exclusive ? "exclusive" : "shared");
+	if (exclusive && sk_soft_state_settle(hsm->location) < 0) {
+		set_end(set);
+		return -EIO;
+	}
 	for (size_t i = 0; i < hsm->apqns.count; i++) {
 		r = sk_soft_state_load(hsm->location, &hsm->apqns.items[i], &set->apqn[i]);
 		if (r < 0) {
@@ -410,6 +414,8 @@ static int soft_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t 
 		set.lock_fd = lock_dir(hsm, true);
 		r = set.lock_fd < 0 ? set.lock_fd : 0;
 	}
+	if (!r)
+		r = sk_soft_state_settle(hsm->location);
 	if (!r)
 		r = refuse_existing(hsm);
 	if (!r)

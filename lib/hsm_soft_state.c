@@ -32,6 +32,17 @@
 #define OFF_SUM (OFF_REGS + SK_REG_COUNT * REG_SIZE)
 #define STATE_SIZE (OFF_SUM + 32)
 #define STATE_SUFFIX ".mk"
+/*
+ * A change of several APQNs is one commit: every new state file is written
+ * as AA.DDDD.mk.new and synced, then the COMMIT_MARKER file is created (the
+ * commit point), then the .new files are renamed over the old ones and the
+ * marker removed. While the marker exists, readers take the .new files; the
+ * next writer finishes the renames. .new files without a marker are an
+ * uncommitted change and are dropped. So a crash or a failed rename never
+ * leaves APQNs of one set on different master keys.
+ */
+#define PENDING_SUFFIX ".new"
+#define COMMIT_MARKER "commit"
 
 unsigned char *sk_soft_key(struct sk_soft_apqn *apqn, enum sk_mk_register reg)
 {
@@ -61,13 +72,51 @@ void sk_soft_state_free(struct sk_soft_apqn *state)
 	state->keys = NULL;
 }
 
+static char *pending_path(const char *dir, const struct sk_apqn *apqn)
+{
+	char *path = state_path(dir, apqn), *pending = NULL;
+
+	if (path && asprintf(&pending, "%s" PENDING_SUFFIX, path) < 0)
+		pending = NULL;
+	free(path);
+	return pending;
+}
+
+static bool exists(const char *path)
+{
+	return path && access(path, F_OK) == 0;
+}
+
+static bool committing(const char *dir)
+{
+	char *marker = sk_path_join(dir, COMMIT_MARKER);
+	bool found = exists(marker);
+
+	free(marker);
+	return found;
+}
+
+/* The file that holds @apqn's state now: the committed .new one while a commit is open. */
+static char *current_path(const char *dir, const struct sk_apqn *apqn)
+{
+	char *pending;
+
+	if (committing(dir)) {
+		pending = pending_path(dir, apqn);
+		if (exists(pending))
+			return pending;
+		free(pending);
+	}
+	return state_path(dir, apqn);
+}
+
 bool sk_soft_state_exists(const char *dir, const struct sk_apqn *apqn)
 {
-	char *path = state_path(dir, apqn);
-	bool exists = path && access(path, F_OK) == 0;
+	char *path = current_path(dir, apqn);
+	bool found = exists(path);
 
 	free(path);
-	return exists;
+	return found;
 }
 
 static int checksum(const unsigned char *buf, unsigned char sum[32])
@@ -182,7 +231,7 @@ static int read_state_file(const char *path, struct sk_secret *buf)
 int sk_soft_state_load(const char *dir, const struct sk_apqn *apqn, struct sk_soft_apqn *state)
 {
 	char text[SK_APQN_TEXT_LEN + 1];
-	char *path = state_path(dir, apqn);
+	char *path = current_path(dir, apqn);
 	struct sk_secret *buf = sk_secret_new(STATE_SIZE + 1);
 	const char *bad = NULL;
 	int r = path && buf ? 0 : -ENOMEM;
@@ -210,68 +259,137 @@ int sk_soft_state_load(const char *dir, const struct sk_apqn *apqn, struct sk_so
 	return r;
 }
 
-static int write_temp(const char *dir, struct sk_soft_apqn *state, char **tmp_out)
+static int write_pending(const char *dir, struct sk_soft_apqn *state)
 {
 	struct sk_secret *buf = sk_secret_new(STATE_SIZE);
-	char *path = state_path(dir, &state->apqn), *tmp = NULL;
-	int r = buf && path ? 0 : -ENOMEM;
+	char *pending = pending_path(dir, &state->apqn);
+	int r = buf && pending ? 0 : -ENOMEM;
 
-	if (!r && asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		tmp = NULL;
-		r = -ENOMEM;
-	}
 	if (!r) {
 		serialize(state, buf->data);
-		unlink(tmp);
-		r = sk_secfile_create(tmp, buf->data, STATE_SIZE);
+		unlink(pending);
+		r = sk_secfile_create(pending, buf->data, STATE_SIZE);
 	}
 	sk_secret_free(buf);
-	free(path);
-	if (r) {
-		free(tmp);
-		return r;
-	}
-	*tmp_out = tmp;
-	return 0;
+	free(pending);
+	return r;
 }
 
-static int rename_temp(const char *dir, struct sk_soft_apqn *state, const char *tmp)
+/* Rename every .new file of @dir over its state file, or (@drop) remove it. */
+static int settle_pending(const char *dir, bool drop)
 {
-	char *path = state_path(dir, &state->apqn);
+	size_t suffix_len = strlen(STATE_SUFFIX PENDING_SUFFIX);
+	DIR *d = opendir(dir);
+	struct dirent *e;
 	int r = 0;
 
-	if (!path)
-		return -ENOMEM;
-	if (rename(tmp, path) < 0) {
-		r = -errno;
-		sk_err("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && !r) {
+		size_t n = strlen(e->d_name);
+		char *pending, *path;
+
+		if (n <= suffix_len || strcmp(e->d_name + n - suffix_len, STATE_SUFFIX PENDING_SUFFIX))
+			continue;
+		pending = sk_path_join(dir, e->d_name);
+		path = pending ? strndup(pending, strlen(pending) - strlen(PENDING_SUFFIX)) : NULL;
+		if (!path)
+			r = -ENOMEM;
+		else if (drop ? unlink(pending) < 0 : rename(pending, path) < 0) {
+			r = -errno;
+			sk_err("cannot %s %s: %s", drop ? "remove" : "rename into place", pending,
+			       strerror(errno));
+		}
+		free(path);
+		free(pending);
 	}
-	free(path);
+	closedir(d);
+	return r;
+}
+
+int sk_soft_state_settle(const char *dir)
+{
+	char *marker = sk_path_join(dir, COMMIT_MARKER);
+	bool committed = exists(marker);
+	int r = marker ? settle_pending(dir, !committed) : -ENOMEM;
+
+	if (!r && committed)
+		r = sk_fsync_dir(dir);
+	if (!r && committed && unlink(marker) < 0) {
+		r = -errno;
+		sk_err("cannot remove %s: %s", marker, strerror(errno));
+	}
+	if (!r && committed)
+		r = sk_fsync_dir(dir);
+	free(marker);
+	return r;
+}
+
+/* A commit that failed before its marker was on disk is undone; so is its marker. */
+static void drop_commit(const char *dir)
+{
+	char *marker = sk_path_join(dir, COMMIT_MARKER);
+
+	if (marker)
+		unlink(marker);
+	settle_pending(dir, true);
+	free(marker);
+}
+
+static int commit(const char *dir)
+{
+	char *marker = sk_path_join(dir, COMMIT_MARKER);
+	int r = marker ? sk_secfile_create(marker, "", 0) : -ENOMEM;
+
+	free(marker);
 	return r;
 }
 
 int sk_soft_state_save(const char *dir, struct sk_soft_apqn *states, size_t n)
 {
-	char *tmp[SK_APQN_MAX] = { 0 };
-	size_t written = 0;
-	int r = 0;
+	int r = sk_soft_state_settle(dir);
 
-	for (; written < n && !r; written++)
-		r = write_temp(dir, &states[written], &tmp[written]);
-	if (r)
-		written--;
-	for (size_t i = 0; i < written && !r; i++)
-		r = rename_temp(dir, &states[i], tmp[i]);
-	for (size_t i = 0; i < written; i++) {
-		if (r)
-			unlink(tmp[i]);
-		free(tmp[i]);
+	for (size_t i = 0; i < n && !r; i++)
+		r = write_pending(dir, &states[i]);
+	if (!r)
+		r = commit(dir);
+	if (r) {
+		drop_commit(dir);
+		return r;
 	}
-	return r ? r : sk_fsync_dir(dir);
+	/* Committed: a failure from here on is finished by the next writer. */
+	if (sk_soft_state_settle(dir) < 0)
+		sk_warn("the change of the soft HSM in %s is committed and in effect; the next "
+			"change of it finishes replacing its state files",
+			dir);
+	return 0;
+}
+
+/* The APQN a directory entry holds the state of; .new files count during a commit. */
+static bool state_entry(const char *name, bool open_commit, struct sk_apqn *apqn)
+{
+	char text[SK_APQN_TEXT_LEN + 1];
+	const char *suffix = name + strnlen(name, SK_APQN_TEXT_LEN);
+
+	if (strcmp(suffix, STATE_SUFFIX) &&
+	    !(open_commit && !strcmp(suffix, STATE_SUFFIX PENDING_SUFFIX)))
+		return false;
+	memcpy(text, name, SK_APQN_TEXT_LEN);
+	text[SK_APQN_TEXT_LEN] = '\0';
+	return sk_apqn_parse(text, apqn) == 0;
+}
+
+static bool listed(const struct sk_apqn_list *list, const struct sk_apqn *apqn)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (sk_apqn_equal(&list->items[i], apqn))
+			return true;
+	return false;
 }
 
 int sk_soft_state_list(const char *dir, struct sk_apqn_list *list)
 {
+	bool open_commit = committing(dir);
 	DIR *d = opendir(dir);
 	struct dirent *e;
 
@@ -281,17 +399,11 @@ int sk_soft_state_list(const char *dir, struct sk_apqn_list *list)
 		return -errno;
 	}
 	while ((e = readdir(d))) {
-		char text[SK_APQN_TEXT_LEN + 1];
 		struct sk_apqn apqn;
 
-		if (strlen(e->d_name) != SK_APQN_TEXT_LEN + strlen(STATE_SUFFIX) ||
-		    strcmp(e->d_name + SK_APQN_TEXT_LEN, STATE_SUFFIX))
-			continue;
-		memcpy(text, e->d_name, SK_APQN_TEXT_LEN);
-		text[SK_APQN_TEXT_LEN] = '\0';
-		if (sk_apqn_parse(text, &apqn) < 0 || list->count == SK_APQN_MAX)
-			continue;
-		list->items[list->count++] = apqn;
+		if (state_entry(e->d_name, open_commit, &apqn) && !listed(list, &apqn) &&
+		    list->count < SK_APQN_MAX)
+			list->items[list->count++] = apqn;
 	}
 	closedir(d);
 	sk_apqn_list_sort(list);

@@ -28,8 +28,17 @@ unsigned char *sk_soft_key(struct sk_soft_apqn *apqn, enum sk_mk_register reg);
 int sk_soft_state_new(const struct sk_apqn *apqn, struct sk_soft_apqn *state);
 /* Load and verify; -ENOENT (logged) when the APQN has no state file. */
 int sk_soft_state_load(const char *dir, const struct sk_apqn *apqn, struct sk_soft_apqn *state);
-/* Write all @n states: every temp file first, then the renames, then one dir fsync. */
+/*
+ * Write all @n states as one commit (see COMMIT_MARKER in the .c file): after
+ * a crash or a failure, either every APQN has its new state or none has.
+ * Under the exclusive lock.
+ */
 int sk_soft_state_save(const char *dir, struct sk_soft_apqn *states, size_t n);
+/*
+ * Finish a commit that was cut short, or drop the files of one that never
+ * reached its commit point. Under the exclusive lock, before loading.
+ */
+int sk_soft_state_settle(const char *dir);
 void sk_soft_state_free(struct sk_soft_apqn *state);
 bool sk_soft_state_exists(const char *dir, const struct sk_apqn *apqn);
 

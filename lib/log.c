@@ -23,6 +23,7 @@
 static enum sk_log_level log_max = SK_LOG_INFO;
 static sk_log_sink log_sink;
 static void *log_sink_ctx;
+static const char *log_subject;
 
 void sk_log_set_level(enum sk_log_level max_level)
 {
@@ -38,6 +39,16 @@ void sk_log_set_sink(sk_log_sink sink, void *ctx)
 {
 	log_sink = sink;
 	log_sink_ctx = ctx;
+}
+
+void sk_log_set_subject(const char *subject)
+{
+	log_subject = subject;
+}
+
+const char *sk_log_get_subject(void)
+{
+	return log_subject;
 }
 
 static void stderr_sink(enum sk_log_level level, const char *msg, void *ctx)
@@ -88,6 +99,21 @@ static void guard_visit(const struct sk_secret *s, void *ctx)
 		g->leaked = leaks_chunk(g, s->data + off, GUARD_CHUNK);
 }
 
+/* The message, with the subject in front unless it names it already. */
+static void format_line(char *line, size_t size, enum sk_log_level level, const char *fmt,
+			va_list ap)
+{
+	int prefix = 0;
+
+	if (level == SK_LOG_ERROR && log_subject)
+		prefix = snprintf(line, size, "%s: ", log_subject);
+	if (prefix < 0 || (size_t)prefix >= size)
+		prefix = 0;
+	vsnprintf(line + prefix, size - prefix, fmt, ap);
+	if (prefix && strstr(line + prefix, log_subject))
+		memmove(line, line + prefix, strlen(line + prefix) + 1);
+}
+
 void sk_log(enum sk_log_level level, const char *fmt, ...)
 {
 	char line[LOG_LINE_MAX];
@@ -97,7 +123,7 @@ void sk_log(enum sk_log_level level, const char *fmt, ...)
 	if (level > log_max)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	format_line(line, sizeof(line), level, fmt, ap);
 	va_end(ap);
 
 	g.msg_len = strlen(line);

@@ -21,6 +21,14 @@ enum sk_log_level sk_log_get_level(void);
 /* NULL restores the default sink (stderr). */
 void sk_log_set_sink(sk_log_sink sink, void *ctx);
 
+/*
+ * Error messages that do not name @subject get "@subject: " in front, so the
+ * operator learns which device failed even when the error comes from a layer
+ * (HSM, blob) that does not know it. NULL clears; @subject must outlive it.
+ */
+void sk_log_set_subject(const char *subject);
+const char *sk_log_get_subject(void);
+
 void sk_log(enum sk_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -215,6 +215,7 @@ int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_
 		return -ENOMEM;
 	dev->lock_fd = -1;
 	dev->path = strdup(path);
+	sk_log_set_subject(dev->path);
 	/* Lock before the one load when the UUID can be read raw (batches open thousands). */
 	if (dev->path && for_write && raw_uuid(path, locked)) {
 		memcpy(dev->uuid, locked, sizeof(locked));
@@ -250,6 +251,8 @@ void sk_device_close(struct sk_device *dev)
 {
 	if (!dev)
 		return;
+	if (sk_log_get_subject() == dev->path)
+		sk_log_set_subject(NULL);
 	sk_token_free(&dev->token);
 	crypt_free(dev->cd);
 	sk_lock_release(dev->lock_fd);
@@ -317,6 +320,56 @@ static char *backup_dir(const char *uuid)
 	return dir;
 }
 
+/*
+ * libcryptsetup reports a failed write as -EIO whatever the cause; errno
+ * still holds the cause just after the call (it only closes and frees
+ * since), and "No space left on device" tells the operator what to do.
+ */
+static int write_errno(int r)
+{
+	int cause = errno;
+
+	if (r == -EIO && (cause == ENOSPC || cause == EDQUOT || cause == EROFS))
+		return -cause;
+	return r;
+}
+
+/*
+ * While securekey writes a header, libcryptsetup's own messages go to the
+ * debug log: the failure is reported once, by the caller, naming the device.
+ */
+static void crypt_log_debug(int level, const char *msg, void *usrptr)
+{
+	(void)level;
+	(void)usrptr;
+	sk_dbg("libcryptsetup: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+static void quiet_libcryptsetup(struct sk_device *dev, bool quiet)
+{
+	/* A NULL per-device callback falls back to the process-wide one. */
+	crypt_set_log_callback(dev->cd, quiet ? crypt_log_debug : NULL, NULL);
+}
+
+static int fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0 || fsync(fd) < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* A backup must be on disk before the header write it guards. */
+static int sync_backup(const char *path, const char *dir)
+{
+	int r = fsync_path(path);
+
+	return r ? r : fsync_path(dir);
+}
+
 /* Names sort by time, then seqid, so pruning keeps the newest. */
 static int take_backup(struct sk_device *dev, char **dir_out, char **path_out)
 {
@@ -333,13 +386,19 @@ static int take_backup(struct sk_device *dev, char **dir_out, char **path_out)
 		free(dir);
 		return -ENOMEM;
 	}
-	r = crypt_header_backup(dev->cd, CRYPT_LUKS2, path);
-	if (r < 0)
+	quiet_libcryptsetup(dev, true);
+	r = write_errno(crypt_header_backup(dev->cd, CRYPT_LUKS2, path));
+	quiet_libcryptsetup(dev, false);
+	if (!r && chmod(path, 0600) < 0)
+		r = -errno;
+	if (!r)
+		r = sync_backup(path, dir);
+	if (r < 0) {
 		sk_err("cannot back up the LUKS2 header of %s to %s: %s; nothing was written",
 		       dev->path, path, strerror(-r));
-	else if (chmod(path, 0600) < 0)
-		r = -errno;
-	if (r < 0) {
+		/* A partial backup would count among the kept ones and push out a good one. */
+		unlink(path);
+		(void)rmdir(dir);
 		free(path);
 		free(dir);
 		return r;
@@ -370,21 +429,42 @@ static const char *write_failure(int r)
 	return strerror(-r);
 }
 
+/* libcryptsetup's own seqid check refuses a write racing another writer with -EINVAL. */
+static bool header_changed(struct sk_device *dev)
+{
+	uint64_t now;
+
+	return sk_device_read_seqid(dev->path, &now) == 0 && now != dev->seqid;
+}
+
+/* @disk_r: @r with the cause of a failed disk write (see write_errno). */
+static void report_write_failure(struct sk_device *dev, int r, int disk_r)
+{
+	if (r == -EINVAL && header_changed(dev))
+		sk_err("the LUKS2 header of %s changed while securekey worked on it; nothing was "
+		       "written, run the command again", dev->path);
+	else
+		sk_err("cannot write the securekey token of %s: %s; nothing was changed", dev->path,
+		       disk_r != r ? strerror(-disk_r) : write_failure(r));
+}
+
 int sk_device_write_token(struct sk_device *dev, struct sk_token *token)
 {
 	char *dir = NULL, *backup = NULL;
-	int r = check_seqid(dev);
+	int r = check_seqid(dev), disk_r;
 
 	if (!r)
 		r = take_backup(dev, &dir, &backup);
 	if (r < 0)
 		return r;
+	quiet_libcryptsetup(dev, true);
 	r = crypt_token_json_set(dev->cd, dev->token_id >= 0 ? dev->token_id : CRYPT_ANY_TOKEN,
 				 sk_token_json(token));
+	disk_r = write_errno(r);
+	quiet_libcryptsetup(dev, false);
 	/* A refused write leaves the backups as they were: drop this one, prune none. */
 	if (r < 0) {
-		sk_err("cannot write the securekey token of %s: %s; nothing was changed", dev->path,
-		       write_failure(r));
+		report_write_failure(dev, r, disk_r);
 		unlink(backup);
 		(void)rmdir(dir); /* made for this backup, unless older ones are there */
 	} else {
@@ -404,8 +484,11 @@ int sk_device_remove_token(struct sk_device *dev)
 
 	if (!r)
 		r = sk_device_backup(dev);
-	if (!r)
-		r = crypt_token_json_set(dev->cd, dev->token_id, NULL);
+	if (!r) {
+		quiet_libcryptsetup(dev, true);
+		r = write_errno(crypt_token_json_set(dev->cd, dev->token_id, NULL));
+		quiet_libcryptsetup(dev, false);
+	}
 	if (r < 0)
 		sk_err("cannot remove the securekey token of %s: %s", dev->path, strerror(-r));
 	return r < 0 ? r : 0;

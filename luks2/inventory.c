@@ -60,6 +60,15 @@ int sk_inventory_add(const char *uuid, const char *path, const struct sk_apqn_li
 	return r;
 }
 
+bool sk_inventory_has(const char *uuid)
+{
+	char *file = entry_path(uuid);
+	bool known = file && access(file, F_OK) == 0;
+
+	free(file);
+	return known;
+}
+
 int sk_inventory_remove(const char *uuid)
 {
 	char *file = entry_path(uuid);

@@ -8,12 +8,14 @@
 #ifndef SECUREKEY_INVENTORY_H
 #define SECUREKEY_INVENTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "apqn.h"
 
 int sk_inventory_add(const char *uuid, const char *path, const struct sk_apqn_list *apqns);
 int sk_inventory_remove(const char *uuid);
+bool sk_inventory_has(const char *uuid);
 
 /* Paths of the known volumes, sorted by UUID; free with sk_inventory_free. */
 int sk_inventory_paths(char ***paths, size_t *count);

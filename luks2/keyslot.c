@@ -85,17 +85,12 @@ int sk_keyslot_open_derived(struct crypt_device *cd, int keyslot, const struct s
 	return r;
 }
 
-int sk_keyslot_ensure(struct crypt_device *cd, const char *device, const struct sk_secret *vk)
+int sk_keyslot_add_derived(struct crypt_device *cd, const char *device,
+			   const struct sk_secret *vk)
 {
 	struct sk_secret *pass = NULL;
-	int r = sk_keyslot_open_derived(cd, CRYPT_ANY_SLOT, vk);
+	int r = sk_keyslot_passphrase(vk, &pass);
 
-	if (r >= 0) {
-		sk_verbose("%s: keyslot %d already opens with the derived passphrase; reusing it",
-			   device, r);
-		return r;
-	}
-	r = sk_keyslot_passphrase(vk, &pass);
 	if (!r)
 		r = add_keyslot(cd, device, vk, pass);
 	sk_secret_free(pass);

@@ -25,11 +25,13 @@ int sk_keyslot_passphrase(const struct sk_secret *vk, struct sk_secret **passphr
 int sk_keyslot_open_derived(struct crypt_device *cd, int keyslot, const struct sk_secret *vk);
 
 /*
- * The keyslot that the derived passphrase opens, adding one (PBKDF2, 1000
- * iterations) when none does yet: an enroll cut short is then re-run without
- * leaving a second keyslot. Returns the keyslot number.
+ * Add a keyslot (PBKDF2, 1000 iterations) that the passphrase derived from
+ * @vk opens; returns its number. Callers first look for one with
+ * sk_keyslot_open_derived, so an enroll cut short is re-run without leaving
+ * a second keyslot.
  */
-int sk_keyslot_ensure(struct crypt_device *cd, const char *device, const struct sk_secret *vk);
+int sk_keyslot_add_derived(struct crypt_device *cd, const char *device,
+			   const struct sk_secret *vk);
 
 /* Read the volume key with a passphrase of any keyslot; -EPERM when wrong. */
 int sk_keyslot_volume_key(struct crypt_device *cd, const char *device,

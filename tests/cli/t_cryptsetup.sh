@@ -117,9 +117,10 @@ zkey_flow_body()
 	pass_opens img
 	atf_check -s exit:0 -e empty -o match:"nothing to re-encipher" \
 		"$CR" reencipher img --key-file pass
-	# Every write left a header backup (0600); the last 5 are kept.
-	test "$(find state/backup/"$uuid" -name '*.luks2' -perm 0600 | wc -l)" -eq 3 ||
-		atf_fail "expected 3 header backups: $(ls -l state/backup/"$uuid")"
+	# Every write left a header backup (0600; enroll's keyslot and token, staged,
+	# completed); the last 5 are kept.
+	test "$(find state/backup/"$uuid" -name '*.luks2' -perm 0600 | wc -l)" -eq 4 ||
+		atf_fail "expected 4 header backups: $(ls -l state/backup/"$uuid")"
 }
 
 atf_test_case zkey_flow_explicit
@@ -832,7 +833,7 @@ hsm_unavailable_body()
 	}
 	token_fails_env "$PWD/gone" "securekey: soft HSM directory $PWD/gone does not exist"
 	atf_check -s exit:1 -o empty \
-		-e inline:"soft HSM directory $PWD/gone does not exist; create it with 'securekey hsm init --apqns AA.DDDD'\n" \
+		-e inline:"img: soft HSM directory $PWD/gone does not exist; create it with 'securekey hsm init --apqns AA.DDDD'\n" \
 		"$CR" reencipher img --key-file pass --hsm-dir "$PWD/gone"
 
 	# An HSM without the token's APQNs.
