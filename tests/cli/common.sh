@@ -12,6 +12,11 @@
 : "${SK_BUILDDIR:?set SK_BUILDDIR to the build tree before sourcing common.sh}"
 
 SECUREKEY=$SK_BUILDDIR/cli/securekey
+# 'make check-valgrind' (tests/valgrind/run.sh) points SECUREKEY_VALGRIND to
+# its wrappers, which run the binaries under valgrind memcheck.
+if [ -n "${SECUREKEY_VALGRIND:-}" ]; then
+	SECUREKEY=$SECUREKEY_VALGRIND/securekey
+fi
 PYTHON=/usr/bin/python3
 APQNS=01.0001,02.0001
 

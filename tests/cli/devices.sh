@@ -3,6 +3,9 @@
 # common.sh by tests/cli/t_cryptsetup.sh and tests/cli/t_kms.sh.
 
 CR=$SK_BUILDDIR/cli/securekey-cryptsetup
+if [ -n "${SECUREKEY_VALGRIND:-}" ]; then
+	CR=$SECUREKEY_VALGRIND/securekey-cryptsetup
+fi
 PLUGIN_DIR=$SK_BUILDDIR/plugin/tokens
 
 # cr ARGS...: run securekey-cryptsetup of this build.
@@ -33,7 +36,8 @@ setup()
 }
 
 # make_pcs: write ./pcs. In a sanitizer build the plugin needs the ASan
-# runtime loaded first, and libcryptsetup's own leaks are not ours.
+# runtime loaded first, and libcryptsetup's own leaks are not ours. Under
+# 'make check-valgrind' cryptsetup runs under valgrind (the vg wrapper).
 make_pcs()
 {
 	_dir=$(cryptsetup --help | sed -n 's/^LUKS2 external token plugin path: \(.*\)\.$/\1/p')
@@ -42,7 +46,7 @@ make_pcs()
 #!/bin/sh
 # cryptsetup with the plugin of $SK_BUILDDIR, in a private mount namespace.
 exec unshare -m sh -c 'mount --bind "$PLUGIN_DIR" "${_dir:-/lib/x86_64-linux-gnu/cryptsetup}" &&
-	exec env ${_asan:+LD_PRELOAD=$_asan ASAN_OPTIONS=\$ASAN_OPTIONS:detect_leaks=0} cryptsetup "\$@"' pcs "\$@"
+	exec env ${_asan:+LD_PRELOAD=$_asan ASAN_OPTIONS=\$ASAN_OPTIONS:detect_leaks=0} ${SECUREKEY_VALGRIND:+$SECUREKEY_VALGRIND/vg} cryptsetup "\$@"' pcs "\$@"
 EOF
 	chmod +x pcs
 }
