@@ -2,8 +2,10 @@
  * The KMIP transport: TCP with a connect timeout, TLS 1.2+ with the
  * configured CA as the only trust anchor, the server's name or IP address
  * checked against its certificate, and our certificate and identity key
- * for mutual authentication. Reads and writes time out too, so a server
- * that accepts and then stalls cannot hang a boot.
+ * for mutual authentication. The socket stays non-blocking and every wait
+ * is a poll against one deadline for the whole connection (connect,
+ * handshake, requests, responses), so a server that stalls or trickles its
+ * answer a byte at a time cannot hang a boot.
  */
 #include "config.h"
 
@@ -16,11 +18,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -35,8 +40,81 @@ struct sk_kmip_conn {
 	SSL_CTX *ctx;
 	SSL *ssl;
 	struct sk_kmip_version version;
+	long long deadline_ms; /* CLOCK_MONOTONIC */
+	bool broken;	       /* a fatal TLS error: no close_notify then */
 	char name[270];
 };
+
+/*
+ * OpenSSL writes to the socket with write(): a server that reset the
+ * connection would raise SIGPIPE and kill the process, cryptsetup itself
+ * when the plugin runs. SIGPIPE is blocked in this thread around the TLS
+ * calls and one it raised is taken back; the process's signal handling is
+ * left alone.
+ */
+struct sigpipe_guard {
+	sigset_t old_mask;
+	bool was_pending;
+};
+
+static bool sigpipe_pending(void)
+{
+	sigset_t pending;
+
+	return sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+}
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+	sigset_t pipe_only;
+
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &g->old_mask);
+	g->was_pending = sigpipe_pending();
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+	static const struct timespec no_wait = { 0, 0 };
+	sigset_t pipe_only;
+
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	if (!g->was_pending && sigpipe_pending())
+		while (sigtimedwait(&pipe_only, NULL, &no_wait) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &g->old_mask, NULL);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int left_ms(long long deadline_ms)
+{
+	long long left = deadline_ms - now_ms();
+
+	return left < 0 ? 0 : left > 600000 ? 600000 : (int)left;
+}
+
+/* Wait until @fd is ready for @events or the deadline passes (-ETIMEDOUT). */
+static int wait_fd(int fd, short events, long long deadline_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int r;
+
+	do
+		r = poll(&pfd, 1, left_ms(deadline_ms));
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	return r < 0 ? -errno : 0;
+}
 
 int sk_kmip_parse_url(const char *url, struct sk_kmip_endpoint *ep)
 {
@@ -69,48 +147,31 @@ int sk_kmip_parse_url(const char *url, struct sk_kmip_endpoint *ep)
 	return 0;
 }
 
-static int wait_connected(int fd, int timeout_ms)
+static int wait_connected(int fd, long long deadline_ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	int err = 0, r;
+	int err = 0, r = wait_fd(fd, POLLOUT, deadline_ms);
 	socklen_t len = sizeof(err);
 
-	do
-		r = poll(&pfd, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return -ETIMEDOUT;
-	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	if (r < 0)
+		return r;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return -errno;
 	return err ? -err : 0;
 }
 
-static int set_io_timeouts(int fd, int timeout_ms)
-{
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-	int flags = fcntl(fd, F_GETFL), one = 1;
-
-	/* Each TLS flight and request is one write: no Nagle wait behind a delayed ACK. */
-	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
-	return 0;
-}
-
-static int try_address(const struct addrinfo *ai, int timeout_ms)
+static int try_address(const struct addrinfo *ai, long long deadline_ms)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			ai->ai_protocol);
-	int r = 0;
+	int r = 0, one = 1;
 
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-		r = errno == EINPROGRESS ? wait_connected(fd, timeout_ms) : -errno;
-	if (r == 0)
-		r = set_io_timeouts(fd, timeout_ms);
+		r = errno == EINPROGRESS ? wait_connected(fd, deadline_ms) : -errno;
+	/* Each TLS flight and request is one write: no Nagle wait behind a delayed ACK. */
+	if (r == 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		r = -errno;
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -118,7 +179,7 @@ static int try_address(const struct addrinfo *ai, int timeout_ms)
 	return fd;
 }
 
-static int tcp_connect(const struct sk_kmip_endpoint *ep, int timeout_ms, const char *name)
+static int tcp_connect(const struct sk_kmip_endpoint *ep, long long deadline_ms, const char *name)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *list, *ai;
 	int fd = -EHOSTUNREACH, r;
@@ -129,7 +190,7 @@ static int tcp_connect(const struct sk_kmip_endpoint *ep, int timeout_ms, const 
 		return -EHOSTUNREACH;
 	}
 	for (ai = list; ai; ai = ai->ai_next) {
-		fd = try_address(ai, timeout_ms);
+		fd = try_address(ai, deadline_ms);
 		if (fd >= 0)
 			break;
 	}
@@ -195,10 +256,47 @@ static int check_name_param(SSL *ssl, const char *host)
 	return SSL_set1_host(ssl, host) && SSL_set_tlsext_host_name(ssl, host);
 }
 
+/*
+ * After an SSL call on the non-blocking socket returned @ret: 1 when it is
+ * to be called again (the socket is ready now), 0 when it failed for good,
+ * -ETIMEDOUT when the connection's deadline passed first.
+ */
+static int tls_retry(struct sk_kmip_conn *conn, int ret)
+{
+	int r;
+
+	switch (SSL_get_error(conn->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		r = wait_fd(conn->fd, POLLIN, conn->deadline_ms);
+		break;
+	case SSL_ERROR_WANT_WRITE:
+		r = wait_fd(conn->fd, POLLOUT, conn->deadline_ms);
+		break;
+	default:
+		conn->broken = true;
+		return 0;
+	}
+	if (r < 0)
+		conn->broken = true;
+	return r < 0 ? r : 1;
+}
+
+/* Why an SSL call failed, for a message: after tls_retry returned @r. */
+static const char *tls_failure(struct sk_kmip_conn *conn, int ret, int r, char *buf, size_t size)
+{
+	if (r == -ETIMEDOUT)
+		return "timed out";
+	if (SSL_get_error(conn->ssl, ret) == SSL_ERROR_ZERO_RETURN)
+		return "connection closed";
+	return tls_reason(buf, size);
+}
+
 static int tls_handshake(struct sk_kmip_conn *conn, const struct sk_kmip_endpoint *ep)
 {
+	struct sigpipe_guard guard;
 	char why[256];
 	long verify;
+	int ret, r = 0;
 
 	conn->ssl = SSL_new(conn->ctx);
 	if (!conn->ssl || !check_name_param(conn->ssl, ep->host) ||
@@ -206,28 +304,37 @@ static int tls_handshake(struct sk_kmip_conn *conn, const struct sk_kmip_endpoin
 		sk_err("KMS %s: cannot set up TLS: %s", conn->name, tls_reason(why, sizeof(why)));
 		return -ENOMEM;
 	}
-	if (SSL_connect(conn->ssl) == 1)
+	sigpipe_block(&guard);
+	while ((ret = SSL_connect(conn->ssl)) != 1 && (r = tls_retry(conn, ret)) == 1)
+		;
+	sigpipe_restore(&guard);
+	if (ret == 1)
 		return 0;
 	verify = SSL_get_verify_result(conn->ssl);
-	if (verify != X509_V_OK) {
+	if (r != -ETIMEDOUT && verify != X509_V_OK) {
 		ERR_clear_error();
 		sk_err("KMS %s: server certificate refused: %s (check the CA and the server "
 		       "name in the configuration)",
 		       conn->name, X509_verify_cert_error_string(verify));
 		return -EKEYREJECTED;
 	}
-	sk_err("KMS %s: TLS handshake failed: %s", conn->name, tls_reason(why, sizeof(why)));
-	return -ECONNABORTED;
+	sk_err("KMS %s: TLS handshake failed: %s", conn->name,
+	       tls_failure(conn, ret, r, why, sizeof(why)));
+	return r == -ETIMEDOUT ? r : -ECONNABORTED;
 }
 
 void sk_kmip_close(struct sk_kmip_conn *conn)
 {
 	if (!conn)
 		return;
-	if (conn->ssl) {
+	if (conn->ssl && !conn->broken) {
+		struct sigpipe_guard guard;
+
+		sigpipe_block(&guard);
 		SSL_shutdown(conn->ssl);
-		SSL_free(conn->ssl);
+		sigpipe_restore(&guard);
 	}
+	SSL_free(conn->ssl);
 	SSL_CTX_free(conn->ctx);
 	if (conn->fd >= 0)
 		close(conn->fd);
@@ -245,35 +352,71 @@ const char *sk_kmip_conn_name(const struct sk_kmip_conn *conn)
 	return conn->name;
 }
 
-static int write_all(struct sk_kmip_conn *conn, const unsigned char *buf, size_t len)
+static int write_all_unguarded(struct sk_kmip_conn *conn, const unsigned char *buf, size_t len)
 {
-	size_t done;
+	size_t done = 0, n;
 	char why[256];
+	int ret, r;
 
-	if (SSL_write_ex(conn->ssl, buf, len, &done) == 1 && done == len)
-		return 0;
-	sk_err("KMS %s: cannot send the request: %s", conn->name, tls_reason(why, sizeof(why)));
-	return -EIO;
+	while (done < len) {
+		ret = SSL_write_ex(conn->ssl, buf + done, len - done, &n);
+		if (ret == 1) {
+			done += n;
+			continue;
+		}
+		r = tls_retry(conn, ret);
+		if (r == 1)
+			continue;
+		sk_err("KMS %s: cannot send the request: %s", conn->name,
+		       tls_failure(conn, ret, r, why, sizeof(why)));
+		return r < 0 ? r : -EIO;
+	}
+	return 0;
 }
 
-static int read_all(struct sk_kmip_conn *conn, unsigned char *buf, size_t len)
+static int read_all_unguarded(struct sk_kmip_conn *conn, unsigned char *buf, size_t len)
 {
 	size_t got, done = 0;
 	char why[256];
+	int ret, r;
 
 	while (done < len) {
-		if (SSL_read_ex(conn->ssl, buf + done, len - done, &got) != 1) {
-			int timed_out = errno == EAGAIN;
-
-			sk_err("KMS %s: no complete response: %s", conn->name,
-			       SSL_get_error(conn->ssl, 0) == SSL_ERROR_ZERO_RETURN
-				       ? "connection closed"
-				       : tls_reason(why, sizeof(why)));
-			return timed_out ? -ETIMEDOUT : -EIO;
+		ret = SSL_read_ex(conn->ssl, buf + done, len - done, &got);
+		if (ret == 1) {
+			done += got;
+			continue;
 		}
-		done += got;
+		r = tls_retry(conn, ret);
+		if (r == 1)
+			continue;
+		sk_err("KMS %s: no complete response: %s", conn->name,
+		       tls_failure(conn, ret, r, why, sizeof(why)));
+		return r < 0 ? r : -EIO;
 	}
 	return 0;
+}
+
+static int write_all(struct sk_kmip_conn *conn, const unsigned char *buf, size_t len)
+{
+	struct sigpipe_guard guard;
+	int r;
+
+	sigpipe_block(&guard);
+	r = write_all_unguarded(conn, buf, len);
+	sigpipe_restore(&guard);
+	return r;
+}
+
+/* Reading may write too (TLS 1.3 key updates, alerts). */
+static int read_all(struct sk_kmip_conn *conn, unsigned char *buf, size_t len)
+{
+	struct sigpipe_guard guard;
+	int r;
+
+	sigpipe_block(&guard);
+	r = read_all_unguarded(conn, buf, len);
+	sigpipe_restore(&guard);
+	return r;
 }
 
 int sk_kmip_roundtrip(struct sk_kmip_conn *conn, struct sk_kmip_request *req,
@@ -366,7 +509,8 @@ int sk_kmip_connect(const struct sk_kmip_endpoint *ep, const struct sk_kmip_tls 
 		sk_kmip_close(conn);
 		return -EINVAL;
 	}
-	conn->fd = tcp_connect(ep, tls->timeout_ms, conn->name);
+	conn->deadline_ms = now_ms() + tls->timeout_ms;
+	conn->fd = tcp_connect(ep, conn->deadline_ms, conn->name);
 	r = conn->fd < 0 ? conn->fd : tls_handshake(conn, ep);
 	if (r == 0 && want.major == 0)
 		r = negotiate(conn);

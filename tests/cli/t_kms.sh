@@ -340,6 +340,48 @@ both_down_body()
 }
 both_down_cleanup() { kms_cleanup; }
 
+# serve_token_from PORT: IMG's token names only the server on PORT.
+serve_token_from()
+{
+	token_json img | "$PYTHON" -c '
+import json, sys
+t = json.load(sys.stdin)
+t["kms"]["servers"] = ["kmip://127.0.0.1:" + sys.argv[1]]
+print(json.dumps(t))' "$1" >img.json
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 --json-file img.json \
+		--token-replace img
+}
+
+# bad_server MODE ARGS...: tests/kms/badserver.py on a free port ($bad_port),
+# stopped by bad_cleanup.
+bad_server()
+{
+	bad_port=$(kms_free_port)
+	rm -f bad.ready
+	"$PYTHON" "$KMS_DIR/badserver.py" "$bad_port" bad.ready "$@" &
+	echo $! >>bad.pid
+	while [ ! -e bad.ready ]; do sleep 0.1; done
+}
+
+bad_cleanup()
+{
+	[ -f bad.pid ] && kill $(cat bad.pid) 2>/dev/null
+	kms_cleanup
+}
+
+# refused_within MIN MAX REGEXP COMMAND...: refused (nothing changed) with
+# REGEXP, after MIN to MAX seconds.
+refused_within()
+{
+	_min=$1 _max=$2
+	shift 2
+	_t0=$(date +%s)
+	refused "$@"
+	_elapsed=$(($(date +%s) - _t0))
+	[ "$_elapsed" -ge "$_min" ] && [ "$_elapsed" -le "$_max" ] ||
+		atf_fail "gave up after $_elapsed s, not $_min to $_max s: $*"
+}
+
 atf_test_case stalled_server_times_out
 stalled_server_times_out_head()
 {
@@ -363,26 +405,66 @@ open("stall.ready", "w").close()
 while True:
     c, _ = s.accept(); conns.append(c)
 ' "$port" &
-	echo $! >stall.pid
+	echo $! >bad.pid
 	while [ ! -e stall.ready ]; do sleep 0.1; done
-	token_json img | "$PYTHON" -c '
-import json, sys
-t = json.load(sys.stdin)
-t["kms"]["servers"] = ["kmip://127.0.0.1:'"$port"'"]
-print(json.dumps(t))' >img.json
-	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 --json-file img.json \
-		--token-replace img
-	start_s=$(date +%s)
-	refused "KMS 127\.0\.0\.1:$port: (TLS handshake failed|no complete response)" "$CR" refresh img
-	elapsed=$(($(date +%s) - start_s))
-	kill "$(cat stall.pid)"
-	[ "$elapsed" -ge 4 ] && [ "$elapsed" -le 9 ] ||
-		atf_fail "gave up after $elapsed s; the timeout is 5 s"
+	serve_token_from "$port"
+	refused_within 4 9 "KMS 127\.0\.0\.1:$port: (TLS handshake failed|no complete response)" "$CR" refresh img
 }
 stalled_server_times_out_cleanup()
 {
-	[ -f stall.pid ] && kill "$(cat stall.pid)" 2>/dev/null
-	kms_cleanup
+	bad_cleanup
+}
+
+atf_test_case server_resets_mid_response
+server_resets_mid_response_head()
+{
+	atf_set "descr" "a server that sends part of a response, then resets the connection:" \
+		"refresh and the plugin fail at once with a clear error, nothing written"
+	kms_head
+}
+server_resets_mid_response_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	change_mk_twice
+	bad_server reset "$PWD/kms/server.pem" "$PWD/kms/server.key" "$PWD/kms/ca.pem"
+	serve_token_from "$bad_port"
+	refused_within 0 3 "^img: KMS 127\.0\.0\.1:$bad_port: .*(reset|no complete response|closed)" "$CR" refresh img
+	token_fails img "KMS 127\.0\.0\.1:$bad_port"
+	pass_opens img
+}
+server_resets_mid_response_cleanup()
+{
+	bad_cleanup
+}
+
+atf_test_case slow_server
+slow_server_head()
+{
+	atf_set "descr" "a server whose every packet is held back 0.3 s (within the 5 s timeout):" \
+		"refresh succeeds; one that trickles its response a byte every 0.5 s is" \
+		"given up after the timeout, nothing written"
+	kms_head
+}
+slow_server_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	change_mk_twice
+	port=$(kms_port primary "$PWD/kms")
+	bad_server trickle "$port" 0.5
+	serve_token_from "$bad_port"
+	refused_within 4 12 "KMS 127\.0\.0\.1:$bad_port: " "$CR" refresh img
+	bad_server slow "$port" 0.3
+	serve_token_from "$bad_port"
+	atf_check -s exit:0 -o match:"fetched from the KMS" -e empty "$CR" refresh img
+	token_unlocks img "secure key under the CURRENT master key"
+}
+slow_server_cleanup()
+{
+	bad_cleanup
 }
 
 # ------------------------------------------------------------- TLS
@@ -595,6 +677,8 @@ atf_init_test_cases()
 	atf_add_test_case failover_secondary
 	atf_add_test_case both_down
 	atf_add_test_case stalled_server_times_out
+	atf_add_test_case server_resets_mid_response
+	atf_add_test_case slow_server
 	atf_add_test_case tls_refusals
 	atf_add_test_case configure_refusals
 	atf_add_test_case identity_key_mk_change
