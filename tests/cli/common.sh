@@ -31,6 +31,13 @@ export SECUREKEY_LOCK_TIMEOUT=30
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1:abort_on_error=1"
 
+# sanitized: true in an ASan+UBSan build, where every command is 2 to 3
+# times slower; the long cases do less there to keep CI in its budget.
+sanitized()
+{
+	ldd "$SK_BUILDDIR/cli/securekey" | grep -q libasan
+}
+
 # sk ARGS...: run the securekey binary of this build.
 sk()
 {

@@ -138,41 +138,43 @@ rows()
 atf_test_case rotate_200
 rotate_200_head()
 {
-	atf_set "descr" "rotate 200 volumes: both passes all ok, journal ends, every volume under the new CURRENT and unlocking; a second run does nothing"
+	atf_set "descr" "rotate 200 volumes (60 in a sanitizer build): both passes all ok, journal ends, every volume under the new CURRENT and unlocking; a second run does nothing"
 	atf_set "timeout" "900"
 	common_head
 }
 rotate_200_body()
 {
 	setup
-	mkimgs d 200
-	enroll_all d 200
+	n=200
+	sanitized && n=60
+	mkimgs d $n
+	enroll_all d $n
 	old=$(mkvp_of_parts i1 i2)
 	new_mk n1
 	journal=$(journal_of "$NEW_MKVP")
 	atf_check -s exit:0 -o save:rotate.out -e empty \
 		"$SECUREKEY" rotate --apqns "$APQNS" --key-file pass --jobs 2
-	atf_check -s exit:0 -o match:"^Staging to the NEW master key: 200 devices\$" \
+	atf_check -s exit:0 -o match:"^Staging to the NEW master key: $n devices\$" \
 		-o match:"^NEW master key set on APQNs $APQNS: CURRENT is now MKVP $NEW_MKVP, OLD is MKVP $old\.\$" \
-		-o match:"^Completing: 200 devices\$" \
+		-o match:"^Completing: $n devices\$" \
 		-o match:"^Rotation of APQNs $APQNS complete: every volume is under the CURRENT master key \(MKVP $NEW_MKVP\)\.\$" \
 		cat rotate.out
-	test "$(rows rotate.out '^200 devices: 200 ok, 0 skipped, 0 failed \([0-9.]+ s\)$')" -eq 2 ||
-		atf_fail "not 200 ok in both passes: $(cat rotate.out)"
-	test "$(rows rotate.out '^ok +[-0-9a-f]{36} +/.*/d[0-9]{3} +staged to the NEW master key$')" -eq 200 ||
-		atf_fail "not 200 staged rows"
-	test "$(rows rotate.out '^ok +[-0-9a-f]{36} +/.*/d[0-9]{3} +completed: under the CURRENT master key$')" -eq 200 ||
-		atf_fail "not 200 completed rows"
+	test "$(rows rotate.out "^$n devices: $n ok, 0 skipped, 0 failed \\([0-9.]+ s\\)\$")" -eq 2 ||
+		atf_fail "not $n ok in both passes: $(cat rotate.out)"
+	test "$(rows rotate.out '^ok +[-0-9a-f]{36} +/.*/d[0-9]{3} +staged to the NEW master key$')" -eq $n ||
+		atf_fail "not $n staged rows"
+	test "$(rows rotate.out '^ok +[-0-9a-f]{36} +/.*/d[0-9]{3} +completed: under the CURRENT master key$')" -eq $n ||
+		atf_fail "not $n completed rows"
 	header_holds "$journal" "$old" "$NEW_MKVP"
-	jholds "$journal" "len([l for l in j if l[:2] == ['stage', 'ok']]) == 200" \
-		"len({l[2] for l in j if l[:2] == ['complete', 'ok']}) == 200" \
+	jholds "$journal" "len([l for l in j if l[:2] == ['stage', 'ok']]) == $n" \
+		"len({l[2] for l in j if l[:2] == ['complete', 'ok']}) == $n" \
 		"len([l for l in j if l[0] in ('stage', 'complete') and l[1] != 'ok']) == 0" \
 		"[l[0] for l in j].count('set') == 1" \
 		"max(i for i, l in enumerate(j) if l[0] == 'stage') < [l[0] for l in j].index('set') < min(i for i, l in enumerate(j) if l[0] == 'complete')" \
 		"j[-1][0] == 'end' and [l[0] for l in j].count('end') == 1"
-	all_current 200 "$NEW_MKVP"
+	all_current $n "$NEW_MKVP"
 	test "$(reg_mkvp OLD)" = "$old" || atf_fail "OLD is not MKVP $old"
-	for img in d001 d023 d045 d067 d089 d111 d133 d155 d177 d200; do
+	for img in $(seq -f "d%03g" 1 $((n / 10)) $n) $(printf "d%03d" $n); do
 		test "$(token_json "$img" | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["mkvp"])')" = "$NEW_MKVP" ||
 			atf_fail "the token of $img is not under MKVP $NEW_MKVP"
 		token_unlocks "$img" "secure key under the CURRENT master key"
@@ -336,7 +338,7 @@ print("ok")
 atf_test_case rotate_kill_resume
 rotate_kill_resume_head()
 {
-	atf_set "descr" "rotate killed (SIGKILL) at random moments 20 times; --resume (or a new rotation) each time; every volume ends under CURRENT and unlocks"
+	atf_set "descr" "rotate killed (SIGKILL) at random moments 20 times (8 in a sanitizer build); --resume (or a new rotation) each time; every volume ends under CURRENT and unlocks"
 	atf_set "timeout" "900"
 	common_head
 }
@@ -356,7 +358,8 @@ rotate_kill_resume_body()
 import random, sys
 span = max(0.2, int(sys.argv[2]) / 1e9)
 rng = random.Random(int(sys.argv[1]))
-print(" ".join("%.3f" % rng.uniform(0, span) for _ in range(20)))' "$seed" "$((t1 - t0))")")
+print(" ".join("%.3f" % rng.uniform(0, span) for _ in range(int(sys.argv[3]))))' \
+		"$seed" "$((t1 - t0))" "$(sanitized && echo 8 || echo 20)")")
 	echo "a whole rotation took $(((t1 - t0) / 1000000)) ms; kill_seed=$seed; kill delays (s): $delays" >&2
 	last=$NEW_MKVP
 	i=0

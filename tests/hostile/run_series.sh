@@ -46,7 +46,8 @@
 #
 # Environment: CR, SECUREKEY, PCS_PRELOAD, HOSTILE_TIMEOUT, HOSTILE_LIST,
 # HOSTILE_ONLY (blank-separated shell patterns: only the images whose names
-# match).
+# match), HOSTILE_EXPECT (blank-separated EXPECT values of the manifest:
+# only the images expected so).
 
 hi=$1
 out=$2
@@ -191,6 +192,7 @@ before=$out/start.list
 [ -n "$each" ] || listing >"$before"
 while IFS='	' read -r name expect loadable why sha desc; do
 	picked "$name" || continue
+	case " ${HOSTILE_EXPECT:-$expect} " in *" $expect "*) ;; *) continue ;; esac
 	img=$name.img
 	if [ -n "$each" ]; then
 		target=$img
