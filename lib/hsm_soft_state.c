@@ -275,35 +275,44 @@ static int write_pending(const char *dir, struct sk_soft_apqn *state)
 	return r;
 }
 
+static int is_pending(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name), suffix_len = strlen(STATE_SUFFIX PENDING_SUFFIX);
+
+	return n > suffix_len && !strcmp(e->d_name + n - suffix_len, STATE_SUFFIX PENDING_SUFFIX);
+}
+
+static int settle_one(const char *dir, const char *name, bool drop)
+{
+	char *pending = sk_path_join(dir, name);
+	char *path = pending ? strndup(pending, strlen(pending) - strlen(PENDING_SUFFIX)) : NULL;
+	int r = 0;
+
+	if (!path)
+		r = -ENOMEM;
+	else if (drop ? unlink(pending) < 0 : rename(pending, path) < 0) {
+		r = -errno;
+		sk_err("cannot %s %s: %s", drop ? "remove" : "rename into place", pending,
+		       strerror(errno));
+	}
+	free(path);
+	free(pending);
+	return r;
+}
+
 /* Rename every .new file of @dir over its state file, or (@drop) remove it. */
 static int settle_pending(const char *dir, bool drop)
 {
-	size_t suffix_len = strlen(STATE_SUFFIX PENDING_SUFFIX);
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int r = 0;
+	struct dirent **names;
+	int n = scandir(dir, &names, is_pending, alphasort), r = n < 0 ? -errno : 0;
 
-	if (!d)
-		return -errno;
-	while ((e = readdir(d)) && !r) {
-		size_t n = strlen(e->d_name);
-		char *pending, *path;
-
-		if (n <= suffix_len || strcmp(e->d_name + n - suffix_len, STATE_SUFFIX PENDING_SUFFIX))
-			continue;
-		pending = sk_path_join(dir, e->d_name);
-		path = pending ? strndup(pending, strlen(pending) - strlen(PENDING_SUFFIX)) : NULL;
-		if (!path)
-			r = -ENOMEM;
-		else if (drop ? unlink(pending) < 0 : rename(pending, path) < 0) {
-			r = -errno;
-			sk_err("cannot %s %s: %s", drop ? "remove" : "rename into place", pending,
-			       strerror(errno));
-		}
-		free(path);
-		free(pending);
+	for (int i = 0; i < n; i++) {
+		if (!r)
+			r = settle_one(dir, names[i]->d_name, drop);
+		free(names[i]);
 	}
-	closedir(d);
+	if (n >= 0)
+		free(names);
 	return r;
 }
 
