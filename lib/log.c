@@ -100,7 +100,7 @@ static void guard_visit(const struct sk_secret *s, void *ctx)
 }
 
 /* The message, with the subject in front unless it names it already. */
-static void format_line(char *line, size_t size, enum sk_log_level level, const char *fmt,
+__attribute__((format(printf, 4, 0))) static void format_line(char *line, size_t size, enum sk_log_level level, const char *fmt,
 			va_list ap)
 {
 	int prefix = 0;
