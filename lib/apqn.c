@@ -39,12 +39,19 @@ bool sk_apqn_equal(const struct sk_apqn *a, const struct sk_apqn *b)
 	return a->adapter == b->adapter && a->domain == b->domain;
 }
 
+bool sk_apqn_list_has(const struct sk_apqn_list *list, const struct sk_apqn *apqn)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (sk_apqn_equal(&list->items[i], apqn))
+			return true;
+	return false;
+}
+
 bool sk_apqn_list_overlap(const struct sk_apqn_list *a, const struct sk_apqn_list *b)
 {
 	for (size_t i = 0; i < a->count; i++)
-		for (size_t k = 0; k < b->count; k++)
-			if (sk_apqn_equal(&a->items[i], &b->items[k]))
-				return true;
+		if (sk_apqn_list_has(b, &a->items[i]))
+			return true;
 	return false;
 }
 
@@ -66,11 +73,9 @@ static int list_add(struct sk_apqn_list *list, const char *item)
 		sk_err("'%s' is not an APQN: write adapter.domain in hex, e.g. 01.0001", item);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < list->count; i++) {
-		if (sk_apqn_equal(&list->items[i], &apqn)) {
-			sk_err("APQN %s is listed twice", item);
-			return -EINVAL;
-		}
+	if (sk_apqn_list_has(list, &apqn)) {
+		sk_err("APQN %s is listed twice", item);
+		return -EINVAL;
 	}
 	if (list->count == SK_APQN_MAX) {
 		sk_err("too many APQNs: at most %d are supported", SK_APQN_MAX);

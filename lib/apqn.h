@@ -34,6 +34,8 @@ void sk_apqn_list_format(const struct sk_apqn_list *list, char *buf, size_t size
 bool sk_apqn_list_equal(const struct sk_apqn_list *a, const struct sk_apqn_list *b);
 /* Sort by adapter, then domain. */
 void sk_apqn_list_sort(struct sk_apqn_list *list);
+/* True when @apqn is in @list. */
+bool sk_apqn_list_has(const struct sk_apqn_list *list, const struct sk_apqn *apqn);
 /* True when the two lists share an APQN. */
 bool sk_apqn_list_overlap(const struct sk_apqn_list *a, const struct sk_apqn_list *b);
 
