@@ -316,20 +316,28 @@ static int settle_pending(const char *dir, bool drop)
 	return r;
 }
 
-int sk_soft_state_settle(const char *dir)
+/* The renames reach the disk before the marker goes: a crash between redoes them. */
+static int finish_commit(const char *dir, const char *marker)
 {
-	char *marker = sk_path_join(dir, COMMIT_MARKER);
-	bool committed = exists(marker);
-	int r = marker ? settle_pending(dir, !committed) : -ENOMEM;
+	int r = settle_pending(dir, false);
 
-	if (!r && committed)
+	if (!r)
 		r = sk_fsync_dir(dir);
-	if (!r && committed && unlink(marker) < 0) {
+	if (!r && unlink(marker) < 0) {
 		r = -errno;
 		sk_err("cannot remove %s: %s", marker, strerror(errno));
 	}
-	if (!r && committed)
-		r = sk_fsync_dir(dir);
+	return r ? r : sk_fsync_dir(dir);
+}
+
+int sk_soft_state_settle(const char *dir)
+{
+	char *marker = sk_path_join(dir, COMMIT_MARKER);
+	int r;
+
+	if (!marker)
+		return -ENOMEM;
+	r = exists(marker) ? finish_commit(dir, marker) : settle_pending(dir, true);
 	free(marker);
 	return r;
 }
@@ -356,7 +364,7 @@ static int commit(const char *dir)
 
 int sk_soft_state_save(const char *dir, struct sk_soft_apqn *states, size_t n)
 {
-	int r = sk_soft_state_settle(dir);
+	int r = 0;
 
 	for (size_t i = 0; i < n && !r; i++)
 		r = write_pending(dir, &states[i]);
@@ -388,14 +396,6 @@ static bool state_entry(const char *name, bool open_commit, struct sk_apqn *apqn
 	return sk_apqn_parse(text, apqn) == 0;
 }
 
-static bool listed(const struct sk_apqn_list *list, const struct sk_apqn *apqn)
-{
-	for (size_t i = 0; i < list->count; i++)
-		if (sk_apqn_equal(&list->items[i], apqn))
-			return true;
-	return false;
-}
-
 int sk_soft_state_list(const char *dir, struct sk_apqn_list *list)
 {
 	bool open_commit = committing(dir);
@@ -410,7 +410,7 @@ int sk_soft_state_list(const char *dir, struct sk_apqn_list *list)
 	while ((e = readdir(d))) {
 		struct sk_apqn apqn;
 
-		if (state_entry(e->d_name, open_commit, &apqn) && !listed(list, &apqn) &&
+		if (state_entry(e->d_name, open_commit, &apqn) && !sk_apqn_list_has(list, &apqn) &&
 		    list->count < SK_APQN_MAX)
 			list->items[list->count++] = apqn;
 	}

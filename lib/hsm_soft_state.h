@@ -31,7 +31,7 @@ int sk_soft_state_load(const char *dir, const struct sk_apqn *apqn, struct sk_so
 /*
  * Write all @n states as one commit (see COMMIT_MARKER in the .c file): after
  * a crash or a failure, either every APQN has its new state or none has.
- * Under the exclusive lock.
+ * Under the exclusive lock, after sk_soft_state_settle.
  */
 int sk_soft_state_save(const char *dir, struct sk_soft_apqn *states, size_t n);
 /*
