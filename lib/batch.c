@@ -55,7 +55,6 @@ const char *sk_batch_outcome_name(enum sk_batch_outcome outcome)
 	return outcome_names[outcome];
 }
 
-/* In a worker, errors are kept for the summary instead of being printed. */
 /* The report names the device in a column of its own: no "DEVICE: " in front. */
 static const char *without_subject(const char *msg)
 {
@@ -67,6 +66,7 @@ static const char *without_subject(const char *msg)
 	return msg;
 }
 
+/* In a worker, errors are kept for the summary instead of being printed. */
 static void keep_first_error(enum sk_log_level level, const char *msg, void *ctx)
 {
 	struct worker *w = ctx;

@@ -352,71 +352,49 @@ const char *sk_kmip_conn_name(const struct sk_kmip_conn *conn)
 	return conn->name;
 }
 
-static int write_all_unguarded(struct sk_kmip_conn *conn, const unsigned char *buf, size_t len)
+/*
+ * Send @out or fill @in (the other is NULL) with @len bytes before the
+ * connection's deadline. SIGPIPE is guarded either way: reading may write
+ * too (TLS 1.3 key updates, alerts).
+ */
+static int transfer(struct sk_kmip_conn *conn, const unsigned char *out, unsigned char *in,
+		    size_t len)
 {
+	struct sigpipe_guard guard;
 	size_t done = 0, n;
 	char why[256];
-	int ret, r;
+	int ret, r = 0;
 
-	while (done < len) {
-		ret = SSL_write_ex(conn->ssl, buf + done, len - done, &n);
+	sigpipe_block(&guard);
+	while (done < len && !r) {
+		ret = out ? SSL_write_ex(conn->ssl, out + done, len - done, &n)
+			  : SSL_read_ex(conn->ssl, in + done, len - done, &n);
 		if (ret == 1) {
 			done += n;
 			continue;
 		}
 		r = tls_retry(conn, ret);
-		if (r == 1)
-			continue;
-		sk_err("KMS %s: cannot send the request: %s", conn->name,
-		       tls_failure(conn, ret, r, why, sizeof(why)));
-		return r < 0 ? r : -EIO;
-	}
-	return 0;
-}
-
-static int read_all_unguarded(struct sk_kmip_conn *conn, unsigned char *buf, size_t len)
-{
-	size_t got, done = 0;
-	char why[256];
-	int ret, r;
-
-	while (done < len) {
-		ret = SSL_read_ex(conn->ssl, buf + done, len - done, &got);
-		if (ret == 1) {
-			done += got;
+		if (r == 1) {
+			r = 0;
 			continue;
 		}
-		r = tls_retry(conn, ret);
-		if (r == 1)
-			continue;
-		sk_err("KMS %s: no complete response: %s", conn->name,
+		sk_err("KMS %s: %s: %s", conn->name,
+		       out ? "cannot send the request" : "no complete response",
 		       tls_failure(conn, ret, r, why, sizeof(why)));
-		return r < 0 ? r : -EIO;
+		r = r < 0 ? r : -EIO;
 	}
-	return 0;
+	sigpipe_restore(&guard);
+	return r;
 }
 
 static int write_all(struct sk_kmip_conn *conn, const unsigned char *buf, size_t len)
 {
-	struct sigpipe_guard guard;
-	int r;
-
-	sigpipe_block(&guard);
-	r = write_all_unguarded(conn, buf, len);
-	sigpipe_restore(&guard);
-	return r;
+	return transfer(conn, buf, NULL, len);
 }
 
-/* Reading may write too (TLS 1.3 key updates, alerts). */
 static int read_all(struct sk_kmip_conn *conn, unsigned char *buf, size_t len)
 {
-	struct sigpipe_guard guard;
-	int r;
-
-	sigpipe_block(&guard);
-	r = read_all_unguarded(conn, buf, len);
-	sigpipe_restore(&guard);
-	return r;
+	return transfer(conn, NULL, buf, len);
 }
 
 int sk_kmip_roundtrip(struct sk_kmip_conn *conn, struct sk_kmip_request *req,
