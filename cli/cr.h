@@ -80,4 +80,13 @@ int cr_remove(int argc, char **argv);
 int cr_open(int argc, char **argv);
 int cr_refresh(int argc, char **argv);
 
+/*
+ * Refresh one device from its KMS (what 'refresh DEVICE' does), sharing one
+ * KMS session across calls until cr_refresh_end(). Returns 1 when the token
+ * was rewritten, 0 when the secure key was already under the CURRENT master
+ * key, or -errno.
+ */
+int cr_refresh_device(const char *path);
+void cr_refresh_end(void);
+
 #endif

@@ -93,10 +93,10 @@ static int refresh(struct sk_device *dev)
 		       dev->token.has_staged ? ", staged to the committed NEW master key" : "");
 	sk_secret_free(vk);
 	sk_hsm_close(hsm);
-	return r < 0 ? r : 0;
+	return r < 0 ? r : 1;
 }
 
-static int refresh_one(const char *path)
+int cr_refresh_device(const char *path)
 {
 	struct sk_device *dev = NULL;
 	int r = sk_device_open(path, true, true, &dev);
@@ -127,8 +127,13 @@ int cr_refresh(int argc, char **argv)
 	if (!*args)
 		return cli_usage_error("refresh: expected DEVICE");
 	for (; *args; args++)
-		failed |= refresh_one(*args) < 0;
+		failed |= cr_refresh_device(*args) < 0;
+	cr_refresh_end();
+	return failed ? EXIT_REFUSED : 0;
+}
+
+void cr_refresh_end(void)
+{
 	sk_kms_close(session);
 	session = NULL;
-	return failed ? EXIT_REFUSED : 0;
 }

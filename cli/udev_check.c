@@ -1,0 +1,67 @@
+#include "config.h"
+
+#include <stdio.h>
+
+#include "device.h"
+#include "keystate.h"
+#include "udev.h"
+
+static const char usage[] =
+	"Usage: securekey-udev check DEVICE [--timeout S]\n"
+	"\n"
+	"Print udev properties for DEVICE (for IMPORT{program} in 60-securekey.rules):\n"
+	"  SECUREKEY_TOKEN=ID        the securekey token's id\n"
+	"  SECUREKEY_KMS=1           the token is bound to a KMS\n"
+	"  SECUREKEY_REGISTER=R      the register its secure key is under: CURRENT,\n"
+	"                            OLD, NEW, none, or unknown (HSM not readable)\n"
+	"  SECUREKEY_REFRESH=1       a refresh from the KMS is due: the secure key is\n"
+	"                            not under the CURRENT master key\n"
+	"Prints nothing for a device that is not LUKS2 or has no securekey token.\n"
+	"Reads only: neither the header nor the HSM is changed.\n"
+	"\n"
+	"Options:\n"
+	"  --timeout S       give up after S seconds (default 30)\n" CLI_COMMON_HELP;
+
+static const char *register_of(struct sk_device *dev, bool *due)
+{
+	struct sk_hsm *hsm = NULL;
+	struct sk_key_state st;
+	const char *name = "unknown";
+
+	*due = false;
+	if (cli_open_hsm_for(&dev->token.apqns, &hsm) < 0)
+		return name;
+	if (sk_key_state_get(hsm, &dev->token, &st) == 0) {
+		name = st.current_found ? sk_register_name(st.current_reg) : "none";
+		*due = !(st.current_found && st.current_reg == SK_REG_CURRENT);
+	}
+	sk_hsm_close(hsm);
+	return name;
+}
+
+int udev_check(int argc, char **argv)
+{
+	struct sk_device *dev = NULL;
+	const char *device, *reg;
+	unsigned timeout;
+	bool due;
+	int r = udev_parse_device(argc, argv, usage, &timeout, &device);
+
+	if (r)
+		return r < 0 ? 0 : r;
+	udev_deadline_start(timeout, "check");
+	/* Not LUKS2, unreadable, no token: nothing for udev to import. */
+	if (sk_device_open(device, false, false, &dev) < 0 || dev->token_id < 0) {
+		sk_device_close(dev);
+		return 0;
+	}
+	reg = register_of(dev, &due);
+	printf("SECUREKEY_TOKEN=%d\n", dev->token_id);
+	if (dev->token.has_kms)
+		printf("SECUREKEY_KMS=1\n");
+	printf("SECUREKEY_REGISTER=%s\n", reg);
+	if (due && dev->token.has_kms)
+		printf("SECUREKEY_REFRESH=1\n");
+	sk_device_close(dev);
+	return 0;
+}
