@@ -22,6 +22,13 @@ static const char usage[] =
 	"Options:\n"
 	"  --timeout S       give up after S seconds (default 30)\n" CLI_COMMON_HELP;
 
+static void ignore(enum sk_log_level level, const char *msg, void *ctx)
+{
+	(void)level;
+	(void)msg;
+	(void)ctx;
+}
+
 static const char *register_of(struct sk_device *dev, bool *due)
 {
 	struct sk_hsm *hsm = NULL;
@@ -50,8 +57,11 @@ int udev_check(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	udev_deadline_start(timeout, "check");
-	/* Not LUKS2, unreadable, no token: nothing for udev to import. */
-	if (sk_device_open(device, false, false, &dev) < 0 || dev->token_id < 0) {
+	/* Not LUKS2, unreadable, no token: nothing for udev to import, quietly. */
+	sk_log_set_sink(ignore, NULL);
+	r = sk_device_open(device, false, false, &dev);
+	sk_log_set_sink(NULL, NULL);
+	if (r < 0 || dev->token_id < 0) {
 		sk_device_close(dev);
 		return 0;
 	}

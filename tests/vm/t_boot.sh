@@ -1,0 +1,176 @@
+#! @ATF_SH@
+# Boot integration (issue 8). boot_flow: the real thing under qemu (KVM when
+# /dev/kvm works, TCG otherwise), see boot_flow.sh. The other cases check the
+# boot pieces on the host: the initramfs-tools hook's handling of secrets
+# and the dracut module, whose install() is run against recording stubs of
+# dracut's inst_* functions (dracut conflicts with initramfs-tools, so it is
+# not installed here).
+
+SK_BUILDDIR=@abs_top_builddir@
+SK_SRCDIR=@abs_top_srcdir@
+. "$SK_SRCDIR/tests/cli/common.sh"
+VMDIR=$SK_SRCDIR/tests/vm
+
+KMS_DIR=$SK_SRCDIR/tests/kms
+. "$KMS_DIR/kmsenv.sh"
+
+# vm_unusable: why the VM test cannot run here, or nothing.
+vm_unusable()
+{
+	_kver=$(ls /lib/modules 2>/dev/null | sort -V | tail -n 1)
+	if sanitized; then
+		echo "the VM test runs in the default build (it tests the boot scripts; the sanitizer build checks the same C code on the host)"
+	elif ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+	elif ! qemu-system-x86_64 -version >/dev/null 2>&1; then
+		echo "qemu-system-x86_64 does not start: $(qemu-system-x86_64 -version 2>&1 | head -n 1)"
+	elif [ -z "$_kver" ] || [ ! -r "/boot/vmlinuz-$_kver" ]; then
+		echo "no guest kernel: /boot/vmlinuz-<version of /lib/modules> (apt-get install linux-image-amd64)"
+	fi
+}
+
+atf_test_case boot_flow cleanup
+boot_flow_head()
+{
+	atf_set "descr" "root unlocked by token at boot; KMS refresh in the initramfs; passphrase fallback; dm-crypt + reencipher while active"
+	atf_set "require.user" "root"
+	atf_set "require.progs" "mkinitramfs lsinitramfs unshare cryptsetup mkfs.ext4 ip cc"
+	atf_set "require.files" "/usr/share/initramfs-tools/hooks/cryptroot /usr/bin/pykmip-server"
+	atf_set "timeout" "900"
+}
+boot_flow_body()
+{
+	_why=$(vm_unusable)
+	[ -z "$_why" ] || atf_skip "$_why"
+	if ! unshare -n -m "$VMDIR/boot_flow.sh" "$SK_BUILDDIR" "$SK_SRCDIR" >flow.log 2>&1; then
+		cat flow.log
+		atf_fail "$(grep 'boot_flow: FAIL' flow.log | tail -n 1)"
+	fi
+	grep -E '^(===|qemu_run.py|lsinitramfs)' flow.log
+}
+boot_flow_cleanup()
+{
+	kms_stop_all "$PWD/kms" >/dev/null 2>&1 || true
+}
+
+# install_here: 'make install' into ./inst with paths that exist (prefix
+# ./inst/usr, plugin into ./inst/tokens), so the installed scripts run here.
+install_here()
+{
+	make -s -C "$SK_BUILDDIR" install prefix="$PWD/inst/usr" \
+		CRYPTSETUP_TOKEN_DIR="$PWD/inst/tokens" >install.log 2>&1 ||
+		atf_fail "make install: $(tail -n 5 install.log)"
+	HELPER=$PWD/inst/usr/lib/securekey/securekey-udev
+}
+
+# state_with_kms: a soft HSM and a configuration naming a KMS (no server
+# needed: nothing connects).
+state_with_kms()
+{
+	mkdir -p etc
+	sk hsm init --apqns "$APQNS" >/dev/null
+	cat >"$SECUREKEY_CONF" <<CONF
+[kms]
+server = kmip://10.0.2.2:5696
+ca = $PWD/etc/ca.pem
+cert = $PWD/etc/client.pem
+identity_key = $PWD/etc/identity.skey
+apqns = $APQNS
+CONF
+	for f in ca.pem client.pem identity.skey; do echo "$f" >"etc/$f"; done
+}
+
+atf_test_case hook_secrets
+hook_secrets_head()
+{
+	atf_set "descr" "the initramfs-tools hook copies the soft HSM state only into an image others cannot read"
+	atf_set "require.files" "/usr/share/initramfs-tools/hook-functions"
+	atf_set "require.progs" "modprobe"
+}
+hook_secrets_body()
+{
+	install_here
+	state_with_kms
+	# What mkinitramfs exports to its hooks.
+	kver=$(ls /lib/modules | sort -V | tail -n 1)
+	for umask in 0077 0022; do
+		mkdir -p "d$umask/conf/conf.d"
+		atf_check -s exit:0 -o ignore -e save:"hook$umask.err" env DESTDIR="$PWD/d$umask" \
+			UMASK=$umask verbose=n version="$kver" MODULESDIR="/lib/modules/$kver" \
+			"$PWD/inst/usr/share/initramfs-tools/hooks/securekey"
+	done
+	atf_check -s exit:0 -o inline:"SECUREKEY_NETWORK=y\nSECUREKEY_REFRESH_TIMEOUT=30\n" \
+		cat d0077/conf/conf.d/securekey
+	atf_check -s exit:0 test -x "d0077$PWD/inst/usr/sbin/securekey-cryptsetup"
+	atf_check -s exit:0 -o inline:"700\n600\n600\n" \
+		stat -c %a d0077/var/lib/securekey/hsm d0077/var/lib/securekey/hsm/01.0001.mk \
+		d0077/var/lib/securekey/hsm/02.0001.mk
+	atf_check -s exit:0 cmp "$SECUREKEY_CONF" d0077/etc/securekey/securekey.conf
+	atf_check -s exit:0 cmp etc/identity.skey "d0077$PWD/etc/identity.skey"
+	atf_check -s exit:0 -o empty cat hook0077.err
+	atf_check -s exit:1 test -e d0022/var/lib/securekey/hsm/01.0001.mk
+	atf_check -s exit:0 -o match:"soft HSM state not added.*UMASK=0077" cat hook0022.err
+	atf_check -s exit:0 test -e "d0022$PWD/etc/ca.pem"
+}
+
+# Recording stubs of the dracut functions module-setup.sh calls.
+dracut_stubs()
+{
+	cat <<'EOF2'
+initdir=$PWD/initdir
+systemdsystemunitdir=/usr/lib/systemd/system
+mkdir -p "$initdir/etc/cmdline.d"
+require_binaries() { for f; do [ -x "$f" ] || return 1; done; }
+inst_multiple() { for f; do echo "inst $f"; done >>installed; }
+inst_library() { echo "inst $1" >>installed; }
+inst_rules() { echo "rules $1" >>installed; }
+inst_simple() { echo "inst $1${2:+ -> $2}" >>installed; }
+dwarn() { echo "dwarn $*" >>installed; }
+EOF2
+}
+
+atf_test_case dracut_module
+dracut_module_head()
+{
+	atf_set "descr" "the dracut module installs the hook's pieces and asks for the network with a KMS"
+	atf_set "require.progs" "bash"
+}
+dracut_module_body()
+{
+	install_here
+	state_with_kms
+	dracut_stubs >stubs.sh
+	module=$PWD/inst/usr/lib/dracut/modules.d/90securekey/module-setup.sh
+	atf_check -s exit:255 bash -c ". ./stubs.sh; . '$module'; check"
+	atf_check -s exit:0 -o inline:"crypt\nnetwork\n" bash -c ". ./stubs.sh; . '$module'; depends"
+	atf_check -s exit:0 bash -c "umask 077; . ./stubs.sh; . '$module'; install"
+	U=$PWD/inst/usr
+	cat >expected <<EOF2
+inst $U/sbin/securekey-cryptsetup
+inst $U/lib/securekey/securekey-udev
+inst $U/lib/securekey/keyscript
+inst $PWD/inst/tokens/libcryptsetup-token-securekey.so
+rules $U/lib/udev/rules.d/60-securekey.rules
+inst $U/lib/systemd/system/securekey-refresh@.service -> /usr/lib/systemd/system/securekey-refresh@.service
+inst $SECUREKEY_CONF -> /etc/securekey/securekey.conf
+inst $PWD/etc/ca.pem -> $PWD/etc/ca.pem
+inst $PWD/etc/client.pem -> $PWD/etc/client.pem
+inst $PWD/etc/identity.skey -> $PWD/etc/identity.skey
+inst $SECUREKEY_HSM_DIR/.lock -> /var/lib/securekey/hsm/.lock
+inst $SECUREKEY_HSM_DIR/01.0001.mk -> /var/lib/securekey/hsm/01.0001.mk
+inst $SECUREKEY_HSM_DIR/02.0001.mk -> /var/lib/securekey/hsm/02.0001.mk
+EOF2
+	atf_check -s exit:0 -o file:expected cat installed
+	atf_check -s exit:0 -o inline:"rd.neednet=1\n" cat initdir/etc/cmdline.d/90securekey.conf
+	rm installed
+	atf_check -s exit:0 bash -c "umask 022; . ./stubs.sh; . '$module'; install"
+	atf_check -s exit:0 -o match:"^dwarn securekey: .*/01.0001.mk not added" -o not-match:"^inst .*\.mk" \
+		cat installed
+}
+
+atf_init_test_cases()
+{
+	atf_add_test_case boot_flow
+	atf_add_test_case hook_secrets
+	atf_add_test_case dracut_module
+}
