@@ -10,17 +10,25 @@ DEPS="autoconf automake libtool pkg-config make gcc libc6-dev \
 libcryptsetup-dev libjson-c-dev libssl-dev libblkid-dev \
 libatf-dev atf-sh kyua python3 util-linux cryptsetup-bin \
 libinih-dev openssl python3-pykmip"
+# What the boot tests (tests/vm) need besides: qemu, Debian's kernel as the
+# guest's, initramfs-tools with Debian's cryptroot, and the tools that make
+# the guest's disks.
+VM_DEPS="qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs \
+busybox e2fsprogs python3-cryptography iproute2 kmod zstd"
 
-install_missing() {
+install_missing() { # PACKAGE...
 	missing=""
-	for pkg in $DEPS; do
+	for pkg in "$@"; do
 		dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed ||
 			missing="$missing $pkg"
 	done
 	[ -z "$missing" ] && return 0
 	echo "build.sh: installing$missing"
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+	# INITRD=No: the kernel is only the VM tests' guest kernel; they build
+	# their own initramfs, so the host needs none in /boot.
+	INITRD=No DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $missing
 }
 
 build() { # build DIR [configure options]
@@ -37,12 +45,12 @@ action=${1:-}
 [ $# -gt 0 ] && shift
 case "$action" in
 demo)
-	install_missing
+	install_missing $DEPS
 	build build "$@"
 	exec ./demo build
 	;;
 check)
-	install_missing
+	install_missing $DEPS $VM_DEPS
 	dir=build
 	case " $* " in *" --enable-sanitizers "*) dir=build-san ;; esac
 	build "$dir" "$@"

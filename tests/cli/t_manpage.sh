@@ -77,9 +77,27 @@ cryptsetup_commands_body() {
 	check_commands_documented securekey-cryptsetup ""
 }
 
+atf_test_case udev_options
+udev_options_head() {
+	atf_set "descr" "securekey-udev --help and its man page name the same options"
+}
+udev_options_body() {
+	check_same_options securekey-udev ""
+}
+
+atf_test_case udev_commands
+udev_commands_head() {
+	atf_set "descr" "every securekey-udev command has a section in its man page"
+}
+udev_commands_body() {
+	check_commands_documented securekey-udev ""
+}
+
 atf_init_test_cases() {
 	atf_add_test_case securekey_options
 	atf_add_test_case securekey_commands
 	atf_add_test_case cryptsetup_options
 	atf_add_test_case cryptsetup_commands
+	atf_add_test_case udev_options
+	atf_add_test_case udev_commands
 }
