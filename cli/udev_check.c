@@ -50,13 +50,15 @@ int udev_check(int argc, char **argv)
 {
 	struct sk_device *dev = NULL;
 	const char *device, *reg;
+	char what[300];
 	unsigned timeout;
 	bool due;
 	int r = udev_parse_device(argc, argv, usage, &timeout, &device);
 
 	if (r)
 		return r < 0 ? 0 : r;
-	udev_deadline_start(timeout, "check");
+	snprintf(what, sizeof(what), "%s: check", device);
+	udev_deadline_start(timeout, what);
 	/* Not LUKS2, unreadable, no token: nothing for udev to import, quietly. */
 	sk_log_set_sink(ignore, NULL);
 	r = sk_device_open(device, false, false, &dev);

@@ -75,16 +75,24 @@ static int parse_no_arguments(int argc, char **argv, const char *usage)
 	return cli_no_arguments_left(argc, argv) ? 0 : EXIT_USAGE;
 }
 
+/* The configuration once "COMMAND" parsed; NULL with the exit code in @code. */
+static const struct sk_config *parsed_config(int argc, char **argv, const char *usage,
+					      int *code)
+{
+	int r = parse_no_arguments(argc, argv, usage);
+	const struct sk_config *cfg = r ? NULL : cli_config();
+
+	*code = r < 0 ? 0 : r ? r : EXIT_REFUSED;
+	return cfg;
+}
+
 int udev_files(int argc, char **argv)
 {
-	int r = parse_no_arguments(argc, argv, files_usage);
-	const struct sk_config *cfg;
+	int code;
+	const struct sk_config *cfg = parsed_config(argc, argv, files_usage, &code);
 
-	if (r)
-		return r < 0 ? 0 : r;
-	cfg = cli_config();
 	if (!cfg)
-		return EXIT_REFUSED;
+		return code;
 	if (cfg->exists)
 		print_pair(cfg->path, SK_DEFAULT_CONFIG);
 	print_pair(cfg->ca, cfg->ca);
@@ -95,13 +103,10 @@ int udev_files(int argc, char **argv)
 
 int udev_needs_network(int argc, char **argv)
 {
-	int r = parse_no_arguments(argc, argv, network_usage);
-	const struct sk_config *cfg;
+	int code;
+	const struct sk_config *cfg = parsed_config(argc, argv, network_usage, &code);
 
-	if (r)
-		return r < 0 ? 0 : r;
-	cfg = cli_config();
 	if (!cfg)
-		return EXIT_REFUSED;
+		return code;
 	return sk_config_has_kms(cfg) ? 0 : 1;
 }
