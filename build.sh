@@ -14,7 +14,7 @@ libinih-dev openssl python3-pykmip"
 # guest's, initramfs-tools with Debian's cryptroot, and the tools that make
 # the guest's disks.
 VM_DEPS="qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs \
-busybox e2fsprogs python3-cryptography iproute2 kmod zstd"
+busybox e2fsprogs python3-cryptography iproute2 kmod zstd systemd"
 
 install_missing() { # PACKAGE...
 	missing=""

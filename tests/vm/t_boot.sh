@@ -1,10 +1,10 @@
 #! @ATF_SH@
 # Boot integration (issue 8). boot_flow: the real thing under qemu (KVM when
 # /dev/kvm works, TCG otherwise), see boot_flow.sh. The other cases check the
-# boot pieces on the host: the initramfs-tools hook's handling of secrets
-# and the dracut module, whose install() is run against recording stubs of
-# dracut's inst_* functions (dracut conflicts with initramfs-tools, so it is
-# not installed here).
+# boot pieces on the host: the initramfs-tools hook's handling of secrets,
+# the systemd refresh unit (systemd-analyze verify), and the dracut module,
+# whose install() is run against recording stubs of dracut's inst_*
+# functions (dracut conflicts with initramfs-tools, so it is not installed).
 
 SK_BUILDDIR=@abs_top_builddir@
 SK_SRCDIR=@abs_top_srcdir@
@@ -168,9 +168,27 @@ EOF2
 		cat installed
 }
 
+atf_test_case refresh_unit
+refresh_unit_head()
+{
+	atf_set "descr" "securekey-refresh@.service, which the rule wants under systemd, passes systemd-analyze verify"
+	atf_set "require.progs" "systemd-analyze"
+}
+refresh_unit_body()
+{
+	install_here
+	mkdir units
+	# An instance as the rule names it (%k: the kernel name), checked offline.
+	cp "$PWD/inst/usr/lib/systemd/system/securekey-refresh@.service" units/securekey-refresh@vda.service
+	atf_check -s exit:0 -o empty -e empty systemd-analyze verify --man=no units/securekey-refresh@vda.service
+	atf_check -s exit:0 -o match:"^ExecStart=$HELPER refresh --timeout 30 /dev/%I\$" \
+		grep '^ExecStart=' units/securekey-refresh@vda.service
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case boot_flow
 	atf_add_test_case hook_secrets
 	atf_add_test_case dracut_module
+	atf_add_test_case refresh_unit
 }
