@@ -24,7 +24,7 @@ CRASH=@abs_top_srcdir@/tests/reliability/crash
 atf_test_case trials
 trials_head()
 {
-	atf_set "descr" "200 crash trials (60 in a sanitizer build; 2 streams): every device opens" \
+	atf_set "descr" "200 crash trials (40 in a sanitizer build; 2 streams): every device opens" \
 		"with its passphrase after each kill, and by token after the re-run; validate" \
 		"reports each state"
 	atf_set "timeout" "900"
@@ -37,9 +37,9 @@ trials_body()
 	[ -z "${SECUREKEY_VALGRIND:-}" ] ||
 		atf_skip "the crash trials do not run their commands under valgrind"
 	# 200 in the normal build; ASan and UBSan make each command about 2.5
-	# times slower, so the sanitizer build runs 60 (the trials look for
+	# times slower, so the sanitizer build runs 40 (the trials look for
 	# memory errors on the recovery paths there, the count is CI's 200)
-	n=$(atf_config_get crash_trials "$([ -n "$SHIM_ASAN" ] && echo 60 || echo 200)")
+	n=$(atf_config_get crash_trials "$([ -n "$SHIM_ASAN" ] && echo 40 || echo 200)")
 	seed=$(atf_config_get crash_seed "$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')")
 	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 		dir=$(mktemp -d /dev/shm/sk-t_crash.XXXXXX) || atf_fail "mktemp on /dev/shm failed"

@@ -317,6 +317,10 @@ readers_body()
 	# Read-only commands: the work directory is listed before and after the
 	# commands of each image, which run on hi/NAME.img itself.
 	export HOSTILE_LIST=${HOSTILE_LIST:-image}
+	# A sanitizer build parses every other image (the fuzz corpora replayed
+	# by unit/t_corpus cover the parsers under ASan too); the default build
+	# all of them.
+	sanitized && export HOSTILE_EVERY=${HOSTILE_EVERY:-2}
 	over_corpus "cr-r validate @" "cr-r validate @ --json" \
 		"cr-r open @ --test-passphrase" "cr-o export @ --out hostile.skey" "sk-r list @" \
 		"pcs-r open --test-passphrase --token-only @" "pcs-r luksDump @"

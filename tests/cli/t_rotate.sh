@@ -138,7 +138,7 @@ rows()
 atf_test_case rotate_200
 rotate_200_head()
 {
-	atf_set "descr" "rotate 200 volumes (60 in a sanitizer build): both passes all ok, journal ends, every volume under the new CURRENT and unlocking; a second run does nothing"
+	atf_set "descr" "rotate 200 volumes (40 in a sanitizer build): both passes all ok, journal ends, every volume under the new CURRENT and unlocking; a second run does nothing"
 	atf_set "timeout" "900"
 	common_head
 }
@@ -146,7 +146,7 @@ rotate_200_body()
 {
 	setup
 	n=200
-	sanitized && n=60
+	sanitized && n=40
 	mkimgs d $n
 	enroll_all d $n
 	old=$(mkvp_of_parts i1 i2)
@@ -338,7 +338,7 @@ print("ok")
 atf_test_case rotate_kill_resume
 rotate_kill_resume_head()
 {
-	atf_set "descr" "rotate killed (SIGKILL) at random moments 20 times (8 in a sanitizer build); --resume (or a new rotation) each time; every volume ends under CURRENT and unlocks"
+	atf_set "descr" "rotate killed (SIGKILL) at random moments 20 times (5 in a sanitizer build); --resume (or a new rotation) each time; every volume ends under CURRENT and unlocks"
 	atf_set "timeout" "900"
 	common_head
 }
@@ -359,7 +359,7 @@ import random, sys
 span = max(0.2, int(sys.argv[2]) / 1e9)
 rng = random.Random(int(sys.argv[1]))
 print(" ".join("%.3f" % rng.uniform(0, span) for _ in range(int(sys.argv[3]))))' \
-		"$seed" "$((t1 - t0))" "$(sanitized && echo 8 || echo 20)")")
+		"$seed" "$((t1 - t0))" "$(sanitized && echo 5 || echo 20)")")
 	echo "a whole rotation took $(((t1 - t0) / 1000000)) ms; kill_seed=$seed; kill delays (s): $delays" >&2
 	last=$NEW_MKVP
 	i=0

@@ -47,7 +47,8 @@
 # Environment: CR, SECUREKEY, PCS_PRELOAD, HOSTILE_TIMEOUT, HOSTILE_LIST,
 # HOSTILE_ONLY (blank-separated shell patterns: only the images whose names
 # match), HOSTILE_EXPECT (blank-separated EXPECT values of the manifest:
-# only the images expected so).
+# only the images expected so), HOSTILE_EVERY=N (only every Nth image of the
+# manifest, from the first).
 
 hi=$1
 out=$2
@@ -190,7 +191,10 @@ watchdog_pid=$!
 trap 'rm -f "$out/running"' EXIT
 before=$out/start.list
 [ -n "$each" ] || listing >"$before"
+nth=0
 while IFS='	' read -r name expect loadable why sha desc; do
+	nth=$((nth + 1))
+	[ $(((nth - 1) % ${HOSTILE_EVERY:-1})) -eq 0 ] || continue
 	picked "$name" || continue
 	case " ${HOSTILE_EXPECT:-$expect} " in *" $expect "*) ;; *) continue ;; esac
 	img=$name.img

@@ -29,7 +29,11 @@ CR=$BUILD/cli/securekey-cryptsetup
 APQNS=01.0001,02.0001
 ROOT_UUID=5ec0e4e7-0000-4000-8000-000000000001
 DATA_UUID=5ec0e4e7-0000-4000-8000-000000000002
-KVER=$(ls /lib/modules | sort -V | tail -n 1)
+# The guest kernel: the newest with both modules and an image (not uname -r,
+# the host's).
+KVER=$(for v in $(ls /lib/modules | sort -rV); do
+	[ -r "/boot/vmlinuz-$v" ] && { echo "$v"; break; }
+done)
 CMDLINE="console=ttyS0 panic=-1 net.ifnames=0 root=/dev/mapper/croot ro ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off securekey.net_timeout=20"
 
 export SECUREKEY_HSM_DIR=$WORK/hsm SECUREKEY_STATE_DIR=$WORK/state SECUREKEY_RUN_DIR=$WORK/run

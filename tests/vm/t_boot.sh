@@ -17,15 +17,17 @@ KMS_DIR=$SK_SRCDIR/tests/kms
 # vm_unusable: why the VM test cannot run here, or nothing.
 vm_unusable()
 {
-	_kver=$(ls /lib/modules 2>/dev/null | sort -V | tail -n 1)
+	_kver=$(for v in $(ls /lib/modules 2>/dev/null | sort -rV); do
+		[ -r "/boot/vmlinuz-$v" ] && { echo "$v"; break; }
+	done)
 	if sanitized; then
 		echo "the VM test runs in the default build (it tests the boot scripts; the sanitizer build checks the same C code on the host)"
 	elif ! command -v qemu-system-x86_64 >/dev/null; then
 		echo "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
 	elif ! qemu-system-x86_64 -version >/dev/null 2>&1; then
 		echo "qemu-system-x86_64 does not start: $(qemu-system-x86_64 -version 2>&1 | head -n 1)"
-	elif [ -z "$_kver" ] || [ ! -r "/boot/vmlinuz-$_kver" ]; then
-		echo "no guest kernel: /boot/vmlinuz-<version of /lib/modules> (apt-get install linux-image-amd64)"
+	elif [ -z "$_kver" ]; then
+		echo "no guest kernel: no /boot/vmlinuz-V with /lib/modules/V (apt-get install linux-image-amd64)"
 	fi
 }
 
