@@ -58,9 +58,8 @@ snapshot()
 			echo "absent $_dir"
 			continue
 		fi
-		# openssl uses the CPU's SHA extensions: twice as fast as sha256sum.
 		find "$_dir" -type f ! -name '.sk-snap.*' -print0 | LC_ALL=C sort -z |
-			xargs -0 -r openssl dgst -sha256 -r
+			xargs -0 -r sha256sum
 		find "$_dir" -mindepth 1 ! -name '.sk-snap.*' -printf '%y %m %u:%g %i %T@ %p -> %l\n' |
 			LC_ALL=C sort
 	done

@@ -110,7 +110,7 @@ vsnap()
 {
 	snapshot hsm state
 	find . -maxdepth 1 -type f -regex '\./[a-z][0-9][0-9][0-9]' -print0 | LC_ALL=C sort -z |
-		xargs -0 -r openssl dgst -sha256 -r
+		xargs -0 -r sha256sum
 	find . -maxdepth 1 -type f -regex '\./[a-z][0-9][0-9][0-9]' -printf '%m %u:%g %i %T@ %p\n' |
 		LC_ALL=C sort
 }
