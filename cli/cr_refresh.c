@@ -72,7 +72,7 @@ static int refresh(struct sk_device *dev)
 
 	if (!r)
 		r = sk_key_state_get(hsm, &dev->token, &st);
-	if (!r && st.current_found && st.current_reg == SK_REG_CURRENT) {
+	if (!r && sk_key_state_under_current(&st)) {
 		printf("The secure volume key of %s is enciphered with the CURRENT master key; "
 		       "nothing to refresh.\n",
 		       dev->path);

@@ -28,12 +28,13 @@ void udev_log_line(enum sk_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * Exit after @seconds whatever the helper is waiting for, logging @what
- * ("refresh of /dev/vda") as timed out: boot must never wait longer. The
+ * Exit after @seconds whatever the helper is waiting for, logging that
+ * @action on @device ("/dev/vda: refresh from the KMS") timed out: boot
+ * must never wait longer. The
  * header writes it may interrupt are crash-safe (a backup, then one atomic
  * libcryptsetup update).
  */
-void udev_deadline_start(unsigned seconds, const char *what);
+void udev_deadline_start(unsigned seconds, const char *device, const char *action);
 void udev_deadline_stop(void);
 
 /* Parse "COMMAND DEVICE [--timeout S]" as the device commands take it. */

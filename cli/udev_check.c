@@ -2,8 +2,7 @@
 
 #include <stdio.h>
 
-#include "device.h"
-#include "keystate.h"
+#include "cr.h"
 #include "udev.h"
 
 static const char usage[] =
@@ -36,11 +35,11 @@ static const char *register_of(struct sk_device *dev, bool *due)
 	const char *name = "unknown";
 
 	*due = false;
-	if (cli_open_hsm_for(&dev->token.apqns, &hsm) < 0)
+	if (cr_open_hsm(&dev->token, &hsm) < 0)
 		return name;
 	if (sk_key_state_get(hsm, &dev->token, &st) == 0) {
 		name = st.current_found ? sk_register_name(st.current_reg) : "none";
-		*due = !(st.current_found && st.current_reg == SK_REG_CURRENT);
+		*due = !sk_key_state_under_current(&st);
 	}
 	sk_hsm_close(hsm);
 	return name;
@@ -50,15 +49,13 @@ int udev_check(int argc, char **argv)
 {
 	struct sk_device *dev = NULL;
 	const char *device, *reg;
-	char what[300];
 	unsigned timeout;
 	bool due;
 	int r = udev_parse_device(argc, argv, usage, &timeout, &device);
 
 	if (r)
 		return r < 0 ? 0 : r;
-	snprintf(what, sizeof(what), "%s: check", device);
-	udev_deadline_start(timeout, what);
+	udev_deadline_start(timeout, device, "check");
 	/* Not LUKS2, unreadable, no token: nothing for udev to import, quietly. */
 	sk_log_set_sink(ignore, NULL);
 	r = sk_device_open(device, false, false, &dev);

@@ -62,13 +62,14 @@ static void on_deadline(int sig)
 	_exit(EXIT_REFUSED);
 }
 
-void udev_deadline_start(unsigned seconds, const char *what)
+void udev_deadline_start(unsigned seconds, const char *device, const char *action)
 {
 	char text[400];
 	struct sigaction sa = { .sa_handler = on_deadline };
 
-	snprintf(text, sizeof(text), "%s gave up after %u s (--timeout); boot goes on without it",
-		 what, seconds);
+	snprintf(text, sizeof(text),
+		 "%s: %s gave up after %u s (--timeout); boot goes on without it", device, action,
+		 seconds);
 	format_line(timeout_line, sizeof(timeout_line), SK_LOG_WARN, text);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);

@@ -6,6 +6,7 @@
 
 #include "device.h"
 #include "handler.h"
+#include "secfile.h"
 #include "udev.h"
 
 static const char usage[] =
@@ -21,26 +22,11 @@ static const char usage[] =
 	"Options:\n"
 	"  --timeout S       give up after S seconds (default 30)\n" CLI_COMMON_HELP;
 
-static int write_all(const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int udev_passphrase(int argc, char **argv)
 {
 	struct sk_device *dev = NULL;
 	const char *device;
-	char what[300], *pass = NULL;
+	char *pass = NULL;
 	size_t len = 0;
 	unsigned timeout;
 	int r = udev_parse_device(argc, argv, usage, &timeout, &device);
@@ -51,14 +37,13 @@ int udev_passphrase(int argc, char **argv)
 		sk_err("passphrase: standard output is a terminal; pipe it into cryptsetup");
 		return EXIT_REFUSED;
 	}
-	snprintf(what, sizeof(what), "%s: unlock by the securekey token", device);
-	udev_deadline_start(timeout, what);
+	udev_deadline_start(timeout, device, "unlock by the securekey token");
 	sk_handler_set_hsm_dir(cli.hsm_dir);
 	r = sk_device_open(device, false, true, &dev);
 	if (!r)
 		r = sk_handler_open(dev->cd, dev->token_id, &pass, &len, NULL);
 	udev_deadline_stop();
-	if (!r && write_all(pass, len) < 0) {
+	if (!r && sk_write_full(STDOUT_FILENO, pass, len) < 0) {
 		sk_err("%s: cannot write the passphrase to standard output", device);
 		r = -EIO;
 	}

@@ -68,7 +68,6 @@ static void report(const char *device, int r, const struct errors *errors, doubl
 int udev_refresh(int argc, char **argv)
 {
 	struct errors errors = { { 0 }, { 0 } };
-	char what[300];
 	struct timespec start;
 	const char *device;
 	unsigned timeout;
@@ -77,8 +76,7 @@ int udev_refresh(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	snprintf(what, sizeof(what), "%s: refresh from the KMS", device);
-	udev_deadline_start(timeout, what);
+	udev_deadline_start(timeout, device, "refresh from the KMS");
 	/* Everything the refresh says is summed up in one line below. */
 	sk_log_set_sink(collect, &errors);
 	(void)!freopen("/dev/null", "w", stdout);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "secfile.h"
 #include "secmem.h"
 
 #define MAX_JOBS 256
@@ -79,20 +80,7 @@ static void keep_first_error(enum sk_log_level level, const char *msg, void *ctx
 
 static int send_record(int fd, const struct record *rec)
 {
-	const char *p = (const char *)rec;
-	size_t left = sizeof(*rec);
-
-	while (left) {
-		ssize_t n = write(fd, p, left);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -errno;
-		p += n;
-		left -= (size_t)n;
-	}
-	return 0;
+	return sk_write_full(fd, rec, sizeof(*rec));
 }
 
 static void run_item(struct worker *w, size_t index)

@@ -99,7 +99,7 @@ int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_se
 	return r;
 }
 
-static int write_full(int fd, const void *data, size_t len)
+int sk_write_full(int fd, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 
@@ -118,7 +118,7 @@ static int write_full(int fd, const void *data, size_t len)
 
 static int write_and_sync(int fd, const char *path, const void *data, size_t len)
 {
-	int r = write_full(fd, data, len);
+	int r = sk_write_full(fd, data, len);
 
 	if (!r && fsync(fd) < 0)
 		r = -errno;

@@ -19,6 +19,9 @@ int sk_secfile_check(int fd, const char *path, const char *what);
  */
 int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_secret **out);
 
+/* Write all @len bytes to @fd (retrying short writes and EINTR); -errno. */
+int sk_write_full(int fd, const void *data, size_t len);
+
 /* Create @path (must not exist) with mode 0600 and write @len bytes, fsync'd. */
 int sk_secfile_create(const char *path, const void *data, size_t len);
 

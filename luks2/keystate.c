@@ -69,6 +69,11 @@ int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk
 	return 0;
 }
 
+bool sk_key_state_under_current(const struct sk_key_state *state)
+{
+	return state->current_found && state->current_reg == SK_REG_CURRENT;
+}
+
 const struct sk_token_key *sk_key_state_pick(const struct sk_token *token,
 					     const struct sk_key_state *st, const char **path)
 {
@@ -76,7 +81,7 @@ const struct sk_token_key *sk_key_state_pick(const struct sk_token *token,
 
 	if (!path)
 		path = &unused;
-	if (st->current_found && st->current_reg == SK_REG_CURRENT)
+	if (sk_key_state_under_current(st))
 		return *path = "secure key under the CURRENT master key", &token->current;
 	if (st->staged_found && st->staged_reg == SK_REG_CURRENT)
 		return *path = "staged secure key (NEW master key was set)", &token->staged;

@@ -31,6 +31,8 @@ struct sk_key_state {
 
 int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk_key_state *state);
 const char *sk_next_step_name(enum sk_next_step next);
+/* The secure key is under the CURRENT master key: nothing to refresh. */
+bool sk_key_state_under_current(const struct sk_key_state *state);
 
 /*
  * DESIGN.md's open order: the key under CURRENT; else the staged key once
