@@ -148,3 +148,13 @@ blob_mkvp()
 {
 	"$PYTHON" -c 'import sys; print(open(sys.argv[1], "rb").read()[8:16].hex())' "$1"
 }
+
+# install_here: 'make install' into ./inst with paths that exist (prefix
+# ./inst/usr, plugin into ./inst/tokens), so the installed scripts run here.
+install_here()
+{
+	make -s -C "$SK_BUILDDIR" install prefix="$PWD/inst/usr" \
+		CRYPTSETUP_TOKEN_DIR="$PWD/inst/tokens" >install.log 2>&1 ||
+		atf_fail "make install: $(tail -n 5 install.log)"
+	HELPER=$PWD/inst/usr/lib/securekey/securekey-udev
+}

@@ -98,3 +98,26 @@ change_mk_twice()
 		atf_check -s exit:0 -o match:"completed" -e empty "$SECUREKEY" kms reencipher --complete
 	done
 }
+
+# bad_server MODE ARGS...: tests/kms/badserver.py on a free port ($bad_port),
+# stopped by bad_cleanup; bad_server_on PORT MODE ARGS...: on PORT.
+bad_server()
+{
+	bad_server_on "$(kms_free_port)" "$@"
+}
+
+bad_server_on()
+{
+	bad_port=$1
+	shift
+	rm -f bad.ready
+	"$PYTHON" "$KMS_DIR/badserver.py" "$bad_port" bad.ready "$@" &
+	echo $! >>bad.pid
+	while [ ! -e bad.ready ]; do sleep 0.1; done
+}
+
+bad_cleanup()
+{
+	[ -f bad.pid ] && kill $(cat bad.pid) 2>/dev/null
+	kms_cleanup
+}

@@ -259,23 +259,6 @@ print(json.dumps(t))' "$1" >img.json
 		--token-replace img
 }
 
-# bad_server MODE ARGS...: tests/kms/badserver.py on a free port ($bad_port),
-# stopped by bad_cleanup.
-bad_server()
-{
-	bad_port=$(kms_free_port)
-	rm -f bad.ready
-	"$PYTHON" "$KMS_DIR/badserver.py" "$bad_port" bad.ready "$@" &
-	echo $! >>bad.pid
-	while [ ! -e bad.ready ]; do sleep 0.1; done
-}
-
-bad_cleanup()
-{
-	[ -f bad.pid ] && kill $(cat bad.pid) 2>/dev/null
-	kms_cleanup
-}
-
 # refused_within MIN MAX REGEXP COMMAND...: refused (nothing changed) with
 # REGEXP, after MIN to MAX seconds.
 refused_within()
@@ -302,20 +285,9 @@ stalled_server_times_out_body()
 	enroll img --kms
 	change_mk_twice
 	# a TCP listener that never speaks TLS, in place of the primary
-	port=$(kms_free_port)
-	/usr/bin/python3 -c '
-import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)
-conns = []
-open("stall.ready", "w").close()
-while True:
-    c, _ = s.accept(); conns.append(c)
-' "$port" &
-	echo $! >bad.pid
-	while [ ! -e stall.ready ]; do sleep 0.1; done
-	serve_token_from "$port"
-	refused_within 4 9 "KMS 127\.0\.0\.1:$port: (TLS handshake failed|no complete response)" "$CR" refresh img
+	bad_server stall
+	serve_token_from "$bad_port"
+	refused_within 4 9 "KMS 127\.0\.0\.1:$bad_port: (TLS handshake failed|no complete response)" "$CR" refresh img
 }
 stalled_server_times_out_cleanup()
 {

@@ -92,17 +92,7 @@ refresh_bounded_body()
 		-e match:"^<4>securekey-udev: img: refresh from the KMS failed \([0-9.]+ s\): .*Connection refused.*; the passphrase still unlocks it\$" \
 		"$UDEV" refresh img
 	# a TCP listener that never speaks TLS, in place of the server
-	"$PYTHON" -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)
-open("stall.ready", "w").close()
-held = []
-while True:
-    held.append(s.accept()[0])' "$port" &
-	echo $! >bad.pid
-	while [ ! -e stall.ready ]; do sleep 0.1; done
-	rm stall.ready
+	bad_server_on "$port" stall
 	t0=$(date +%s)
 	atf_check -s exit:1 -o empty \
 		-e inline:"<4>securekey-udev: img: refresh from the KMS gave up after 2 s (--timeout); boot goes on without it\n" \
@@ -112,11 +102,7 @@ while True:
 	atf_check -s exit:0 diff .sk-snap.before .sk-snap.after
 	vstate img none - "refresh or setkey"
 }
-refresh_bounded_cleanup()
-{
-	[ -f bad.pid ] && kill "$(cat bad.pid)" 2>/dev/null
-	kms_cleanup
-}
+refresh_bounded_cleanup() { bad_cleanup; }
 
 atf_test_case passphrase_opens_keyslot
 passphrase_opens_keyslot_head()
@@ -156,14 +142,13 @@ keyscript_yields_passphrase_body()
 	setup
 	mkimg img
 	enroll img
-	make -s -C "$SK_BUILDDIR" install prefix="$PWD/inst" CRYPTSETUP_TOKEN_DIR="$PWD/inst/tokens" \
-		>install.log 2>&1 || atf_fail "make install: $(tail -n 5 install.log)"
-	CRYPTTAB_SOURCE=img CRYPTTAB_NAME=vol CRYPTTAB_TRIED=0 inst/lib/securekey/keyscript >derived ||
+	install_here
+	CRYPTTAB_SOURCE=img CRYPTTAB_NAME=vol CRYPTTAB_TRIED=0 inst/usr/lib/securekey/keyscript >derived ||
 		atf_fail "keyscript failed"
 	atf_check -s exit:0 -o ignore -e ignore \
 		cryptsetup open --test-passphrase --key-slot 1 --key-file derived img
 	atf_check -s not-exit:0 -o empty -e match:"CRYPTTAB_SOURCE is not set" \
-		env -u CRYPTTAB_SOURCE inst/lib/securekey/keyscript
+		env -u CRYPTTAB_SOURCE inst/usr/lib/securekey/keyscript
 }
 
 atf_test_case initramfs_files

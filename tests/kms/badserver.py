@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A KMS that misbehaves on purpose, for the fault cases of cli/t_kms.
+"""A KMS that misbehaves on purpose, for the fault cases of cli/t_kms,
+cli/t_udev and tests/vm/boot_flow.sh.
 
 badserver.py PORT READY_FILE MODE [ARGS...]
 
@@ -9,6 +10,8 @@ badserver.py PORT READY_FILE MODE [ARGS...]
                           resets the connection (RST, SO_LINGER 0)
   slow TARGET_PORT SECS   a TCP relay to TARGET_PORT on 127.0.0.1 that holds
                           every chunk back SECS seconds, both ways
+  stall                   a TCP server that accepts connections and never
+                          sends a byte (a KMS that hangs before TLS)
   trickle TARGET_PORT SECS
                           a TCP relay that passes the server's bytes on one
                           at a time, one every SECS seconds (the client's go
@@ -100,12 +103,20 @@ def serve_relay(s, target, delay, trickle):
         threading.Thread(target=pump, args=(up, conn, delay, trickle), daemon=True).start()
 
 
+def serve_stall(s):
+    held = []
+    while True:
+        held.append(s.accept()[0])
+
+
 def main(argv):
     port, ready, mode = int(argv[1]), argv[2], argv[3]
     s = listen(port)
     open(ready, "w").close()
     if mode == "reset":
         serve_reset(s, *argv[4:7])
+    elif mode == "stall":
+        serve_stall(s)
     elif mode in ("slow", "trickle"):
         serve_relay(s, int(argv[4]), float(argv[5]), mode == "trickle")
     else:

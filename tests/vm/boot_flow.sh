@@ -214,16 +214,10 @@ mkinitramfs_ours
 
 step "boot 2: KMS stalled (accepts, never answers); the refresh gives up in time, the keyscript asks for the passphrase"
 kms_stop primary "$WORK/kms"
-/usr/bin/python3 -c '
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.listen(16)
-held = []
-while True:
-    held.append(s.accept()[0])' "$PORT" &
+# qemu's user network connects to 127.0.0.1 of this namespace.
+/usr/bin/python3 "$KMS_DIR/badserver.py" "$PORT" stall.ready stall &
 stalled=$!
+while [ ! -e stall.ready ]; do sleep 0.1; done
 root_before=$(header root.img)
 boot boot2 --answer 'Please unlock disk croot: =correct horse battery' \
 	--expect 'securekey-udev: /dev/vda: refresh from the KMS failed \([5-9]\.[0-9] s\): .*timed out' \

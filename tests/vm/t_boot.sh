@@ -55,16 +55,6 @@ boot_flow_cleanup()
 	kms_stop_all "$PWD/kms" >/dev/null 2>&1 || true
 }
 
-# install_here: 'make install' into ./inst with paths that exist (prefix
-# ./inst/usr, plugin into ./inst/tokens), so the installed scripts run here.
-install_here()
-{
-	make -s -C "$SK_BUILDDIR" install prefix="$PWD/inst/usr" \
-		CRYPTSETUP_TOKEN_DIR="$PWD/inst/tokens" >install.log 2>&1 ||
-		atf_fail "make install: $(tail -n 5 install.log)"
-	HELPER=$PWD/inst/usr/lib/securekey/securekey-udev
-}
-
 # state_with_kms: a soft HSM and a configuration naming a KMS (no server
 # needed: nothing connects).
 state_with_kms()
