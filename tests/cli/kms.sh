@@ -17,7 +17,6 @@ kms_head()
 {
 	common_head openssl
 	atf_set "require.files" "/usr/bin/pykmip-server /usr/bin/python3"
-	atf_set "has.cleanup" "true"
 }
 
 kms_cleanup()

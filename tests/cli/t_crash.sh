@@ -21,14 +21,13 @@ SK_BUILDDIR=@abs_top_builddir@
 
 CRASH=@abs_top_srcdir@/tests/reliability/crash
 
-atf_test_case trials
+atf_test_case trials cleanup
 trials_head()
 {
 	atf_set "descr" "200 crash trials (40 in a sanitizer build; 2 streams): every device opens" \
 		"with its passphrase after each kill, and by token after the re-run; validate" \
 		"reports each state"
 	atf_set "timeout" "900"
-	atf_set "has.cleanup" "true"
 	shim_head setsid bash od
 }
 trials_body()

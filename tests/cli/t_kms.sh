@@ -15,7 +15,7 @@ KMS_DIR=@abs_top_srcdir@/tests/kms
 
 # ------------------------------------------------------------- enroll
 
-atf_test_case enroll_kms
+atf_test_case enroll_kms cleanup
 enroll_kms_head()
 {
 	atf_set "descr" "enroll --kms registers the volume key; PyKMIP's client reads the same key"
@@ -40,7 +40,7 @@ enroll_kms_body()
 }
 enroll_kms_cleanup() { kms_cleanup; }
 
-atf_test_case enroll_kms_protocol_1_2
+atf_test_case enroll_kms_protocol_1_2 cleanup
 enroll_kms_protocol_1_2_head()
 {
 	atf_set "descr" "KMIP 1.2 (Template-Attribute encoding) registers and fetches the key too"
@@ -66,7 +66,7 @@ enroll_kms_protocol_1_2_body()
 }
 enroll_kms_protocol_1_2_cleanup() { kms_cleanup; }
 
-atf_test_case enroll_kms_down
+atf_test_case enroll_kms_down cleanup
 enroll_kms_down_head()
 {
 	atf_set "descr" "enroll --kms with the KMS down changes nothing on disk"
@@ -83,7 +83,7 @@ enroll_kms_down_cleanup() { kms_cleanup; }
 
 # ------------------------------------------------------------- refresh
 
-atf_test_case refresh_after_two_changes
+atf_test_case refresh_after_two_changes cleanup
 refresh_after_two_changes_head()
 {
 	atf_set "descr" "two master-key changes leave the key under no register; refresh restores it"
@@ -113,7 +113,7 @@ refresh_after_two_changes_body()
 }
 refresh_after_two_changes_cleanup() { kms_cleanup; }
 
-atf_test_case refresh_staged_while_new
+atf_test_case refresh_staged_while_new cleanup
 refresh_staged_while_new_head()
 {
 	atf_set "descr" "refresh while a NEW master key is committed also stages the key to it"
@@ -131,7 +131,7 @@ refresh_staged_while_new_body()
 }
 refresh_staged_while_new_cleanup() { kms_cleanup; }
 
-atf_test_case plugin_fetches_from_kms
+atf_test_case plugin_fetches_from_kms cleanup
 plugin_fetches_from_kms_head()
 {
 	atf_set "descr" "the plugin unlocks a key under no register from the KMS, read-only"
@@ -154,7 +154,7 @@ plugin_fetches_from_kms_body()
 }
 plugin_fetches_from_kms_cleanup() { kms_cleanup; }
 
-atf_test_case refresh_not_bound
+atf_test_case refresh_not_bound cleanup
 refresh_not_bound_head()
 {
 	atf_set "descr" "refresh of a token without kms is refused, nothing changes"
@@ -169,7 +169,7 @@ refresh_not_bound_body()
 }
 refresh_not_bound_cleanup() { kms_cleanup; }
 
-atf_test_case refresh_wrong_key
+atf_test_case refresh_wrong_key cleanup
 refresh_wrong_key_head()
 {
 	atf_set "descr" "a KMS object that is not the volume key is refused by crypt_volume_key_verify"
@@ -198,7 +198,7 @@ refresh_wrong_key_cleanup() { kms_cleanup; }
 
 # ------------------------------------------------------------- fail-over
 
-atf_test_case failover_secondary
+atf_test_case failover_secondary cleanup
 failover_secondary_head()
 {
 	atf_set "descr" "primary down: refresh and the plugin read from the secondary"
@@ -224,7 +224,7 @@ failover_secondary_body()
 }
 failover_secondary_cleanup() { kms_cleanup; }
 
-atf_test_case both_down
+atf_test_case both_down cleanup
 both_down_head()
 {
 	atf_set "descr" "both servers down: a clear error within the timeout, header unchanged"
@@ -272,7 +272,7 @@ refused_within()
 		atf_fail "gave up after $_elapsed s, not $_min to $_max s: $*"
 }
 
-atf_test_case stalled_server_times_out
+atf_test_case stalled_server_times_out cleanup
 stalled_server_times_out_head()
 {
 	atf_set "descr" "a server that accepts and never answers is given up after the timeout"
@@ -294,7 +294,7 @@ stalled_server_times_out_cleanup()
 	bad_cleanup
 }
 
-atf_test_case server_resets_mid_response
+atf_test_case server_resets_mid_response cleanup
 server_resets_mid_response_head()
 {
 	atf_set "descr" "a server that sends part of a response, then resets the connection:" \
@@ -318,7 +318,7 @@ server_resets_mid_response_cleanup()
 	bad_cleanup
 }
 
-atf_test_case slow_server
+atf_test_case slow_server cleanup
 slow_server_head()
 {
 	atf_set "descr" "a server whose every packet is held back 0.3 s (within the 5 s timeout):" \
@@ -348,7 +348,7 @@ slow_server_cleanup()
 
 # ------------------------------------------------------------- TLS
 
-atf_test_case tls_refusals
+atf_test_case tls_refusals cleanup
 tls_refusals_head()
 {
 	atf_set "descr" "wrong CA, expired client certificate, wrong IP or host name: refused, nothing written"
@@ -387,7 +387,7 @@ tls_refusals_body()
 }
 tls_refusals_cleanup() { kms_cleanup; }
 
-atf_test_case configure_refusals
+atf_test_case configure_refusals cleanup
 configure_refusals_head()
 {
 	atf_set "descr" "configure: usage errors and an unprotected key file are refused"
@@ -418,7 +418,7 @@ configure_refusals_cleanup() { kms_cleanup; }
 
 # ------------------------------------------------------------- identity key
 
-atf_test_case identity_key_mk_change
+atf_test_case identity_key_mk_change cleanup
 identity_key_mk_change_head()
 {
 	atf_set "descr" "the identity key is staged and completed across a master-key change, the KMS working throughout"
@@ -468,7 +468,7 @@ identity_key_mk_change_cleanup() { kms_cleanup; }
 
 # ------------------------------------------------------------- operations
 
-atf_test_case all_operations
+atf_test_case all_operations cleanup
 all_operations_head()
 {
 	atf_set "descr" "Create, Locate, Get Attributes, Get, Activate, Revoke, Destroy on PyKMIP, KMIP 1.2 and 2.0"
@@ -513,7 +513,7 @@ all_operations_body()
 }
 all_operations_cleanup() { kms_cleanup; }
 
-atf_test_case rotate_moves_identity_key
+atf_test_case rotate_moves_identity_key cleanup
 rotate_moves_identity_key_head()
 {
 	atf_set "descr" "securekey rotate re-enciphers the KMS identity key with the volumes, two changes in a row"

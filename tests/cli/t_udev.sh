@@ -18,7 +18,7 @@ export JOURNAL_STREAM=8:1
 
 udev() { "$UDEV" "$@"; }
 
-atf_test_case check_properties
+atf_test_case check_properties cleanup
 check_properties_head()
 {
 	atf_set "descr" "check prints the token's udev properties and asks for a refresh only when the key is under no CURRENT master key"
@@ -50,7 +50,7 @@ check_properties_body()
 }
 check_properties_cleanup() { kms_cleanup; }
 
-atf_test_case refresh_one_line
+atf_test_case refresh_one_line cleanup
 refresh_one_line_head()
 {
 	atf_set "descr" "refresh re-wraps the key from the KMS and says so in one log line"
@@ -73,7 +73,7 @@ refresh_one_line_body()
 }
 refresh_one_line_cleanup() { kms_cleanup; }
 
-atf_test_case refresh_bounded
+atf_test_case refresh_bounded cleanup
 refresh_bounded_head()
 {
 	atf_set "descr" "refresh gives up after --timeout against a stalled KMS and after the [kms] timeout when it is down, in one line, nothing written"
