@@ -9,7 +9,10 @@ cd "$(dirname "$0")"
 DEPS="autoconf automake libtool pkg-config make gcc libc6-dev \
 libcryptsetup-dev libjson-c-dev libssl-dev libblkid-dev \
 libatf-dev atf-sh kyua python3 util-linux cryptsetup-bin \
-libinih-dev openssl python3-pykmip"
+libinih-dev libp11-kit-dev openssl python3-pykmip"
+# The pkcs11 backend's tests: SoftHSM2 as the token, OpenSC's pkcs11-tool to
+# look at its objects from outside.
+TEST_DEPS="softhsm2 opensc"
 # What the boot tests (tests/vm) need besides: qemu, Debian's kernel as the
 # guest's, initramfs-tools with Debian's cryptroot, and the tools that make
 # the guest's disks.
@@ -50,7 +53,7 @@ demo)
 	exec ./demo build
 	;;
 check)
-	install_missing $DEPS $VM_DEPS
+	install_missing $DEPS $TEST_DEPS $VM_DEPS
 	dir=build
 	case " $* " in *" --enable-sanitizers "*) dir=build-san ;; esac
 	build "$dir" "$@"

@@ -17,6 +17,7 @@ enum {
 	OPT_DEBUG,
 	OPT_JSON,
 	OPT_APQNS,
+	OPT_REPAIR,
 	OPT_PART_FILE,
 	OPT_RANDOM,
 	OPT_OUT,
@@ -119,6 +120,7 @@ int cmd_hsm_init(int argc, char **argv);
 int cmd_hsm_status(int argc, char **argv);
 int cmd_hsm_generate_part(int argc, char **argv);
 int cmd_hsm_load_part(int argc, char **argv);
+int cmd_hsm_generate_new(int argc, char **argv);
 int cmd_hsm_commit(int argc, char **argv);
 int cmd_hsm_set(int argc, char **argv);
 int cmd_hsm_clear_new(int argc, char **argv);

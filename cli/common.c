@@ -168,7 +168,7 @@ int cli_open_hsm_for(const struct sk_apqn_list *apqns, struct sk_hsm **hsm)
 
 	if (!cfg)
 		return -EINVAL;
-	dir = sk_path_hsm_dir_or(cli.hsm_dir, cfg->hsm_dir);
+	dir = sk_path_hsm_dir_or(cli.hsm_dir, cfg->hsm_location);
 	if (!dir)
 		return -ENOMEM;
 	r = sk_hsm_open(dir, apqns, hsm);

@@ -11,6 +11,8 @@ static const struct cli_command hsm_commands[] = {
 	{ "status", cmd_hsm_status, "show each register's state and MKVP", false },
 	{ "generate-part", cmd_hsm_generate_part, "write a random key part to a file", false },
 	{ "load-part", cmd_hsm_load_part, "load a key part into the NEW register", false },
+	{ "generate-new", cmd_hsm_generate_new, "generate the NEW master key inside the HSM",
+	  false },
 	{ "commit", cmd_hsm_commit, "commit the NEW master key", false },
 	{ "set", cmd_hsm_set, "make NEW current (CURRENT becomes OLD)", false },
 	{ "clear-new", cmd_hsm_clear_new, "empty the NEW register", false },

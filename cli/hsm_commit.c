@@ -7,8 +7,8 @@
 static const char usage[] =
 	"Usage: securekey hsm commit --apqns AA.DDDD[,...]\n"
 	"\n"
-	"Commit the NEW master key (2 or 3 key parts loaded) on every APQN of the\n"
-	"set. Secure keys can then be re-enciphered to it (staged) while CURRENT\n"
+	"Commit the NEW master key (2 or 3 key parts loaded, or generated) on every\n"
+	"APQN of the set. Secure keys can then be re-enciphered to it (staged) while CURRENT\n"
 	"stays active.\n"
 	"\n"
 	"Options:\n"

@@ -7,15 +7,18 @@
 #include "cli.h"
 
 static const char usage[] =
-	"Usage: securekey hsm status [--apqns AA.DDDD[,...]] [--json]\n"
+	"Usage: securekey hsm status [--apqns AA.DDDD[,...]] [--json] [--repair]\n"
 	"\n"
 	"Show the state, key-part count and MKVP of the OLD, CURRENT and NEW\n"
 	"master-key registers of each APQN (all APQNs of the HSM by default), and\n"
-	"whether the APQNs agree. Never shows key material.\n"
+	"whether the APQNs agree; for a PKCS#11 token also its module, label and\n"
+	"serial, and a change that was cut short. Never shows key material.\n"
 	"\n"
 	"Options:\n"
 	"  --apqns LIST      only these APQNs\n"
-	"  --json            print JSON\n" CLI_COMMON_HELP;
+	"  --json            print JSON\n"
+	"  --repair          first finish a change that was cut short (an 'hsm set'\n"
+	"                    on a PKCS#11 token: NEW becomes CURRENT)\n" CLI_COMMON_HELP;
 
 /* Agreement for display: same state, parts and MKVP on every APQN. */
 static bool register_agrees(const struct sk_hsm_status *st, enum sk_mk_register reg)
@@ -45,6 +48,20 @@ static json_object *register_json(const struct sk_register_status *reg)
 	return obj;
 }
 
+static json_object *token_json(const struct sk_hsm_token_info *t)
+{
+	json_object *obj;
+
+	if (!t->present)
+		return NULL;
+	obj = json_object_new_object();
+	json_object_object_add(obj, "module", json_object_new_string(t->module));
+	json_object_object_add(obj, "label", json_object_new_string(t->label));
+	json_object_object_add(obj, "serial", json_object_new_string(t->serial));
+	json_object_object_add(obj, "model", json_object_new_string(t->model));
+	return obj;
+}
+
 static void print_json(const struct sk_hsm *hsm, const struct sk_hsm_status *st)
 {
 	json_object *root = json_object_new_object();
@@ -70,6 +87,9 @@ static void print_json(const struct sk_hsm *hsm, const struct sk_hsm_status *st)
 				       json_object_new_boolean(
 					       register_agrees(st, (enum sk_mk_register)r)));
 	json_object_object_add(root, "agree", agree);
+	json_object_object_add(root, "token", token_json(&st->token));
+	json_object_object_add(root, "repair",
+			       st->repair[0] ? json_object_new_string(st->repair) : NULL);
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
 }
@@ -91,7 +111,11 @@ static void print_table(const struct sk_hsm *hsm, const struct sk_hsm_status *st
 {
 	char text[SK_APQN_TEXT_LEN + 1];
 
-	printf("HSM: %s backend, %s\n\n", st->backend, sk_hsm_location(hsm));
+	printf("HSM: %s backend, %s\n", st->backend, sk_hsm_location(hsm));
+	if (st->token.present)
+		printf("Token: '%s', serial %s, %s\nModule: %s\n", st->token.label, st->token.serial,
+		       st->token.model, st->token.module);
+	printf("\n");
 	printf("%-8s %-8s %-17s %-5s %s\n", "APQN", "REGISTER", "STATE", "PARTS", "MKVP");
 	for (size_t i = 0; i < st->count; i++) {
 		sk_apqn_format(&st->apqns[i].apqn, text);
@@ -104,6 +128,19 @@ static void print_table(const struct sk_hsm *hsm, const struct sk_hsm_status *st
 		       register_agrees(st, (enum sk_mk_register)r)
 			       ? "all APQNs agree"
 			       : "APQNs DISAGREE: they do not form one set for this register");
+	if (st->repair[0])
+		printf("\nNeeds repair: %s.\n", st->repair);
+}
+
+static int repair(struct sk_hsm *hsm)
+{
+	int r = sk_hsm_repair(hsm, NULL);
+
+	if (r > 0)
+		printf("Repaired the change that was cut short on %s.\n\n", sk_hsm_location(hsm));
+	else if (!r)
+		printf("Nothing to repair on %s.\n\n", sk_hsm_location(hsm));
+	return r < 0 ? r : 0;
 }
 
 int cmd_hsm_status(int argc, char **argv)
@@ -112,17 +149,20 @@ int cmd_hsm_status(int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{ "apqns", required_argument, NULL, OPT_APQNS },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "repair", no_argument, NULL, OPT_REPAIR },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sk_hsm_status st;
 	struct sk_hsm *hsm = NULL;
 	const char *apqns = NULL;
-	bool json = false;
+	bool json = false, fix = false;
 	int c, code = 0, r;
 
 	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0) {
 		if (c == OPT_APQNS)
 			apqns = optarg;
+		else if (c == OPT_REPAIR)
+			fix = true;
 		else
 			json = true;
 	}
@@ -130,7 +170,11 @@ int cmd_hsm_status(int argc, char **argv)
 		return code;
 	if (!cli_no_arguments_left(argc, argv))
 		return EXIT_USAGE;
+	if (fix && json)
+		return cli_usage_error("status: --repair prints text; run it without --json");
 	r = cli_open_hsm(apqns, &hsm);
+	if (!r && fix)
+		r = repair(hsm);
 	if (!r)
 		r = sk_hsm_status(hsm, &st);
 	if (!r && json)

@@ -5,11 +5,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "log.h"
+#include "ttyprompt.h"
 
 #define PASSPHRASE_MAX 512
 
@@ -51,36 +52,15 @@ static int read_key_file(const struct cli_key_file *source, struct sk_secret **p
 /* One line from the terminal with echo off. */
 static int prompt(const char *what, struct sk_secret **pass)
 {
-	struct sk_secret *buf = sk_secret_new(PASSPHRASE_MAX + 2);
-	struct termios saved, quiet;
-	FILE *tty = fopen("/dev/tty", "r+e");
-	size_t len;
-	int r = 0;
+	char *text = NULL;
+	int r;
 
-	if (!tty || !buf) {
+	if (asprintf(&text, "Enter passphrase for %s", what) < 0)
+		return -ENOMEM;
+	r = sk_tty_read_secret(text, PASSPHRASE_MAX, pass);
+	free(text);
+	if (r == -ENOTTY)
 		sk_err("no terminal to ask for the passphrase of %s; use --key-file", what);
-		sk_secret_free(buf);
-		if (tty)
-			fclose(tty);
-		return -ENOTTY;
-	}
-	fprintf(tty, "Enter passphrase for %s: ", what);
-	fflush(tty);
-	tcgetattr(fileno(tty), &saved);
-	quiet = saved;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-	if (!fgets((char *)buf->data, PASSPHRASE_MAX + 2, tty))
-		r = -EINVAL;
-	tcsetattr(fileno(tty), TCSAFLUSH, &saved);
-	fputc('\n', tty);
-	fclose(tty);
-	len = r ? 0 : strcspn((char *)buf->data, "\n");
-	if (!r && !len)
-		r = -EINVAL;
-	if (!r)
-		r = (*pass = sk_secret_dup(buf->data, len)) ? 0 : -ENOMEM;
-	sk_secret_free(buf);
 	return r;
 }
 

@@ -38,6 +38,8 @@ static void print_pair(const char *source, const char *target)
 
 static int print_hsm_files(const struct sk_config *cfg)
 {
+	if (cfg->hsm_pkcs11)
+		return 0; /* the token's module and its own files are the HSM vendor's to add */
 	char *source = sk_path_hsm_dir_or(cli.hsm_dir, cfg->hsm_dir);
 	char *target = cfg->hsm_dir[0] ? sk_path_join(cfg->hsm_dir, "")
 				       : sk_path_join(SK_DEFAULT_STATE_DIR, "hsm/");

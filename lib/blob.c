@@ -73,7 +73,7 @@ size_t sk_blob_len(const struct sk_key_spec *spec)
 static void write_header(unsigned char *out, const struct sk_blob_header *hdr)
 {
 	memcpy(out, SK_BLOB_MAGIC, 4);
-	out[OFF_VERSION] = (unsigned char)hdr->version;
+	out[OFF_VERSION] = (unsigned char)(hdr->backend << 4 | hdr->version);
 	out[OFF_TYPE] = (unsigned char)hdr->key.type;
 	out[OFF_BITS] = (unsigned char)(hdr->key.bits >> 8);
 	out[OFF_BITS + 1] = (unsigned char)(hdr->key.bits & 0xff);
@@ -103,28 +103,50 @@ static int gcm(int encrypt, const unsigned char mk[SK_MK_LEN], const unsigned ch
 	return ok ? 0 : -1;
 }
 
+const char *sk_blob_backend_name(enum sk_blob_backend backend)
+{
+	return backend == SK_BLOB_PKCS11 ? "pkcs11" : backend == SK_BLOB_SOFT ? "soft" : "?";
+}
+
+int sk_blob_frame(enum sk_blob_backend backend, const struct sk_key_spec *spec,
+		  const unsigned char mkvp[SK_MKVP_LEN], unsigned char **blob)
+{
+	struct sk_blob_header hdr = { .version = SK_BLOB_VERSION, .backend = backend,
+				      .key = *spec };
+
+	if (!spec_lookup(spec) || (backend != SK_BLOB_SOFT && backend != SK_BLOB_PKCS11)) {
+		sk_err("internal error: no blob for this key type or backend");
+		return -EINVAL;
+	}
+	memcpy(hdr.mkvp, mkvp, SK_MKVP_LEN);
+	if (RAND_bytes(hdr.nonce, SK_BLOB_NONCE_LEN) != 1) {
+		sk_err("cannot get random bytes for a secure key nonce");
+		return -EIO;
+	}
+	*blob = malloc(sk_blob_len(spec));
+	if (!*blob)
+		return -ENOMEM;
+	write_header(*blob, &hdr);
+	return 0;
+}
+
 int sk_blob_seal(const unsigned char mk[SK_MK_LEN], const struct sk_key_spec *spec,
 		 const struct sk_secret *key, unsigned char **blob, size_t *blob_len)
 {
-	struct sk_blob_header hdr = { .version = SK_BLOB_VERSION, .key = *spec };
 	size_t key_len = spec->bits / 8, len = sk_blob_len(spec);
-	unsigned char *out;
+	unsigned char mkvp[SK_MKVP_LEN], *out;
+	int r;
 
 	if (!spec_lookup(spec) || !key || key->len != key_len) {
 		sk_err("internal error: key does not match its key type");
 		return -EINVAL;
 	}
-	if (sk_mkvp_compute(mk, hdr.mkvp) < 0)
+	if (sk_mkvp_compute(mk, mkvp) < 0)
 		return -EIO;
-	if (RAND_bytes(hdr.nonce, SK_BLOB_NONCE_LEN) != 1) {
-		sk_err("cannot get random bytes for a secure key nonce");
-		return -EIO;
-	}
-	out = malloc(len);
-	if (!out)
-		return -ENOMEM;
-	write_header(out, &hdr);
-	if (gcm(1, mk, out, hdr.nonce, key->data, (int)key_len, out + SK_BLOB_HEADER_LEN,
+	r = sk_blob_frame(SK_BLOB_SOFT, spec, mkvp, &out);
+	if (r < 0)
+		return r;
+	if (gcm(1, mk, out, out + OFF_NONCE, key->data, (int)key_len, out + SK_BLOB_HEADER_LEN,
 		out + SK_BLOB_HEADER_LEN + key_len) < 0) {
 		free(out);
 		sk_err("cannot encipher the secure key (AES-GCM failed)");
@@ -156,8 +178,10 @@ int sk_blob_parse(const unsigned char *blob, size_t blob_len, struct sk_blob_hea
 		return parse_fail(blob, blob_len, "it is truncated");
 	if (memcmp(blob, SK_BLOB_MAGIC, 4))
 		return parse_fail(blob, blob_len, "bad magic");
-	h.version = blob[OFF_VERSION];
-	if (h.version != SK_BLOB_VERSION)
+	h.version = blob[OFF_VERSION] & 0x0f;
+	h.backend = (enum sk_blob_backend)(blob[OFF_VERSION] >> 4);
+	if (h.version != SK_BLOB_VERSION ||
+	    (h.backend != SK_BLOB_SOFT && h.backend != SK_BLOB_PKCS11))
 		return parse_fail(blob, blob_len, "unsupported format version");
 	h.key.type = (enum sk_key_type)blob[OFF_TYPE];
 	h.key.bits = (unsigned)blob[OFF_BITS] << 8 | blob[OFF_BITS + 1];

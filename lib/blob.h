@@ -1,9 +1,12 @@
 /*
  * Secure key blob, version 1 (all integers big-endian):
- *   magic "SKEY" | version u8 | key type u8 | key bits u16 | MKVP[8] |
- *   nonce[12] | ciphertext[bits/8] | tag[16]
+ *   magic "SKEY" | backend u4 . version u4 | key type u8 | key bits u16 |
+ *   MKVP[8] | nonce[12] | ciphertext[bits/8] | tag[16]
  * AES-256-GCM under the master key, with everything before the ciphertext
- * as associated data, so any change to any byte fails to unwrap.
+ * as associated data, so any change to any byte fails to unwrap. The high
+ * nibble of the version byte names the backend that holds the master key
+ * (0 soft, 1 pkcs11), so a blob taken to the other backend is refused with
+ * a message instead of an MKVP no register holds.
  */
 #ifndef SECUREKEY_BLOB_H
 #define SECUREKEY_BLOB_H
@@ -31,6 +34,11 @@ enum sk_key_type {
 #define SK_IDENTITY_MAX_LEN 4096
 #define SK_BLOB_IDENTITY_MAX_LEN (SK_BLOB_HEADER_LEN + SK_IDENTITY_MAX_LEN + SK_BLOB_TAG_LEN)
 
+enum sk_blob_backend {
+	SK_BLOB_SOFT = 0,
+	SK_BLOB_PKCS11 = 1,
+};
+
 struct sk_key_spec {
 	enum sk_key_type type;
 	unsigned bits;
@@ -38,6 +46,7 @@ struct sk_key_spec {
 
 struct sk_blob_header {
 	unsigned version;
+	enum sk_blob_backend backend;
 	struct sk_key_spec key;
 	unsigned char mkvp[SK_MKVP_LEN];
 	unsigned char nonce[SK_BLOB_NONCE_LEN];
@@ -56,6 +65,17 @@ size_t sk_blob_len(const struct sk_key_spec *spec);
 /* Encipher @key (spec->bits/8 bytes) under @mk; blob is malloc'd. */
 int sk_blob_seal(const unsigned char mk[SK_MK_LEN], const struct sk_key_spec *spec,
 		 const struct sk_secret *key, unsigned char **blob, size_t *blob_len);
+
+/* "soft" or "pkcs11". */
+const char *sk_blob_backend_name(enum sk_blob_backend backend);
+
+/*
+ * A new blob of sk_blob_len(@spec) bytes (malloc'd) with its header written
+ * for @backend, @mkvp and a random nonce; the caller (a backend that
+ * enciphers inside its HSM) fills ciphertext and tag behind the header.
+ */
+int sk_blob_frame(enum sk_blob_backend backend, const struct sk_key_spec *spec,
+		  const unsigned char mkvp[SK_MKVP_LEN], unsigned char **blob);
 
 /*
  * Check the framing of @blob and fill @hdr. Errors are logged and name the

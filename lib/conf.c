@@ -179,6 +179,83 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
+static int set_hsm(struct sk_config *cfg, const char *name, const char *value, const char **why)
+{
+	if (!strcmp(name, "backend")) {
+		if (strcmp(value, "soft") && strcmp(value, "pkcs11")) {
+			*why = "backend must be soft or pkcs11";
+			return -EINVAL;
+		}
+		cfg->hsm_pkcs11 = !strcmp(value, "pkcs11");
+		return 0;
+	}
+	if (!strcmp(name, "dir"))
+		return copy_value(cfg->hsm_dir, sizeof(cfg->hsm_dir), value, why);
+	if (!strcmp(name, "uri")) {
+		if (strncmp(value, "pkcs11:", 7)) {
+			*why = "uri must be a PKCS#11 URI (pkcs11:token=...)";
+			return -EINVAL;
+		}
+		return copy_value(cfg->hsm_uri, sizeof(cfg->hsm_uri), value, why);
+	}
+	if (!strcmp(name, "module") || !strcmp(name, "pin_file")) {
+		if (value[0] != '/') {
+			*why = "module and pin_file must be absolute paths";
+			return -EINVAL;
+		}
+		return !strcmp(name, "module")
+			       ? copy_value(cfg->hsm_module, sizeof(cfg->hsm_module), value, why)
+			       : copy_value(cfg->hsm_pin_file, sizeof(cfg->hsm_pin_file), value, why);
+	}
+	*why = "unknown key in [hsm]";
+	return -EINVAL;
+}
+
+/* Append "?KEY=PREFIXVALUE" (or "&..."), percent-encoding VALUE. */
+static void append_query(FILE *out, bool *has_query, const char *key, const char *prefix,
+			 const char *value)
+{
+	fprintf(out, "%c%s=%s", *has_query ? '&' : '?', key, prefix);
+	*has_query = true;
+	for (const unsigned char *c = (const unsigned char *)value; *c; c++) {
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/",
+			   *c))
+			fputc(*c, out);
+		else
+			fprintf(out, "%%%02X", *c);
+	}
+}
+
+/* The [hsm] keys must name one backend; compose where sk_hsm_open looks. */
+static int finish_hsm(struct sk_config *cfg, const char **why)
+{
+	bool has_query;
+	FILE *out;
+
+	if (!cfg->hsm_pkcs11) {
+		if (cfg->hsm_uri[0] || cfg->hsm_module[0] || cfg->hsm_pin_file[0]) {
+			*why = "[hsm] uri, module and pin_file need backend = pkcs11";
+			return -EINVAL;
+		}
+		snprintf(cfg->hsm_location, sizeof(cfg->hsm_location), "%s", cfg->hsm_dir);
+		return 0;
+	}
+	if (!cfg->hsm_uri[0] || cfg->hsm_dir[0]) {
+		*why = "backend = pkcs11 needs [hsm] uri, and no dir";
+		return -EINVAL;
+	}
+	out = fmemopen(cfg->hsm_location, sizeof(cfg->hsm_location), "w");
+	if (!out)
+		return -ENOMEM;
+	fputs(cfg->hsm_uri, out);
+	has_query = strchr(cfg->hsm_uri, '?') != NULL;
+	if (cfg->hsm_module[0])
+		append_query(out, &has_query, "module-path", "", cfg->hsm_module);
+	if (cfg->hsm_pin_file[0])
+		append_query(out, &has_query, "pin-source", "file:", cfg->hsm_pin_file);
+	return fclose(out) ? -ENOMEM : 0;
+}
+
 /* libinih handler: nonzero to go on. */
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
@@ -186,15 +263,13 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 
 	if (ctx->error)
 		return 0;
-	if (!strcmp(section, "hsm") && !strcmp(name, "dir"))
-		return copy_value(ctx->cfg->hsm_dir, sizeof(ctx->cfg->hsm_dir), value, &ctx->error) == 0;
+	if (!strcmp(section, "hsm"))
+		return set_hsm(ctx->cfg, name, value, &ctx->error) == 0;
 	if (!strcmp(section, "kms"))
 		return sk_config_set_kms(ctx->cfg, name, value, &ctx->error) == 0;
 	if (!strcmp(section, "batch") && !strcmp(name, "allow_token_auth"))
 		return parse_yes_no(value, &ctx->cfg->allow_token_auth, &ctx->error) == 0;
-	ctx->error = !strcmp(section, "hsm")	 ? "unknown key in [hsm]"
-		     : !strcmp(section, "batch") ? "unknown key in [batch]"
-						 : "unknown section";
+	ctx->error = !strcmp(section, "batch") ? "unknown key in [batch]" : "unknown section";
 	return 0;
 }
 
@@ -234,6 +309,11 @@ int sk_config_load(struct sk_config *cfg)
 		       ctx.error ? ctx.error : "syntax error");
 		return -EINVAL;
 	}
+	if (finish_hsm(cfg, &ctx.error) < 0) {
+		sk_err("%s: %s; fix the [hsm] section (see securekey.conf(5))", path,
+		       ctx.error ? ctx.error : "out of memory");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -260,8 +340,14 @@ int sk_config_save(const struct sk_config *cfg)
 	if (!mem)
 		return -ENOMEM;
 	fprintf(mem, "# securekey configuration, see securekey.conf(5)\n");
-	if (cfg->hsm_dir[0])
+	if (cfg->hsm_pkcs11)
+		fprintf(mem, "\n[hsm]\nbackend = pkcs11\nuri = %s\n", cfg->hsm_uri);
+	else if (cfg->hsm_dir[0])
 		fprintf(mem, "\n[hsm]\ndir = %s\n", cfg->hsm_dir);
+	if (cfg->hsm_module[0])
+		fprintf(mem, "module = %s\n", cfg->hsm_module);
+	if (cfg->hsm_pin_file[0])
+		fprintf(mem, "pin_file = %s\n", cfg->hsm_pin_file);
 	if (cfg->n_servers) {
 		sk_apqn_list_format(&cfg->apqns, apqns, sizeof(apqns));
 		format_protocol(&cfg->protocol, protocol);

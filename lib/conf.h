@@ -2,7 +2,11 @@
  * securekey.conf (INI, parsed with libinih):
  *
  *   [hsm]
+ *   backend = soft                       ; or pkcs11
  *   dir = /var/lib/securekey/hsm        ; soft HSM directory
+ *   uri = pkcs11:token=securekey        ; pkcs11: the token (RFC 7512)
+ *   module = /usr/lib/softhsm/libsofthsm2.so   ; pkcs11: else p11-kit's
+ *   pin_file = /etc/securekey/hsm.pin    ; pkcs11: a 0600 file, else a prompt
  *
  *   [kms]
  *   server = kmip://kms1.example:5696    ; repeat: the first is the primary
@@ -37,7 +41,13 @@
 struct sk_config {
 	char path[PATH_MAX];
 	bool exists;
+	bool hsm_pkcs11; /* backend = pkcs11 */
 	char hsm_dir[PATH_MAX];
+	char hsm_uri[SK_CONFIG_VALUE_MAX + 1];
+	char hsm_module[PATH_MAX];
+	char hsm_pin_file[PATH_MAX];
+	/* Where sk_hsm_open finds the HSM: the dir, or the URI with module and PIN file. */
+	char hsm_location[PATH_MAX * 4];
 	size_t n_servers;
 	char servers[SK_KMS_MAX_SERVERS][SK_KMS_URL_MAX];
 	char ca[PATH_MAX];

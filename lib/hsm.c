@@ -9,6 +9,7 @@
 
 #include "hsm_backend.h"
 #include "log.h"
+#include "p11_token.h"
 
 static const char *const register_names[SK_REG_COUNT] = { "OLD", "CURRENT", "NEW" };
 
@@ -41,15 +42,15 @@ const char *sk_mk_state_name(enum sk_mk_state state)
 	return (unsigned)state <= SK_MK_COMMITTED ? state_names[state] : "?";
 }
 
-int sk_hsm_open(const char *dir, const struct sk_apqn_list *apqns, struct sk_hsm **out)
+int sk_hsm_open(const char *location, const struct sk_apqn_list *apqns, struct sk_hsm **out)
 {
 	struct sk_hsm *hsm = calloc(1, sizeof(*hsm));
 	int r;
 
 	if (!hsm)
 		return -ENOMEM;
-	hsm->ops = &sk_hsm_soft_ops;
-	hsm->location = strdup(dir);
+	hsm->ops = sk_p11_is_uri(location) ? &sk_hsm_pkcs11_ops : &sk_hsm_soft_ops;
+	hsm->location = strdup(location);
 	if (apqns)
 		hsm->apqns = *apqns;
 	if (!hsm->location) {
@@ -196,6 +197,12 @@ int sk_hsm_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
 				   : not_supported(hsm, "load key parts");
 }
 
+int sk_hsm_generate_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	return hsm->ops->generate_new ? hsm->ops->generate_new(hsm, after)
+				      : not_supported(hsm, "generate master keys");
+}
+
 int sk_hsm_commit(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
 	return hsm->ops->commit ? hsm->ops->commit(hsm, after) : not_supported(hsm, "commit");
@@ -210,4 +217,10 @@ int sk_hsm_clear_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
 	return hsm->ops->clear_new ? hsm->ops->clear_new(hsm, after)
 				   : not_supported(hsm, "clear the NEW register");
+}
+
+int sk_hsm_repair(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	/* the soft HSM replaces its files atomically: nothing is ever half done */
+	return hsm->ops->repair ? hsm->ops->repair(hsm, after) : 0;
 }

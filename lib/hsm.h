@@ -47,8 +47,20 @@ struct sk_apqn_status {
 	struct sk_register_status reg[SK_REG_COUNT];
 };
 
+/* The token behind a PKCS#11 backend (present is false for the soft HSM). */
+struct sk_hsm_token_info {
+	bool present;
+	char module[256];
+	char label[33];
+	char serial[17];
+	char model[50];
+};
+
 struct sk_hsm_status {
 	const char *backend;
+	struct sk_hsm_token_info token;
+	/* What 'hsm status --repair' would do; empty when nothing. */
+	char repair[160];
 	size_t count;
 	struct sk_apqn_status apqns[SK_APQN_MAX];
 };
@@ -61,10 +73,12 @@ int sk_register_parse(const char *text, enum sk_mk_register *reg);
 const char *sk_mk_state_name(enum sk_mk_state state);
 
 /*
- * Open the soft HSM in @dir for the APQNs in @apqns; an empty list means
- * every APQN the HSM knows. Nothing is read or written yet.
+ * Open the HSM at @location for the APQNs in @apqns; an empty list means
+ * every APQN the HSM knows. @location is a soft HSM directory, or a
+ * PKCS#11 URI ("pkcs11:token=...?module-path=...&pin-source=file:...") for
+ * the pkcs11 backend, which loads the module and logs in to the token here.
  */
-int sk_hsm_open(const char *dir, const struct sk_apqn_list *apqns, struct sk_hsm **hsm);
+int sk_hsm_open(const char *location, const struct sk_apqn_list *apqns, struct sk_hsm **hsm);
 void sk_hsm_close(struct sk_hsm *hsm);
 const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm);
 const char *sk_hsm_location(const struct sk_hsm *hsm);
@@ -102,9 +116,16 @@ int sk_hsm_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t npart
 		struct sk_apqn_status *after);
 int sk_hsm_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
 		     struct sk_apqn_status *after);
+/* NEW := a random key made inside the HSM, uncommitted (instead of parts). */
+int sk_hsm_generate_new(struct sk_hsm *hsm, struct sk_apqn_status *after);
 int sk_hsm_commit(struct sk_hsm *hsm, struct sk_apqn_status *after);
 /* OLD := CURRENT, CURRENT := NEW, NEW := empty, on every APQN of the set. */
 int sk_hsm_set(struct sk_hsm *hsm, struct sk_apqn_status *after);
 int sk_hsm_clear_new(struct sk_hsm *hsm, struct sk_apqn_status *after);
+/*
+ * Finish or undo a change that was cut short (status->repair says which):
+ * 1 when something was repaired, 0 when nothing needed it.
+ */
+int sk_hsm_repair(struct sk_hsm *hsm, struct sk_apqn_status *after);
 
 #endif

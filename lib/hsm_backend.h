@@ -20,9 +20,12 @@ struct sk_hsm_ops {
 		    struct sk_apqn_status *after);
 	int (*load_part)(struct sk_hsm *hsm, const struct sk_secret *part,
 			 struct sk_apqn_status *after);
+	int (*generate_new)(struct sk_hsm *hsm, struct sk_apqn_status *after);
 	int (*commit)(struct sk_hsm *hsm, struct sk_apqn_status *after);
 	int (*set)(struct sk_hsm *hsm, struct sk_apqn_status *after);
 	int (*clear_new)(struct sk_hsm *hsm, struct sk_apqn_status *after);
+	/* 1 when something was repaired, 0 when nothing needed it. */
+	int (*repair)(struct sk_hsm *hsm, struct sk_apqn_status *after);
 };
 
 struct sk_hsm {
@@ -33,5 +36,6 @@ struct sk_hsm {
 };
 
 extern const struct sk_hsm_ops sk_hsm_soft_ops;
+extern const struct sk_hsm_ops sk_hsm_pkcs11_ops;
 
 #endif

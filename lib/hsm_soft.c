@@ -299,6 +299,13 @@ static int soft_unwrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blo
 	int r;
 
 	r = sk_blob_parse(blob, blob_len, &hdr);
+	if (!r && hdr.backend != SK_BLOB_SOFT) {
+		sk_mkvp_to_hex(hdr.mkvp, hex);
+		sk_err("secure key (MKVP %s) was enciphered by the %s HSM backend, not by the soft "
+		       "HSM in %s; select that backend in [hsm] of securekey.conf",
+		       hex, sk_blob_backend_name(hdr.backend), hsm->location);
+		r = -ENOKEY;
+	}
 	if (r < 0)
 		return r;
 	r = set_begin(hsm, false, &set);
@@ -454,6 +461,12 @@ static int check_part_loadable(struct sk_soft_apqn *first)
 		       text);
 		return -EPERM;
 	}
+	if (new->state == SK_MK_FULL_UNCOMMITTED && !new->parts) {
+		sk_err("the NEW register of APQN %s holds a generated master key, not key parts; "
+		       "run 'securekey hsm commit', or 'securekey hsm clear-new' to start over",
+		       text);
+		return -EPERM;
+	}
 	if (new->parts >= SK_MK_MAX_PARTS) {
 		sk_err("the NEW register of APQN %s already holds %u key parts, the most a master "
 		       "key has; run 'securekey hsm commit', or 'securekey hsm clear-new' to start "
@@ -505,6 +518,41 @@ static int soft_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
 	return r;
 }
 
+static int soft_generate_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	struct sk_secret *mk = sk_secret_new(SK_MK_LEN);
+	char text[SK_APQN_TEXT_LEN + 1];
+	struct soft_set set;
+	int r = mk ? begin_new_change(hsm, &set) : -ENOMEM;
+
+	if (r < 0) {
+		sk_secret_free(mk);
+		return r;
+	}
+	if (set.apqn[0].reg[SK_REG_NEW].state != SK_MK_EMPTY) {
+		sk_err("the NEW register of APQN %s is %s; run 'securekey hsm set' or 'securekey "
+		       "hsm clear-new' first",
+		       apqn_text(&set.apqn[0].apqn, text),
+		       sk_mk_state_name(set.apqn[0].reg[SK_REG_NEW].state));
+		r = -EPERM;
+	}
+	if (!r)
+		r = combine_parts(NULL, 0, mk);
+	for (size_t i = 0; !r && i < set.count; i++) {
+		struct sk_soft_apqn *a = &set.apqn[i];
+
+		memcpy(sk_soft_key(a, SK_REG_NEW), mk->data, SK_MK_LEN);
+		a->reg[SK_REG_NEW].state = SK_MK_FULL_UNCOMMITTED;
+		a->reg[SK_REG_NEW].parts = 0;
+		r = sk_mkvp_compute(mk->data, a->reg[SK_REG_NEW].mkvp);
+	}
+	if (!r)
+		r = set_save_and_report(hsm, &set, after);
+	sk_secret_free(mk);
+	set_end(&set);
+	return r;
+}
+
 static int check_committable(struct sk_soft_apqn *first)
 {
 	char text[SK_APQN_TEXT_LEN + 1], hex[SK_MKVP_HEX_LEN + 1];
@@ -520,7 +568,8 @@ static int check_committable(struct sk_soft_apqn *first)
 	}
 	if (new->state != SK_MK_FULL_UNCOMMITTED) {
 		sk_err("the NEW register of APQN %s holds %u key part%s; load at least %d key "
-		       "parts with 'securekey hsm load-part' before commit",
+		       "parts with 'securekey hsm load-part' (or run 'securekey hsm generate-new') "
+		       "before commit",
 		       text, new->parts, new->parts == 1 ? "" : "s", SK_MK_MIN_PARTS);
 		return -EPERM;
 	}
@@ -613,6 +662,7 @@ const struct sk_hsm_ops sk_hsm_soft_ops = {
 	.unwrap = soft_unwrap,
 	.init = soft_init,
 	.load_part = soft_load_part,
+	.generate_new = soft_generate_new,
 	.commit = soft_commit,
 	.set = soft_set,
 	.clear_new = soft_clear_new,

@@ -155,7 +155,8 @@ static bool state_allowed(enum sk_mk_register reg, unsigned state, unsigned part
 		return parts >= 1 && parts < SK_MK_MIN_PARTS;
 	case SK_MK_FULL_UNCOMMITTED:
 	case SK_MK_COMMITTED:
-		return parts >= SK_MK_MIN_PARTS && parts <= SK_MK_MAX_PARTS;
+		/* no parts: generated inside the HSM ('hsm generate-new') */
+		return parts == 0 || (parts >= SK_MK_MIN_PARTS && parts <= SK_MK_MAX_PARTS);
 	default:
 		return false;
 	}

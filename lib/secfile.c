@@ -58,11 +58,12 @@ static ssize_t read_full(int fd, unsigned char *buf, size_t len)
 	return (ssize_t)got;
 }
 
-int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_secret **out)
+/* Open @path (or stdin) and read at most @max + 1 bytes of it into *@buf. */
+static int read_secret(const char *path, size_t max, const char *what, struct sk_secret **buf,
+		       size_t *got)
 {
 	bool is_stdin = !strcmp(path, "-");
-	struct sk_secret *buf;
-	ssize_t got;
+	ssize_t n;
 	int fd, r = 0;
 
 	fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -73,29 +74,59 @@ int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_se
 	}
 	if (!is_stdin)
 		r = sk_secfile_check(fd, path, what);
-	buf = r ? NULL : sk_secret_new(len + 1);
-	if (!r && !buf)
+	*buf = r ? NULL : sk_secret_new(max + 1);
+	if (!r && !*buf)
 		r = -ENOMEM;
 	if (!r) {
-		got = read_full(fd, buf->data, len + 1);
-		if (got < 0) {
+		n = read_full(fd, (*buf)->data, max + 1);
+		if (n < 0) {
 			r = -errno;
 			sk_err("cannot read %s %s: %s", what, path, strerror(errno));
-		} else if ((size_t)got != len) {
-			r = -EINVAL;
-			sk_err("%s %s must hold exactly %zu bytes, it holds %s%zd", what,
-			       is_stdin ? "(stdin)" : path, len, (size_t)got > len ? "more than " : "",
-			       (size_t)got > len ? (ssize_t)len : got);
 		}
+		*got = n < 0 ? 0 : (size_t)n;
 	}
-	if (!r) {
-		*out = sk_secret_dup(buf->data, len);
-		if (!*out)
-			r = -ENOMEM;
+	if (r) {
+		sk_secret_free(*buf);
+		*buf = NULL;
 	}
-	sk_secret_free(buf);
 	if (!is_stdin)
 		close(fd);
+	return r;
+}
+
+int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_secret **out)
+{
+	struct sk_secret *buf;
+	size_t got;
+	int r = read_secret(path, len, what, &buf, &got);
+
+	if (!r && got != len) {
+		r = -EINVAL;
+		sk_err("%s %s must hold exactly %zu bytes, it holds %s%zu", what,
+		       strcmp(path, "-") ? path : "(stdin)", len, got > len ? "more than " : "",
+		       got > len ? len : got);
+	}
+	if (!r && !(*out = sk_secret_dup(buf->data, len)))
+		r = -ENOMEM;
+	sk_secret_free(buf);
+	return r;
+}
+
+int sk_secfile_read_line(const char *path, size_t max, const char *what, struct sk_secret **out)
+{
+	struct sk_secret *buf;
+	size_t got;
+	int r = read_secret(path, max + 1, what, &buf, &got);
+
+	if (!r && got && buf->data[got - 1] == '\n')
+		got--;
+	if (!r && (!got || got > max || memchr(buf->data, '\n', got))) {
+		r = -EINVAL;
+		sk_err("%s %s must hold one line of 1 to %zu bytes", what, path, max);
+	}
+	if (!r && !(*out = sk_secret_dup(buf->data, got)))
+		r = -ENOMEM;
+	sk_secret_free(buf);
 	return r;
 }
 

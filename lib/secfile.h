@@ -19,6 +19,9 @@ int sk_secfile_check(int fd, const char *path, const char *what);
  */
 int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_secret **out);
 
+/* A one-line secret (a PIN) of 1 to @max bytes; one trailing newline is dropped. */
+int sk_secfile_read_line(const char *path, size_t max, const char *what, struct sk_secret **out);
+
 /* Write all @len bytes to @fd (retrying short writes and EINTR); -errno. */
 int sk_write_full(int fd, const void *data, size_t len);
 

@@ -21,6 +21,16 @@ PYTHON=/usr/bin/python3
 APQNS=01.0001,02.0001
 
 export SECUREKEY_HSM_DIR="$PWD/hsm"
+# SK_BACKEND=pkcs11 (set by make in the *_pkcs11 copies of a test program):
+# the same cases against a SoftHSM2 token whose files, PIN file and
+# configuration live in ./hsm too, so the snapshots below cover the token.
+: "${SK_BACKEND:=soft}"
+P11_MODULE=/usr/lib/softhsm/libsofthsm2.so
+P11_TOKEN=securekey-test
+if [ "$SK_BACKEND" = pkcs11 ]; then
+	export SOFTHSM2_CONF="$PWD/hsm/softhsm2.conf"
+	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN?module-path=$P11_MODULE&pin-source=file:$PWD/hsm/pin"
+fi
 export SECUREKEY_STATE_DIR="$PWD/state"
 export SECUREKEY_RUN_DIR="$PWD/run"
 export SECUREKEY_CONF="$PWD/securekey.conf"
@@ -44,6 +54,18 @@ sk()
 	"$SECUREKEY" "$@"
 }
 
+# SoftHSM2 rewrites its token's own record (token.object, with the login
+# bookkeeping, and generation, token.lock) at every login; the key objects
+# are files of their own and stay in the snapshots.
+snap_filter()
+{
+	if [ "$SK_BACKEND" = pkcs11 ]; then
+		grep -Ev '(^|[ /])hsm/tokens/[^/ ]+/(token\.object|token\.lock|generation)( |$)'
+	else
+		cat
+	fi
+}
+
 # snapshot DIR...: every file under each DIR (dot files included) with its
 # sha256, then every entry below DIR with its type, mode, owner, inode,
 # mtime and symlink target, sorted; a DIR that does not exist prints one
@@ -59,9 +81,9 @@ snapshot()
 			continue
 		fi
 		find "$_dir" -type f ! -name '.sk-snap.*' -print0 | LC_ALL=C sort -z |
-			xargs -0 -r sha256sum
+			xargs -0 -r sha256sum | snap_filter
 		find "$_dir" -mindepth 1 ! -name '.sk-snap.*' -printf '%y %m %u:%g %i %T@ %p -> %l\n' |
-			LC_ALL=C sort
+			snap_filter | LC_ALL=C sort
 	done
 }
 
@@ -83,6 +105,37 @@ assert_unchanged()
 		atf_fail "refused command changed the working directory: $*"
 	fi
 	rm -f .sk-snap.before .sk-snap.after
+}
+
+# soft_backend: true unless this is a *_pkcs11 copy.
+soft_backend()
+{
+	[ "$SK_BACKEND" = soft ]
+}
+
+# add_soft_only_cases CASE...: cases that do not depend on the HSM backend
+# (parsers, the passphrase gate) or test the soft HSM itself run in the soft
+# copy only.
+add_soft_only_cases()
+{
+	soft_backend || return 0
+	for _c in "$@"; do
+		atf_add_test_case "$_c"
+	done
+}
+
+# p11_token: an empty SoftHSM2 token $P11_TOKEN (user PIN in ./hsm/pin,
+# 0600) in ./hsm, as an HSM administrator hands it over.
+p11_token()
+{
+	mkdir -p hsm/tokens
+	chmod 0700 hsm
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$PWD/hsm/tokens" >hsm/softhsm2.conf
+	printf '4711-sk-pin' >hsm/pin
+	chmod 0600 hsm/pin
+	atf_check -s exit:0 -o ignore -e ignore softhsm2-util --init-token --free \
+		--label "$P11_TOKEN" --pin 4711-sk-pin --so-pin 0815-so-pin
 }
 
 # make_part NAME: write a new 32-byte key part with generate-part.

@@ -21,17 +21,27 @@ common_head()
 	atf_set "require.progs" "cryptsetup unshare mount truncate $*"
 }
 
-# setup: a passphrase file, a soft HSM whose CURRENT master key is the XOR of
-# the key parts i1 and i2 (so every master key of a test is known), and ./pcs,
-# the real cryptsetup with this build's plugin.
+# setup: a passphrase file, an HSM with a CURRENT master key whose MKVP is in
+# $MK0, and ./pcs, the real cryptsetup with this build's plugin. The soft
+# HSM's key is the XOR of the key parts i1 and i2, so its MKVP is computed
+# here independently; a PKCS#11 token generates its key inside.
 setup()
 {
 	printf 'correct horse battery' >pass
 	chmod 0600 pass
-	make_part i1
-	make_part i2
-	atf_check -s exit:0 -o match:"from key parts" -e empty \
-		"$SECUREKEY" hsm init --apqns "$APQNS" --part-file i1 --part-file i2
+	if soft_backend; then
+		make_part i1
+		make_part i2
+		atf_check -s exit:0 -o match:"from key parts" -e empty \
+			"$SECUREKEY" hsm init --apqns "$APQNS" --part-file i1 --part-file i2
+		MK0=$(mkvp_of_parts i1 i2)
+	else
+		p11_token
+		atf_check -s exit:0 -o match:"\(random\)" -e empty \
+			"$SECUREKEY" hsm init --apqns "$APQNS"
+		MK0=$(reg_mkvp CURRENT)
+	fi
+	test "$(reg_mkvp CURRENT)" = "$MK0" || atf_fail "CURRENT is not MKVP $MK0"
 	make_pcs
 }
 
@@ -81,14 +91,28 @@ enroll()
 		"$CR" enroll "$_img" --apqns "$APQNS" --key-file pass "$@"
 }
 
-# new_mk NAME: load two new key parts NAME-a, NAME-b into NEW and commit;
-# prints nothing, leaves the MKVP in $NEW_MKVP.
+# load_new NAME: fill NEW, uncommitted, and leave its MKVP in $NEW_MKVP: two
+# new key parts NAME-a and NAME-b on the soft HSM, a key generated inside
+# the token on PKCS#11.
+load_new()
+{
+	if soft_backend; then
+		make_part "$1-a"
+		make_part "$1-b"
+		load_parts "$1-a" "$1-b"
+		NEW_MKVP=$(mkvp_of_parts "$1-a" "$1-b")
+	else
+		atf_check -s exit:0 -o match:"NEW master key generated on APQNs $APQNS" -e empty \
+			"$SECUREKEY" hsm generate-new --apqns "$APQNS"
+		NEW_MKVP=$(reg_mkvp NEW)
+	fi
+	test "$(reg_mkvp NEW)" = "$NEW_MKVP" || atf_fail "NEW is not MKVP $NEW_MKVP"
+}
+
+# new_mk NAME: load_new NAME and commit; prints nothing.
 new_mk()
 {
-	make_part "$1-a"
-	make_part "$1-b"
-	load_parts "$1-a" "$1-b"
-	NEW_MKVP=$(mkvp_of_parts "$1-a" "$1-b")
+	load_new "$1"
 	atf_check -s exit:0 -o match:"NEW master key committed on APQNs $APQNS \(MKVP $NEW_MKVP\)" \
 		-e empty "$SECUREKEY" hsm commit --apqns "$APQNS"
 }

@@ -62,7 +62,7 @@ zkey_flow_head()
 zkey_flow_body()
 {
 	setup
-	mk0=$(mkvp_of_parts i1 i2)
+	mk0=$MK0
 	mkimg img
 	uuid=$(cryptsetup luksUUID img)
 	enroll img
@@ -75,11 +75,9 @@ zkey_flow_body()
 	pass_opens img
 	token_unlocks img "secure key under the CURRENT master key"
 
-	# Parts loaded but not committed: nothing to do yet.
-	make_part n1-a
-	make_part n1-b
-	load_parts n1-a n1-b
-	mk1=$(mkvp_of_parts n1-a n1-b)
+	# NEW loaded but not committed: nothing to do yet.
+	load_new n1
+	mk1=$NEW_MKVP
 	vstate img CURRENT - none
 	atf_check -s exit:0 -e empty \
 		-o match:"enciphered with the CURRENT master key; nothing to re-encipher" \
@@ -188,7 +186,7 @@ in_place_head()
 in_place_body()
 {
 	setup
-	mk0=$(mkvp_of_parts i1 i2)
+	mk0=$MK0
 	mkimg a.img
 	mkimg b.img
 	enroll a.img
@@ -325,7 +323,7 @@ validate_states_head()
 validate_states_body()
 {
 	setup
-	mk0=$(mkvp_of_parts i1 i2)
+	mk0=$MK0
 	mkimg img
 	enroll img
 	text()
@@ -430,7 +428,7 @@ setkey_export_head()
 setkey_export_body()
 {
 	setup
-	mk0=$(mkvp_of_parts i1 i2)
+	mk0=$MK0
 	mkimg img
 	mkimg other
 	enroll img
@@ -924,17 +922,24 @@ enroll_new_committed_head()
 enroll_new_committed_body()
 {
 	setup
-	mk0=$(mkvp_of_parts i1 i2)
+	mk0=$MK0
 	mkimg early
 	mkimg late
-	make_part n1-a
-	make_part n1-b
-	load_parts n1-a
+	if soft_backend; then
+		make_part n1-a
+		make_part n1-b
+		load_parts n1-a
+	fi
 	enroll early
 	vstate early CURRENT - none
-	load_parts n1-b
-	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm commit --apqns "$APQNS"
-	mk1=$(mkvp_of_parts n1-a n1-b)
+	if soft_backend; then
+		load_parts n1-b
+		atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm commit --apqns "$APQNS"
+		mk1=$(mkvp_of_parts n1-a n1-b)
+	else
+		new_mk n1
+		mk1=$NEW_MKVP
+	fi
 	atf_check -s exit:0 -e match:"A NEW master key is committed: the token is created staged to it\." \
 		-o match:"^late: enrolled: securekey token 0, keyslot 1" \
 		"$CR" enroll late --apqns "$APQNS" --key-file pass
@@ -1066,7 +1071,7 @@ luksdump_plugin_head()
 luksdump_plugin_body()
 {
 	setup
-	mk0=$(mkvp_of_parts i1 i2)
+	mk0=$MK0
 	mkimg img
 	enroll img
 	atf_check -s exit:0 -e empty -o match:"^  0: securekey\$" \
@@ -1207,10 +1212,7 @@ no_secret_in_output_body()
 	run ./pcs luksDump --dump-json-metadata img
 	run ./pcs open --debug --debug-json --test-passphrase --token-only img
 	run "$CR" open img --test-passphrase $D
-	make_part n1-a
-	make_part n1-b
-	load_parts n1-a n1-b
-	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm commit --apqns "$APQNS"
+	new_mk n1
 	run "$CR" reencipher img --staged --key-file pass $D
 	run "$CR" validate img --json $D
 	run ./pcs luksDump img
@@ -1240,9 +1242,9 @@ parts = [secrets[n] for n in args[:cut] if "-" in n or n.startswith("i")]
 # The master keys are XORs of pairs of parts.
 def xor(a, b):
     return bytes(x ^ y for x, y in zip(a, b))
-for a in ("i1", "n1-a"):
-    b = a.replace("1", "2") if a == "i1" else "n1-b"
-    secrets["MK(%s,%s)" % (a, b)] = xor(secrets[a], secrets[b])
+for a, b in (("i1", "i2"), ("n1-a", "n1-b")):
+    if a in secrets and b in secrets:
+        secrets["MK(%s,%s)" % (a, b)] = xor(secrets[a], secrets[b])
 vk = secrets["vk.bin"]
 prk = hmac.new(bytes(32), vk, hashlib.sha256).digest()
 secrets["derived-raw"] = hmac.new(prk, b"securekey-keyslot\x01", hashlib.sha256).digest()
@@ -1275,13 +1277,16 @@ if bad:
     sys.exit("\n".join(bad))
 print("clean", len(outputs))
 EOF
+	# The secrets: the key parts of the soft HSM, the token's PIN on PKCS#11.
+	secrets="vk.bin tokpass i1 i2 n1-a n1-b"
+	soft_backend || secrets="vk.bin tokpass hsm/pin"
 	# The scanner finds what it should.
 	cryptsetup luksDump --dump-volume-key --batch-mode --key-file pass img >control.out 2>&1
 	base64 vk.bin >control.b64
 	atf_check -s exit:1 -o empty -e match:"control.out holds vk.bin" -e match:"control.b64 holds vk.bin" \
-		"$PYTHON" scan.py vk.bin i1 i2 n1-a n1-b tokpass -- control.out control.b64
+		"$PYTHON" scan.py $secrets -- control.out control.b64
 	atf_check -s exit:0 -o match:"^clean " -e empty \
-		"$PYTHON" scan.py vk.bin i1 i2 n1-a n1-b tokpass -- out/*.out out/*.err
+		"$PYTHON" scan.py $secrets -- out/*.out out/*.err
 	# The outputs are not empty: the debug messages were there to be scanned.
 	grep -q "securekey: unlocking with the" out/*.out || atf_fail "no plugin debug output scanned"
 	grep -q "Staged MKVP" out/*.out || atf_fail "no luksDump token output scanned"
@@ -1289,21 +1294,15 @@ EOF
 
 atf_init_test_cases()
 {
-	atf_add_test_case help
+	# The per-device flow, on the soft HSM and (t_cryptsetup_pkcs11) on a
+	# PKCS#11 token.
 	atf_add_test_case zkey_flow
 	atf_add_test_case zkey_flow_explicit
 	atf_add_test_case in_place
 	atf_add_test_case no_register
-	atf_add_test_case wrong_passphrase
 	atf_add_test_case validate_states
 	atf_add_test_case read_only
 	atf_add_test_case setkey_export
-	atf_add_test_case not_luks2
-	atf_add_test_case foreign_tokens
-	atf_add_test_case two_tokens
-	atf_add_test_case missing_keyslot
-	atf_add_test_case malformed_token
-	atf_add_test_case hsm_unavailable
 	atf_add_test_case enroll_remove
 	atf_add_test_case enroll_new_committed
 	atf_add_test_case key_types
@@ -1312,4 +1311,8 @@ atf_init_test_cases()
 	atf_add_test_case luksdump_plugin
 	atf_add_test_case reencipher_changes_only_token
 	atf_add_test_case no_secret_in_output
+	# Usage, parsers and the passphrase gate: no HSM backend involved; and
+	# the soft HSM's own directory and files.
+	add_soft_only_cases help wrong_passphrase not_luks2 foreign_tokens two_tokens \
+		missing_keyslot malformed_token hsm_unavailable
 }

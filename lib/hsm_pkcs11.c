@@ -1,0 +1,627 @@
+/*
+ * The PKCS#11 backend: master keys are AES-256 key objects on one token,
+ * labelled by register (securekey-mk-current, -old, -new, and
+ * -new-uncommitted before commit) with their MKVP as CKA_ID; secure keys
+ * are enciphered and deciphered inside the token with CKM_AES_GCM, in the
+ * same blob layout as the soft HSM's. The APQN names of the set are kept
+ * in a data object: every name refers to this one token.
+ *
+ * Changes take an exclusive lock in the run directory, readers a shared
+ * one. 'hsm set' is three object changes (destroy OLD, CURRENT→OLD,
+ * NEW→CURRENT); cut short after the second, the token has no CURRENT and
+ * a committed NEW, which 'hsm status' reports and --repair completes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "hsm_backend.h"
+#include "lockfile.h"
+#include "log.h"
+#include "p11_keys.h"
+#include "p11_token.h"
+
+#define LABEL_NEW_UNCOMMITTED "securekey-mk-new-uncommitted"
+#define LABEL_PENDING "securekey-mk-pending"
+#define LABEL_APQNS "securekey-apqns"
+
+static const char *const reg_labels[SK_REG_COUNT] = {
+	"securekey-mk-old",
+	"securekey-mk-current",
+	"securekey-mk-new",
+};
+
+struct p11_register {
+	enum sk_mk_state state;
+	CK_OBJECT_HANDLE obj;
+	unsigned char mkvp[SK_MKVP_LEN];
+};
+
+struct p11_view {
+	struct p11_register reg[SK_REG_COUNT];
+	bool pending;
+	int lock_fd;
+};
+
+static struct sk_p11 *token_of(struct sk_hsm *hsm)
+{
+	return hsm->priv;
+}
+
+static int lock_token(struct sk_hsm *hsm, bool exclusive)
+{
+	char what[SK_P11_LABEL_LEN + 24];
+
+	snprintf(what, sizeof(what), "PKCS#11 token '%s'", token_of(hsm)->label);
+	return sk_p11_lock(exclusive, what);
+}
+
+/* The names the token was initialized with; -ENOENT logged when none. */
+static int read_names(struct sk_hsm *hsm, struct sk_apqn_list *names)
+{
+	char csv[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+	int r = sk_p11_data_get(token_of(hsm), LABEL_APQNS, csv, sizeof(csv));
+
+	if (r == -ENOENT)
+		sk_err("PKCS#11 token '%s' holds no securekey master keys; create them with "
+		       "'securekey hsm init --apqns AA.DDDD'",
+		       token_of(hsm)->label);
+	if (!r && sk_apqn_list_parse(csv, names) < 0) {
+		sk_err("PKCS#11 token '%s': its APQN names (%s) are not valid", token_of(hsm)->label,
+		       csv);
+		r = -EUCLEAN;
+	}
+	return r;
+}
+
+static int check_names(struct sk_hsm *hsm)
+{
+	char text[SK_APQN_TEXT_LEN + 1], known[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+	struct sk_apqn_list names;
+	int r = read_names(hsm, &names);
+
+	for (size_t i = 0; !r && i < hsm->apqns.count; i++) {
+		if (sk_apqn_list_has(&names, &hsm->apqns.items[i]))
+			continue;
+		sk_apqn_format(&hsm->apqns.items[i], text);
+		sk_apqn_list_format(&names, known, sizeof(known));
+		sk_err("APQN %s is not initialized: it is not a name of PKCS#11 token '%s' (%s)",
+		       text, token_of(hsm)->label, known);
+		r = -ENOENT;
+	}
+	return r;
+}
+
+static int read_register(struct sk_p11 *p11, const char *label, enum sk_mk_state present,
+			 struct p11_register *reg)
+{
+	int r = sk_p11_key_find(p11, label, &reg->obj, reg->mkvp);
+
+	if (r == -ENOENT)
+		return 0;
+	if (!r)
+		reg->state = present;
+	return r;
+}
+
+static int read_view(struct sk_hsm *hsm, struct p11_view *v)
+{
+	struct sk_p11 *p11 = token_of(hsm);
+	CK_OBJECT_HANDLE pending;
+	int r;
+
+	r = read_register(p11, reg_labels[SK_REG_OLD], SK_MK_VALID, &v->reg[SK_REG_OLD]);
+	if (!r)
+		r = read_register(p11, reg_labels[SK_REG_CURRENT], SK_MK_VALID,
+				  &v->reg[SK_REG_CURRENT]);
+	if (!r)
+		r = read_register(p11, LABEL_NEW_UNCOMMITTED, SK_MK_FULL_UNCOMMITTED,
+				  &v->reg[SK_REG_NEW]);
+	if (!r)
+		r = read_register(p11, reg_labels[SK_REG_NEW], SK_MK_COMMITTED, &v->reg[SK_REG_NEW]);
+	if (!r) {
+		r = sk_p11_key_find(p11, LABEL_PENDING, &pending, NULL);
+		v->pending = !r;
+		r = r == -ENOENT ? 0 : r;
+	}
+	return r;
+}
+
+static void view_end(struct p11_view *v)
+{
+	sk_lock_release(v->lock_fd);
+	v->lock_fd = -1;
+}
+
+/* Lock, check the APQN names, read the registers. */
+static int view_begin(struct sk_hsm *hsm, bool exclusive, struct p11_view *v)
+{
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	v->lock_fd = lock_token(hsm, exclusive);
+	if (v->lock_fd < 0)
+		return v->lock_fd;
+	r = check_names(hsm);
+	if (!r)
+		r = read_view(hsm, v);
+	if (r < 0)
+		view_end(v);
+	return r;
+}
+
+static void fill_apqn_status(const struct p11_view *v, const struct sk_apqn *apqn,
+			     struct sk_apqn_status *out)
+{
+	out->apqn = *apqn;
+	for (int i = 0; i < SK_REG_COUNT; i++) {
+		out->reg[i].state = v->reg[i].state;
+		out->reg[i].parts = 0;
+		out->reg[i].has_mkvp = v->reg[i].state != SK_MK_EMPTY;
+		memcpy(out->reg[i].mkvp, v->reg[i].mkvp, SK_MKVP_LEN);
+	}
+}
+
+static bool usable(const struct p11_view *v, enum sk_mk_register reg)
+{
+	return v->reg[reg].state == (reg == SK_REG_NEW ? SK_MK_COMMITTED : SK_MK_VALID);
+}
+
+static bool set_was_cut_short(const struct p11_view *v)
+{
+	return v->reg[SK_REG_CURRENT].state == SK_MK_EMPTY && usable(v, SK_REG_NEW);
+}
+
+static int need_register(struct sk_hsm *hsm, const struct p11_view *v, enum sk_mk_register reg)
+{
+	const char *label = token_of(hsm)->label;
+
+	if (usable(v, reg))
+		return 0;
+	if (reg == SK_REG_CURRENT && set_was_cut_short(v))
+		sk_err("PKCS#11 token '%s' has no CURRENT master key: an 'hsm set' was cut short; "
+		       "run 'securekey hsm status --repair'",
+		       label);
+	else if (reg == SK_REG_NEW)
+		sk_err("the NEW register of PKCS#11 token '%s' is %s; run 'securekey hsm "
+		       "generate-new' and 'securekey hsm commit'",
+		       label, sk_mk_state_name(v->reg[reg].state));
+	else
+		sk_err("the %s register of PKCS#11 token '%s' is empty%s", sk_register_name(reg),
+		       label,
+		       reg == SK_REG_CURRENT ? "; initialize it with 'securekey hsm init'" : "");
+	return -ENOKEY;
+}
+
+static int p11_open(struct sk_hsm *hsm)
+{
+	struct sk_p11 *p11;
+	int r = sk_p11_open(hsm->location, &p11);
+
+	if (r < 0)
+		return r;
+	hsm->priv = p11;
+	return hsm->apqns.count ? 0 : read_names(hsm, &hsm->apqns);
+}
+
+static void p11_close(struct sk_hsm *hsm)
+{
+	sk_p11_close(token_of(hsm));
+	hsm->priv = NULL;
+}
+
+static void fill_token_info(struct sk_hsm *hsm, const struct p11_view *v,
+			    struct sk_hsm_status *status)
+{
+	struct sk_p11 *p11 = token_of(hsm);
+	struct sk_hsm_token_info *t = &status->token;
+
+	t->present = true;
+	snprintf(t->module, sizeof(t->module), "%s", p11->module_path);
+	snprintf(t->label, sizeof(t->label), "%s", p11->label);
+	snprintf(t->serial, sizeof(t->serial), "%s", p11->serial);
+	snprintf(t->model, sizeof(t->model), "%s %s", p11->manufacturer, p11->model);
+	if (set_was_cut_short(v))
+		snprintf(status->repair, sizeof(status->repair),
+			 "an 'hsm set' was cut short: NEW is committed but there is no CURRENT; "
+			 "--repair makes NEW CURRENT");
+	else if (v->pending)
+		snprintf(status->repair, sizeof(status->repair),
+			 "a master-key generation was cut short; --repair removes its key");
+}
+
+static int p11_status(struct sk_hsm *hsm, struct sk_hsm_status *status)
+{
+	struct p11_view v;
+	int r = view_begin(hsm, false, &v);
+
+	if (r < 0)
+		return r;
+	status->count = hsm->apqns.count;
+	for (size_t i = 0; i < hsm->apqns.count; i++)
+		fill_apqn_status(&v, &hsm->apqns.items[i], &status->apqns[i]);
+	fill_token_info(hsm, &v, status);
+	view_end(&v);
+	return 0;
+}
+
+static int p11_mkvp(struct sk_hsm *hsm, enum sk_mk_register reg, unsigned char mkvp[SK_MKVP_LEN])
+{
+	struct p11_view v;
+	int r = view_begin(hsm, false, &v);
+
+	if (r < 0)
+		return r;
+	r = need_register(hsm, &v, reg);
+	if (!r)
+		memcpy(mkvp, v.reg[reg].mkvp, SK_MKVP_LEN);
+	view_end(&v);
+	return r;
+}
+
+static int p11_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk_key_spec *spec,
+		    const struct sk_secret *key, unsigned char **blob, size_t *blob_len)
+{
+	size_t key_len = spec->bits / 8;
+	unsigned char *out = NULL;
+	struct p11_view v;
+	int r;
+
+	if (!key || key->len != key_len) {
+		sk_err("internal error: key does not match its key type");
+		return -EINVAL;
+	}
+	r = view_begin(hsm, false, &v);
+	if (r < 0)
+		return r;
+	r = need_register(hsm, &v, SK_REG_CURRENT);
+	if (!r)
+		r = need_register(hsm, &v, reg);
+	if (!r)
+		r = sk_blob_frame(SK_BLOB_PKCS11, spec, v.reg[reg].mkvp, &out);
+	if (!r)
+		r = sk_p11_gcm(token_of(hsm), v.reg[reg].obj, true, out + SK_BLOB_HEADER_LEN - SK_BLOB_NONCE_LEN,
+			       SK_BLOB_NONCE_LEN, out, SK_BLOB_HEADER_LEN, key->data, key_len,
+			       out + SK_BLOB_HEADER_LEN);
+	view_end(&v);
+	if (r < 0) {
+		free(out);
+		return r == -EKEYREJECTED ? -EIO : r;
+	}
+	*blob = out;
+	*blob_len = sk_blob_len(spec);
+	return 0;
+}
+
+/* CURRENT first, then a committed NEW (staged keys), then OLD. */
+static const enum sk_mk_register unwrap_order[] = { SK_REG_CURRENT, SK_REG_NEW, SK_REG_OLD };
+
+static int find_register(struct sk_hsm *hsm, const struct p11_view *v,
+			 const unsigned char mkvp[SK_MKVP_LEN], enum sk_mk_register *found)
+{
+	char hex[SK_MKVP_HEX_LEN + 1], regs[SK_REG_COUNT][SK_MKVP_HEX_LEN + 1];
+
+	for (size_t i = 0; i < sizeof(unwrap_order) / sizeof(unwrap_order[0]); i++) {
+		if (usable(v, unwrap_order[i]) && sk_mkvp_equal(v->reg[unwrap_order[i]].mkvp, mkvp)) {
+			*found = unwrap_order[i];
+			return 0;
+		}
+	}
+	sk_mkvp_to_hex(mkvp, hex);
+	for (int i = 0; i < SK_REG_COUNT; i++) {
+		if (v->reg[i].state == SK_MK_EMPTY)
+			strcpy(regs[i], "-");
+		else
+			sk_mkvp_to_hex(v->reg[i].mkvp, regs[i]);
+	}
+	sk_err("secure key needs master key MKVP %s, which no register of PKCS#11 token '%s' "
+	       "holds (OLD %s, CURRENT %s, NEW %s)",
+	       hex, token_of(hsm)->label, regs[SK_REG_OLD], regs[SK_REG_CURRENT], regs[SK_REG_NEW]);
+	return -ENOKEY;
+}
+
+static int check_blob_backend(struct sk_hsm *hsm, const struct sk_blob_header *hdr)
+{
+	char hex[SK_MKVP_HEX_LEN + 1];
+
+	if (hdr->backend == SK_BLOB_PKCS11)
+		return 0;
+	sk_mkvp_to_hex(hdr->mkvp, hex);
+	sk_err("secure key (MKVP %s) was enciphered by the %s HSM backend, not by PKCS#11 token "
+	       "'%s'; select that backend in [hsm] of securekey.conf",
+	       hex, sk_blob_backend_name(hdr->backend), token_of(hsm)->label);
+	return -ENOKEY;
+}
+
+static int decipher(struct sk_hsm *hsm, const struct p11_view *v, enum sk_mk_register reg,
+		    const struct sk_blob_header *hdr, const unsigned char *blob, size_t blob_len,
+		    struct sk_secret **key)
+{
+	struct sk_secret *out = sk_secret_new(hdr->key.bits / 8);
+	char hex[SK_MKVP_HEX_LEN + 1];
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	r = sk_p11_gcm(token_of(hsm), v->reg[reg].obj, false, hdr->nonce, SK_BLOB_NONCE_LEN, blob,
+		       SK_BLOB_HEADER_LEN, blob + SK_BLOB_HEADER_LEN, blob_len - SK_BLOB_HEADER_LEN,
+		       out->data);
+	if (r == -EKEYREJECTED) {
+		sk_mkvp_to_hex(hdr->mkvp, hex);
+		sk_err("secure key does not verify under master key MKVP %s: it was altered or "
+		       "enciphered with another key",
+		       hex);
+	}
+	if (r < 0)
+		sk_secret_free(out);
+	else
+		*key = out;
+	return r;
+}
+
+static int p11_unwrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blob_len,
+		      struct sk_secret **key, enum sk_mk_register *reg)
+{
+	struct sk_blob_header hdr;
+	struct p11_view v;
+	int r = sk_blob_parse(blob, blob_len, &hdr);
+
+	if (!r)
+		r = check_blob_backend(hsm, &hdr);
+	if (r < 0)
+		return r;
+	r = view_begin(hsm, false, &v);
+	if (r < 0)
+		return r;
+	r = find_register(hsm, &v, hdr.mkvp, reg);
+	if (!r)
+		sk_verbose("secure key is enciphered with the %s master key", sk_register_name(*reg));
+	if (!r)
+		r = decipher(hsm, &v, *reg, &hdr, blob, blob_len, key);
+	view_end(&v);
+	return r;
+}
+
+/* A new key labelled @label with its MKVP as CKA_ID; pending until then. */
+static int make_key(struct sk_hsm *hsm, const char *label, unsigned char mkvp[SK_MKVP_LEN])
+{
+	struct sk_p11 *p11 = token_of(hsm);
+	CK_OBJECT_HANDLE obj;
+	int r = sk_p11_key_generate(p11, LABEL_PENDING, &obj);
+
+	if (!r)
+		r = sk_p11_key_mkvp(p11, obj, mkvp);
+	if (!r)
+		r = sk_p11_key_relabel(p11, obj, label, mkvp);
+	if (r < 0)
+		sk_p11_object_destroy(p11, obj);
+	return r;
+}
+
+static int parts_not_supported(struct sk_hsm *hsm)
+{
+	sk_err("PKCS#11 token '%s' cannot combine key parts inside the token (its module has no "
+	       "CKM_XOR_BASE_AND_DATA derivation), and securekey never combines them outside "
+	       "it; generate the master key inside the token instead: 'securekey hsm init' "
+	       "without --part-file, 'securekey hsm generate-new' for NEW",
+	       token_of(hsm)->label);
+	return -EOPNOTSUPP;
+}
+
+static int refuse_existing(struct sk_hsm *hsm)
+{
+	CK_OBJECT_HANDLE obj;
+	const char *labels[] = { reg_labels[SK_REG_OLD], reg_labels[SK_REG_CURRENT],
+				 reg_labels[SK_REG_NEW], LABEL_NEW_UNCOMMITTED };
+
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		int r = sk_p11_key_find(token_of(hsm), labels[i], &obj, NULL);
+
+		if (r == -ENOENT)
+			continue;
+		if (!r) {
+			sk_err("PKCS#11 token '%s' already holds securekey master keys (%s); they "
+			       "are left as they are",
+			       token_of(hsm)->label, labels[i]);
+			r = -EEXIST;
+		}
+		return r;
+	}
+	return 0;
+}
+
+static void report(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	struct p11_view v = { .lock_fd = -1 };
+
+	if (after && !read_view(hsm, &v))
+		fill_apqn_status(&v, &hsm->apqns.items[0], after);
+}
+
+/* The names are written first: cut short before the key, init can run again. */
+static int p11_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts,
+		    struct sk_apqn_status *after)
+{
+	char csv[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+	unsigned char mkvp[SK_MKVP_LEN];
+	int fd, r;
+
+	(void)parts;
+	if (nparts)
+		return parts_not_supported(hsm);
+	fd = lock_token(hsm, true);
+	if (fd < 0)
+		return fd;
+	sk_apqn_list_format(&hsm->apqns, csv, sizeof(csv));
+	r = refuse_existing(hsm);
+	if (!r)
+		r = sk_p11_data_put(token_of(hsm), LABEL_APQNS, csv);
+	if (!r)
+		r = make_key(hsm, reg_labels[SK_REG_CURRENT], mkvp);
+	if (!r)
+		report(hsm, after);
+	sk_lock_release(fd);
+	return r;
+}
+
+static int p11_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
+			 struct sk_apqn_status *after)
+{
+	(void)part;
+	(void)after;
+	return parts_not_supported(hsm);
+}
+
+static int p11_generate_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	unsigned char mkvp[SK_MKVP_LEN];
+	struct p11_view v;
+	int r = view_begin(hsm, true, &v);
+
+	if (r < 0)
+		return r;
+	r = need_register(hsm, &v, SK_REG_CURRENT);
+	if (!r && v.reg[SK_REG_NEW].state != SK_MK_EMPTY) {
+		sk_err("the NEW register of PKCS#11 token '%s' is %s; run 'securekey hsm set' or "
+		       "'securekey hsm clear-new' first",
+		       token_of(hsm)->label, sk_mk_state_name(v.reg[SK_REG_NEW].state));
+		r = -EPERM;
+	}
+	if (!r)
+		r = make_key(hsm, LABEL_NEW_UNCOMMITTED, mkvp);
+	if (!r)
+		report(hsm, after);
+	view_end(&v);
+	return r;
+}
+
+static int p11_commit(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	const char *label = token_of(hsm)->label;
+	char hex[SK_MKVP_HEX_LEN + 1];
+	struct p11_view v;
+	int r = view_begin(hsm, true, &v);
+
+	if (r < 0)
+		return r;
+	r = need_register(hsm, &v, SK_REG_CURRENT);
+	if (!r && v.reg[SK_REG_NEW].state == SK_MK_COMMITTED) {
+		sk_mkvp_to_hex(v.reg[SK_REG_NEW].mkvp, hex);
+		sk_err("the NEW register of PKCS#11 token '%s' is already committed (MKVP %s); "
+		       "next: 'securekey hsm set'",
+		       label, hex);
+		r = -EPERM;
+	} else if (!r && v.reg[SK_REG_NEW].state != SK_MK_FULL_UNCOMMITTED) {
+		sk_err("the NEW register of PKCS#11 token '%s' is empty; run 'securekey hsm "
+		       "generate-new' before commit",
+		       label);
+		r = -EPERM;
+	}
+	if (!r)
+		r = sk_p11_key_relabel(token_of(hsm), v.reg[SK_REG_NEW].obj, reg_labels[SK_REG_NEW],
+				       NULL);
+	if (!r)
+		report(hsm, after);
+	view_end(&v);
+	return r;
+}
+
+static int promote_new(struct sk_hsm *hsm, const struct p11_view *v)
+{
+	return sk_p11_key_relabel(token_of(hsm), v->reg[SK_REG_NEW].obj,
+				  reg_labels[SK_REG_CURRENT], NULL);
+}
+
+static int p11_set(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	struct sk_p11 *p11 = token_of(hsm);
+	struct p11_view v;
+	int r = view_begin(hsm, true, &v);
+
+	if (r < 0)
+		return r;
+	r = need_register(hsm, &v, SK_REG_CURRENT);
+	if (!r)
+		r = need_register(hsm, &v, SK_REG_NEW);
+	if (!r && v.reg[SK_REG_OLD].state != SK_MK_EMPTY)
+		r = sk_p11_object_destroy(p11, v.reg[SK_REG_OLD].obj);
+	if (!r)
+		r = sk_p11_key_relabel(p11, v.reg[SK_REG_CURRENT].obj, reg_labels[SK_REG_OLD], NULL);
+	if (!r)
+		r = promote_new(hsm, &v);
+	if (!r)
+		report(hsm, after);
+	view_end(&v);
+	return r;
+}
+
+static int destroy_if(struct sk_p11 *p11, const char *label)
+{
+	CK_OBJECT_HANDLE obj;
+	int r = sk_p11_key_find(p11, label, &obj, NULL);
+
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? r : sk_p11_object_destroy(p11, obj);
+}
+
+/* Works whatever state NEW is in: it is how an operator starts over. */
+static int p11_clear_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	struct sk_p11 *p11 = token_of(hsm);
+	struct p11_view v;
+	int r = view_begin(hsm, true, &v);
+
+	if (r < 0)
+		return r;
+	r = destroy_if(p11, reg_labels[SK_REG_NEW]);
+	if (!r)
+		r = destroy_if(p11, LABEL_NEW_UNCOMMITTED);
+	if (!r)
+		r = destroy_if(p11, LABEL_PENDING);
+	if (!r)
+		report(hsm, after);
+	view_end(&v);
+	return r;
+}
+
+static int p11_repair(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	struct p11_view v;
+	int r = view_begin(hsm, true, &v);
+
+	if (r < 0)
+		return r;
+	if (v.pending)
+		r = destroy_if(token_of(hsm), LABEL_PENDING);
+	if (!r && set_was_cut_short(&v))
+		r = promote_new(hsm, &v);
+	if (!r)
+		r = v.pending || set_was_cut_short(&v) ? 1 : 0;
+	if (r >= 0)
+		report(hsm, after);
+	view_end(&v);
+	return r;
+}
+
+const struct sk_hsm_ops sk_hsm_pkcs11_ops = {
+	.name = "pkcs11",
+	.open = p11_open,
+	.close = p11_close,
+	.status = p11_status,
+	.mkvp = p11_mkvp,
+	.wrap = p11_wrap,
+	.unwrap = p11_unwrap,
+	.init = p11_init,
+	.load_part = p11_load_part,
+	.generate_new = p11_generate_new,
+	.commit = p11_commit,
+	.set = p11_set,
+	.clear_new = p11_clear_new,
+	.repair = p11_repair,
+};

@@ -1,0 +1,269 @@
+#include "config.h"
+
+#include "p11_keys.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "log.h"
+
+#define MKVP_LABEL "securekey-mkvp-p11"
+#define MK_BYTES 32
+#define GCM_TAG_LEN 16
+#define DATA_APPLICATION "securekey"
+
+static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+
+/* Up to two objects of @class labelled @label: two means "more than one". */
+static int find_objects(struct sk_p11 *p11, CK_OBJECT_CLASS class, const char *label,
+			CK_OBJECT_HANDLE found[2], CK_ULONG *count)
+{
+	CK_ATTRIBUTE match[] = {
+		{ CKA_CLASS, &class, sizeof(class) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+	};
+	CK_FUNCTION_LIST *m = p11->module;
+	CK_RV rv = m->C_FindObjectsInit(p11->session, match, 2);
+
+	if (rv != CKR_OK)
+		return sk_p11_fail(p11, rv, "searching objects");
+	rv = m->C_FindObjects(p11->session, found, 2, count);
+	m->C_FindObjectsFinal(p11->session);
+	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "searching objects");
+}
+
+static int one_object(struct sk_p11 *p11, CK_OBJECT_CLASS class, const char *label,
+		      CK_OBJECT_HANDLE *obj)
+{
+	CK_OBJECT_HANDLE found[2];
+	CK_ULONG count = 0;
+	int r = find_objects(p11, class, label, found, &count);
+
+	if (r < 0)
+		return r;
+	if (!count)
+		return -ENOENT;
+	if (count > 1) {
+		sk_err("PKCS#11 token '%s' holds more than one object labelled %s; remove the "
+		       "extra one with the token's tools (it was not made by securekey)",
+		       p11->label, label);
+		return -EUCLEAN;
+	}
+	*obj = found[0];
+	return 0;
+}
+
+int sk_p11_key_find(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj,
+		    unsigned char mkvp[SK_MKVP_LEN])
+{
+	unsigned char id[SK_MKVP_LEN + 1];
+	CK_ATTRIBUTE attr = { CKA_ID, id, sizeof(id) };
+	int r = one_object(p11, CKO_SECRET_KEY, label, obj);
+	CK_RV rv;
+
+	if (r < 0 || !mkvp)
+		return r;
+	rv = p11->module->C_GetAttributeValue(p11->session, *obj, &attr, 1);
+	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+		return sk_p11_fail(p11, rv, "reading a key's CKA_ID");
+	if (rv != CKR_OK || attr.ulValueLen != SK_MKVP_LEN) {
+		sk_err("PKCS#11 token '%s': key %s has no MKVP in its CKA_ID; it was not made by "
+		       "securekey, or a change was cut short ('securekey hsm status --repair')",
+		       p11->label, label);
+		return -EUCLEAN;
+	}
+	memcpy(mkvp, id, SK_MKVP_LEN);
+	return 0;
+}
+
+int sk_p11_key_generate(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj)
+{
+	CK_OBJECT_CLASS class = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_AES;
+	CK_ULONG bytes = MK_BYTES;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &class, sizeof(class) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_VALUE_LEN, &bytes, sizeof(bytes) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_MODIFIABLE, &yes, sizeof(yes) },
+		{ CKA_ENCRYPT, &yes, sizeof(yes) },
+		{ CKA_DECRYPT, &yes, sizeof(yes) },
+		{ CKA_WRAP, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+		{ CKA_SIGN, &no, sizeof(no) },
+		{ CKA_VERIFY, &no, sizeof(no) },
+	};
+	CK_MECHANISM mech = { CKM_AES_KEY_GEN, NULL, 0 };
+	CK_RV rv = p11->module->C_GenerateKey(p11->session, &mech, tmpl,
+					      sizeof(tmpl) / sizeof(tmpl[0]), obj);
+
+	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "generating an AES-256 master key");
+}
+
+static int hash_check_value(const unsigned char *kcv, size_t len, unsigned char mkvp[SK_MKVP_LEN])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok;
+
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, MKVP_LABEL, strlen(MKVP_LABEL)) &&
+	     EVP_DigestUpdate(ctx, kcv, len) && EVP_DigestFinal_ex(ctx, digest, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (ok)
+		memcpy(mkvp, digest, SK_MKVP_LEN);
+	OPENSSL_cleanse(digest, sizeof(digest));
+	if (!ok)
+		sk_err("cannot compute a master key verification pattern (SHA-256 failed)");
+	return ok ? 0 : -EIO;
+}
+
+int sk_p11_key_mkvp(struct sk_p11 *p11, CK_OBJECT_HANDLE obj, unsigned char mkvp[SK_MKVP_LEN])
+{
+	unsigned char zero[16] = { 0 }, kcv[16];
+	CK_ULONG kcv_len = sizeof(kcv);
+	CK_MECHANISM mech = { CKM_AES_ECB, NULL, 0 };
+	CK_FUNCTION_LIST *m = p11->module;
+	CK_RV rv = m->C_EncryptInit(p11->session, &mech, obj);
+	int r;
+
+	if (rv == CKR_OK)
+		rv = m->C_Encrypt(p11->session, zero, sizeof(zero), kcv, &kcv_len);
+	if (rv != CKR_OK)
+		return sk_p11_fail(p11, rv, "computing the MKVP (AES-ECB of a fixed block)");
+	r = hash_check_value(kcv, kcv_len, mkvp);
+	OPENSSL_cleanse(kcv, sizeof(kcv));
+	return r;
+}
+
+int sk_p11_key_relabel(struct sk_p11 *p11, CK_OBJECT_HANDLE obj, const char *label,
+		       const unsigned char *mkvp)
+{
+	CK_ATTRIBUTE attrs[] = {
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_ID, (void *)mkvp, SK_MKVP_LEN },
+	};
+	CK_RV rv = p11->module->C_SetAttributeValue(p11->session, obj, attrs, mkvp ? 2 : 1);
+
+	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "relabelling a master key");
+}
+
+int sk_p11_object_destroy(struct sk_p11 *p11, CK_OBJECT_HANDLE obj)
+{
+	CK_RV rv = p11->module->C_DestroyObject(p11->session, obj);
+
+	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "destroying an object");
+}
+
+int sk_p11_key_protection(struct sk_p11 *p11, CK_OBJECT_HANDLE obj, bool *sensitive,
+			  bool *extractable)
+{
+	CK_BBOOL s = CK_FALSE, e = CK_TRUE;
+	CK_ATTRIBUTE attrs[] = {
+		{ CKA_SENSITIVE, &s, sizeof(s) },
+		{ CKA_EXTRACTABLE, &e, sizeof(e) },
+	};
+	CK_RV rv = p11->module->C_GetAttributeValue(p11->session, obj, attrs, 2);
+
+	if (rv != CKR_OK)
+		return sk_p11_fail(p11, rv, "reading a key's protection");
+	*sensitive = s == CK_TRUE;
+	*extractable = e == CK_TRUE;
+	return 0;
+}
+
+int sk_p11_gcm(struct sk_p11 *p11, CK_OBJECT_HANDLE key, bool encrypt, const unsigned char *nonce,
+	       size_t nonce_len, const unsigned char *aad, size_t aad_len, const unsigned char *in,
+	       size_t in_len, unsigned char *out)
+{
+	CK_GCM_PARAMS params = { (unsigned char *)nonce, nonce_len, nonce_len * 8,
+				 (unsigned char *)aad, aad_len, GCM_TAG_LEN * 8 };
+	CK_MECHANISM mech = { CKM_AES_GCM, &params, sizeof(params) };
+	CK_ULONG out_len = encrypt ? in_len + GCM_TAG_LEN : in_len;
+	CK_FUNCTION_LIST *m = p11->module;
+	CK_RV rv;
+
+	if (!encrypt && in_len < GCM_TAG_LEN)
+		return -EINVAL;
+	rv = encrypt ? m->C_EncryptInit(p11->session, &mech, key)
+		     : m->C_DecryptInit(p11->session, &mech, key);
+	if (rv == CKR_OK)
+		rv = encrypt ? m->C_Encrypt(p11->session, (unsigned char *)in, in_len, out, &out_len)
+			     : m->C_Decrypt(p11->session, (unsigned char *)in, in_len, out, &out_len);
+	/*
+	 * A tag that does not verify is CKR_ENCRYPTED_DATA_INVALID by the
+	 * standard; SoftHSM2 2.6 says CKR_GENERAL_ERROR, so that counts too.
+	 */
+	if (!encrypt && (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+			 rv == CKR_GENERAL_ERROR))
+		return -EKEYREJECTED;
+	if (rv != CKR_OK)
+		return sk_p11_fail(p11, rv, encrypt ? "AES-GCM encrypt" : "AES-GCM decrypt");
+	if (out_len != (encrypt ? in_len + GCM_TAG_LEN : in_len - GCM_TAG_LEN)) {
+		sk_err("PKCS#11 token '%s': AES-GCM gave %lu bytes, not the %zu expected",
+		       p11->label, (unsigned long)out_len,
+		       encrypt ? in_len + GCM_TAG_LEN : in_len - GCM_TAG_LEN);
+		return -EIO;
+	}
+	return 0;
+}
+
+bool sk_p11_has_mechanism(struct sk_p11 *p11, CK_MECHANISM_TYPE type, CK_FLAGS flags)
+{
+	CK_MECHANISM_INFO info;
+
+	return p11->module->C_GetMechanismInfo(p11->slot, type, &info) == CKR_OK &&
+	       (info.flags & flags) == flags;
+}
+
+int sk_p11_data_get(struct sk_p11 *p11, const char *label, char *value, size_t size)
+{
+	CK_OBJECT_HANDLE obj;
+	CK_ATTRIBUTE attr = { CKA_VALUE, value, size - 1 };
+	int r = one_object(p11, CKO_DATA, label, &obj);
+	CK_RV rv;
+
+	if (r < 0)
+		return r;
+	rv = p11->module->C_GetAttributeValue(p11->session, obj, &attr, 1);
+	if (rv != CKR_OK)
+		return sk_p11_fail(p11, rv, "reading a data object");
+	value[attr.ulValueLen] = '\0';
+	return 0;
+}
+
+int sk_p11_data_put(struct sk_p11 *p11, const char *label, const char *value)
+{
+	CK_OBJECT_CLASS class = CKO_DATA;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &class, sizeof(class) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_APPLICATION, DATA_APPLICATION, strlen(DATA_APPLICATION) },
+		{ CKA_VALUE, (void *)value, strlen(value) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_MODIFIABLE, &yes, sizeof(yes) },
+	};
+	CK_OBJECT_HANDLE obj;
+	CK_RV rv;
+	int r = one_object(p11, CKO_DATA, label, &obj);
+
+	if (r == -ENOENT) {
+		rv = p11->module->C_CreateObject(p11->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]),
+						 &obj);
+		return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "creating a data object");
+	}
+	if (r < 0)
+		return r;
+	rv = p11->module->C_SetAttributeValue(p11->session, obj, &tmpl[3], 1);
+	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "writing a data object");
+}

@@ -1,0 +1,51 @@
+/*
+ * Reaching one PKCS#11 token: the module (a module-path, or the modules
+ * p11-kit is configured with), the token an RFC 7512 URI names, a
+ * read-write session and the user login.
+ *
+ *   pkcs11:token=securekey;serial=...?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/securekey/hsm.pin
+ *
+ * The PIN comes from pin-source (a 0600 file, "file:" or a path), else
+ * from the terminal; it is never part of the URI (pin-value is refused).
+ */
+#ifndef SECUREKEY_P11_TOKEN_H
+#define SECUREKEY_P11_TOKEN_H
+
+#include <stdbool.h>
+
+#include <p11-kit/pkcs11.h>
+
+#define SK_P11_LABEL_LEN 32
+#define SK_P11_SERIAL_LEN 16
+#define SK_P11_PIN_MAX 128
+
+struct sk_p11 {
+	CK_FUNCTION_LIST *module;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE session;
+	char module_path[256];
+	char label[SK_P11_LABEL_LEN + 1];
+	char serial[SK_P11_SERIAL_LEN + 1];
+	char model[17];
+	char manufacturer[33];
+};
+
+/* True when @location is a PKCS#11 URI (it starts with "pkcs11:"). */
+bool sk_p11_is_uri(const char *location);
+
+/* Load, find the one matching token, open a session and log in. */
+int sk_p11_open(const char *uri, struct sk_p11 **out);
+void sk_p11_close(struct sk_p11 *p11);
+
+/*
+ * The lock every securekey process takes around its PKCS#11 calls
+ * ($SECUREKEY_RUN_DIR/pkcs11.lock): shared to read, exclusive to change
+ * and to log in. SoftHSM2 rewrites its token file at every login and its
+ * file store is not safe against a process that writes while another reads.
+ */
+int sk_p11_lock(bool exclusive, const char *what);
+
+/* Log "PKCS#11 token LABEL: @what failed: REASON"; returns an -errno for @rv. */
+int sk_p11_fail(const struct sk_p11 *p11, CK_RV rv, const char *what);
+
+#endif
