@@ -81,6 +81,11 @@ const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm)
 	return &hsm->apqns;
 }
 
+const char *sk_hsm_backend(const struct sk_hsm *hsm)
+{
+	return hsm->ops->name;
+}
+
 const char *sk_hsm_location(const struct sk_hsm *hsm)
 {
 	return hsm->location;

@@ -82,6 +82,8 @@ int sk_hsm_open(const char *location, const struct sk_apqn_list *apqns, struct s
 void sk_hsm_close(struct sk_hsm *hsm);
 const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm);
 const char *sk_hsm_location(const struct sk_hsm *hsm);
+/* "soft" or "pkcs11". */
+const char *sk_hsm_backend(const struct sk_hsm *hsm);
 
 int sk_hsm_status(struct sk_hsm *hsm, struct sk_hsm_status *status);
 /* True when every APQN holds the same MKVP in @reg (and it is usable). */

@@ -114,7 +114,8 @@ static void search_module(CK_FUNCTION_LIST *module, P11KitUri *uri, struct p11_m
 		if (module->C_GetTokenInfo(slots[i], &info) != CKR_OK)
 			continue;
 		if (!p11_kit_uri_match_token_info(uri, &info)) {
-			note_seen(m, &info);
+			if (info.flags & CKF_TOKEN_INITIALIZED)
+				note_seen(m, &info);
 			continue;
 		}
 		if (!m->count++) {

@@ -52,7 +52,7 @@ static void log_leave(struct log_scope *scope)
 static int open_hsm(const struct sk_config *cfg, const struct sk_token *token,
 		    struct sk_hsm **hsm)
 {
-	char *dir = sk_path_hsm_dir_or(hsm_dir_override, cfg->hsm_dir);
+	char *dir = sk_path_hsm_dir_or(hsm_dir_override, cfg->hsm_location);
 	int r = dir ? sk_hsm_open(dir, &token->apqns, hsm) : -ENOMEM;
 
 	free(dir);
@@ -80,6 +80,21 @@ static int fetch_from_kms(struct crypt_device *cd, const struct sk_config *cfg,
 	return r;
 }
 
+/* Say so when the blob was made by the other HSM backend than the configured one. */
+static bool other_backend(struct crypt_device *cd, struct sk_hsm *hsm,
+			  const struct sk_token_key *key)
+{
+	struct sk_blob_header hdr;
+
+	if (sk_blob_parse(key->blob, key->blob_len, &hdr) < 0 ||
+	    !strcmp(sk_blob_backend_name(hdr.backend), sk_hsm_backend(hsm)))
+		return false;
+	sk_err("%s: the secure key was enciphered by the %s HSM backend, and the HSM configured "
+	       "here is %s; select that backend in [hsm] of securekey.conf",
+	       crypt_get_device_name(cd), sk_blob_backend_name(hdr.backend), sk_hsm_backend(hsm));
+	return true;
+}
+
 static int unwrap_token(struct crypt_device *cd, const struct sk_token *token,
 			struct sk_secret **vk)
 {
@@ -95,9 +110,10 @@ static int unwrap_token(struct crypt_device *cd, const struct sk_token *token,
 	if (!r)
 		r = sk_key_state_get(hsm, token, &st);
 	if (!r && !(key = sk_key_state_pick(token, &st, &path)) && !token->has_kms) {
-		sk_err("%s: the secure key is enciphered with a master key in no register of its "
-		       "APQNs",
-		       crypt_get_device_name(cd));
+		if (!other_backend(cd, hsm, &token->current))
+			sk_err("%s: the secure key is enciphered with a master key in no register "
+			       "of its APQNs",
+			       crypt_get_device_name(cd));
 		r = -EPERM;
 	}
 	if (!r && key)

@@ -19,7 +19,7 @@ struct sk_kms {
 
 static int unwrap_identity(struct sk_kms *kms, const char *hsm_dir)
 {
-	char *dir = sk_path_hsm_dir_or(hsm_dir, kms->cfg.hsm_dir);
+	char *dir = sk_path_hsm_dir_or(hsm_dir, kms->cfg.hsm_location);
 	struct sk_hsm *hsm = NULL;
 	int r = dir ? sk_hsm_open(dir, &kms->cfg.apqns, &hsm) : -ENOMEM;
 

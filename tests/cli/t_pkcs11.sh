@@ -1,14 +1,317 @@
 #! @ATF_SH@
 # The pkcs11 HSM backend on a SoftHSM2 token (issue 9): what only this
 # backend has. The shared flows run in t_cryptsetup_pkcs11 and
-# t_rotate_pkcs11, the same programs as t_cryptsetup and t_rotate.
+# t_rotate_pkcs11, the same programs as t_cryptsetup and t_rotate with the
+# backend switched.
 
 SK_BUILDDIR=@abs_top_builddir@
 SK_BACKEND=pkcs11
 . @abs_top_srcdir@/tests/cli/common.sh
 . @abs_top_srcdir@/tests/cli/devices.sh
+. @abs_top_srcdir@/tests/reliability/shim.sh
+
+P11_PIN=4711-sk-pin
+
+p11_head()
+{
+	common_head softhsm2-util pkcs11-tool
+	atf_set "require.files" "$P11_MODULE"
+}
+
+# OpenSC's pkcs11-tool on the test token, logged in (a command line, so
+# that atf_check can run it; no word of it has a blank).
+P11TOOL="pkcs11-tool --module $P11_MODULE --token-label $P11_TOKEN --login --pin $P11_PIN"
+
+# objects: "LABEL ID" of every object on the token, sorted.
+objects()
+{
+	$P11TOOL --list-objects 2>/dev/null | awk '
+		/^[A-Z][a-z]+ (Key )?[Oo]bject/ { if (l != "") print l, i; l = ""; i = "-" }
+		/label:/ { sub(/.*label: */, ""); gsub(/\047/, ""); l = $0 }
+		/ID:/ { i = $2 }
+		END { if (l != "") print l, i }' | LC_ALL=C sort
+}
+
+atf_test_case status_and_objects
+status_and_objects_head()
+{
+	p11_head
+	atf_set "descr" "hsm status names the backend, module, token label and serial; the master keys are AES-256 objects, sensitive, never extractable, labelled by register with the MKVP as CKA_ID; enrolling adds no object (the volume key is enciphered inside the token, never stored in it)"
+}
+status_and_objects_body()
+{
+	setup
+	serial=$(softhsm2-util --show-slots | awk '/Serial number:/ { s = $3 } /Label: *securekey-test/ { print s; exit }')
+	atf_check -s exit:0 -e empty -o match:"^HSM: pkcs11 backend, pkcs11:token=$P11_TOKEN\?" \
+		-o match:"^Token: '$P11_TOKEN', serial $serial, SoftHSM project SoftHSM v2\$" \
+		-o match:"^Module: $P11_MODULE\$" \
+		-o match:"^01\.0001 +CURRENT +valid +- +$MK0\$" "$SECUREKEY" hsm status
+	test "$(status_json_get "(s['backend'], s['token']['label'], s['token']['serial'], s['token']['module'], s['repair'])")" = \
+		"('pkcs11', '$P11_TOKEN', '$serial', '$P11_MODULE', None)" || atf_fail "status --json: $(cat status.json)"
+	new_mk n1
+	objects >before.txt
+	atf_check -s exit:0 -o inline:"securekey-apqns -\nsecurekey-mk-current $MK0\nsecurekey-mk-new $NEW_MKVP\n" \
+		cat before.txt
+	$P11TOOL --list-objects --type secrkey >keys.txt 2>/dev/null
+	test "$(grep -c 'AES length 32' keys.txt)" -eq 2 || atf_fail "not two AES-256 keys: $(cat keys.txt)"
+	test "$(grep -c 'Access: *sensitive, always sensitive, never extractable, local' keys.txt)" -eq 2 ||
+		atf_fail "master keys not sensitive and never extractable: $(cat keys.txt)"
+	# the key value cannot be read from outside
+	atf_check -s not-exit:0 -o ignore -e ignore \
+		$P11TOOL --read-object --type secrkey --label securekey-mk-current
+	mkimg img
+	enroll img
+	objects >after.txt
+	cmp -s before.txt after.txt || atf_fail "enroll changed the token's objects: $(cat after.txt)"
+	token_unlocks img "secure key under the CURRENT master key"
+}
+
+atf_test_case wrong_pin
+wrong_pin_head()
+{
+	p11_head
+	atf_set "descr" "a wrong PIN, a PIN file readable by others, a PIN in the URI, no PIN source and no terminal: one clear line, exit 1, the image and the token unchanged; the passphrase still opens"
+}
+wrong_pin_body()
+{
+	setup
+	mkimg img
+	enroll img
+	good=$SECUREKEY_HSM_DIR
+	printf 'not-the-pin' >badpin
+	chmod 0600 badpin
+	export SECUREKEY_HSM_DIR="${good%pin-source=*}pin-source=file:$PWD/badpin"
+	refused "^img: wrong PIN for PKCS#11 token '$P11_TOKEN' in file:$PWD/badpin\$" \
+		"$CR" validate img
+	refused "wrong PIN for PKCS#11 token" "$CR" reencipher img --key-file pass
+	refused "wrong PIN for PKCS#11 token '$P11_TOKEN'" "$SECUREKEY" hsm status
+	token_fails img "" "wrong PIN for PKCS#11 token"
+	chmod 0644 badpin
+	refused "PIN file $PWD/badpin .*(group|other|0644|chmod)" "$SECUREKEY" hsm status
+	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN;pin-value=$P11_PIN?module-path=$P11_MODULE"
+	refused "carries the PIN \(pin-value\); put it in a 0600 file" "$SECUREKEY" hsm status
+	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN?module-path=$P11_MODULE"
+	refused "no PIN for PKCS#11 token '$P11_TOKEN': add pin-source=file:PATH" \
+		setsid -w "$SECUREKEY" hsm status
+	export SECUREKEY_HSM_DIR=$good
+	vstate img CURRENT - none
+	pass_opens img
+}
+
+atf_test_case token_absent
+token_absent_head()
+{
+	p11_head
+	atf_set "descr" "no token with that label, a module that does not exist, a token without user PIN: the message names the URI or module and the tokens present; nothing changes"
+}
+token_absent_body()
+{
+	setup
+	mkimg img
+	enroll img
+	good=$SECUREKEY_HSM_DIR
+	export SECUREKEY_HSM_DIR="pkcs11:token=nope?module-path=$P11_MODULE&pin-source=file:$PWD/hsm/pin"
+	refused "^img: no PKCS#11 token matches pkcs11:token=nope\?.* in $P11_MODULE \(tokens present: '$P11_TOKEN'\)\$" \
+		"$CR" validate img
+	refused "no PKCS#11 token matches" "$SECUREKEY" hsm status
+	token_fails img "" "no PKCS#11 token matches"
+	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN?module-path=$PWD/nonexistent.so&pin-source=file:$PWD/hsm/pin"
+	refused "cannot load PKCS#11 module $PWD/nonexistent.so" "$SECUREKEY" hsm status
+	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN?module-path=$P11_MODULE&pin-source=file:$PWD/hsm/pin&bogus=1"
+	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN?module-path=$P11_MODULE&pin-source=relative/pin"
+	refused "pin-source relative/pin of PKCS#11 token '$P11_TOKEN' is not a file" "$SECUREKEY" hsm status
+	export SECUREKEY_HSM_DIR=$good
+	# an uninitialized token of the same module: not this one
+	atf_check -s exit:0 -o ignore -e ignore softhsm2-util --init-token --free --label other \
+		--pin 1111 --so-pin 2222
+	export SECUREKEY_HSM_DIR="pkcs11:token=other?module-path=$P11_MODULE&pin-source=file:$PWD/hsm/pin"
+	refused "wrong PIN for PKCS#11 token 'other'" "$SECUREKEY" hsm status
+	export SECUREKEY_HSM_DIR=$good
+	vstate img CURRENT - none
+}
+
+atf_test_case object_missing
+object_missing_head()
+{
+	p11_head
+	atf_set "descr" "the CURRENT master key deleted from the token, the APQN names missing, an APQN the token does not know: clear refusals, nothing changed; a soft-HSM secure key is refused by the pkcs11 backend by name"
+}
+object_missing_body()
+{
+	setup
+	mkimg img
+	enroll img
+	refused "APQN 03\.0001 is not initialized: it is not a name of PKCS#11 token '$P11_TOKEN' \(01\.0001,02\.0001\)" \
+		"$SECUREKEY" hsm status --apqns 03.0001
+	# a secure key made by the soft HSM
+	atf_check -s exit:0 -o ignore -e empty env SECUREKEY_HSM_DIR="$PWD/softhsm" \
+		"$SECUREKEY" hsm init --apqns "$APQNS"
+	atf_check -s exit:0 -o ignore -e ignore "$CR" export img --out p11.skey
+	mkimg soft
+	atf_check -s exit:0 -o ignore -e ignore env SECUREKEY_HSM_DIR="$PWD/softhsm" \
+		"$CR" enroll soft --apqns "$APQNS" --key-file pass
+	refused "soft: the secure key was enciphered by the soft HSM backend, and the HSM configured here is pkcs11; select that backend" \
+		"$CR" open soft --test-passphrase
+	refused "img: the secure key was enciphered by the pkcs11 HSM backend, and the HSM configured here is soft" \
+		env SECUREKEY_HSM_DIR="$PWD/softhsm" "$CR" open img --test-passphrase
+	# setkey unwraps the file's blob itself: the backend's own words
+	refused "secure key \(MKVP [0-9a-f]{16}\) was enciphered by the pkcs11 HSM backend, not by the soft HSM" \
+		env SECUREKEY_HSM_DIR="$PWD/softhsm" "$CR" setkey soft --secure-key-file p11.skey --key-file pass
+	# the CURRENT key deleted behind securekey's back
+	atf_check -s exit:0 -o ignore -e ignore \
+		$P11TOOL --delete-object --type secrkey --label securekey-mk-current
+	refused "img: the secure key is enciphered with a master key in no register of its APQNs" \
+		"$CR" open img --test-passphrase
+	token_fails img "" "in no register of its APQNs"
+	refused "secure key needs master key MKVP $MK0, which no register of PKCS#11 token '$P11_TOKEN' holds \(OLD -, CURRENT -, NEW -\)" \
+		"$CR" setkey img --secure-key-file p11.skey --key-file pass
+	refused "the CURRENT register of PKCS#11 token '$P11_TOKEN' is empty; initialize it with 'securekey hsm init'" \
+		"$SECUREKEY" hsm generate-new --apqns "$APQNS"
+	pass_opens img
+	# the APQN names deleted
+	atf_check -s exit:0 -o ignore -e ignore $P11TOOL --delete-object --type data --label securekey-apqns
+	refused "PKCS#11 token '$P11_TOKEN' holds no securekey master keys; create them with 'securekey hsm init" \
+		"$SECUREKEY" hsm status
+}
+
+atf_test_case parts_refused
+parts_refused_head()
+{
+	p11_head
+	atf_set "descr" "key parts: SoftHSM2 cannot XOR them inside the token, so init with parts and load-part are refused with the way out (generate-new), the token unchanged; generate-new, commit, clear-new and the refusals around them"
+}
+parts_refused_body()
+{
+	p11_token
+	make_part p1
+	make_part p2
+	refused "cannot combine key parts inside the token \(its module has no CKM_XOR_BASE_AND_DATA.*'securekey hsm generate-new'" \
+		"$SECUREKEY" hsm init --apqns "$APQNS" --part-file p1 --part-file p2
+	atf_check -s exit:0 -o match:"\(random\)" -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
+	refused "already holds securekey master keys \(securekey-mk-current\)" \
+		"$SECUREKEY" hsm init --apqns "$APQNS"
+	refused "cannot combine key parts inside the token" \
+		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file p1
+	refused "the NEW register of PKCS#11 token '$P11_TOKEN' is empty; run 'securekey hsm generate-new' before commit" \
+		"$SECUREKEY" hsm commit --apqns "$APQNS"
+	refused "NEW register of PKCS#11 token '$P11_TOKEN' is empty; run 'securekey hsm generate-new' and 'securekey hsm commit'" \
+		"$SECUREKEY" hsm set --apqns "$APQNS" --force
+	atf_check -s exit:0 -o match:"^NEW master key generated on APQNs $APQNS \(MKVP [0-9a-f]{16}\)\.\$" \
+		-e empty "$SECUREKEY" hsm generate-new --apqns "$APQNS"
+	test "$(reg_mkvp NEW) $(status_json_get "s['apqns'][0]['registers']['NEW']['state']")" != "None full-uncommitted" ||
+		atf_fail "NEW not full-uncommitted"
+	refused "is full-uncommitted; run 'securekey hsm set' or 'securekey hsm clear-new' first" \
+		"$SECUREKEY" hsm generate-new --apqns "$APQNS"
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm clear-new --apqns "$APQNS"
+	test "$(objects | grep -c securekey-mk-new)" -eq 0 || atf_fail "clear-new left a NEW key: $(objects)"
+	new_mk n1
+	refused "already committed \(MKVP $NEW_MKVP\); next: 'securekey hsm set'" \
+		"$SECUREKEY" hsm commit --apqns "$APQNS"
+}
+
+atf_test_case set_cut_short
+set_cut_short_head()
+{
+	shim_head softhsm2-util pkcs11-tool
+	atf_set "descr" "hsm set killed at every 8th file the token opens: afterwards the registers are as before, as after, or (no CURRENT, committed NEW) reported by status and finished by status --repair; secure keys under both keys unlock through it all"
+}
+set_cut_short_body()
+{
+	setup
+	mkimg img
+	enroll img
+	new_mk n1
+	atf_check -s exit:0 -o ignore -e empty "$CR" reencipher img --staged --key-file pass
+	k1=$MK0 k2=$NEW_MKVP
+	cp -a hsm hsm.base
+	mkimg img2
+	# how many files one set opens on the token
+	atf_check -s exit:0 -o ignore -e ignore \
+		env LD_PRELOAD="$SHIM_LD" FAULTSHIM_OPS=open FAULTSHIM_PATH="$PWD/hsm/tokens/*" \
+		FAULTSHIM_LOG="$PWD/opens.log" "$SECUREKEY" hsm set --apqns "$APQNS" --force
+	n=$(wc -l <opens.log)
+	test "$n" -gt 8 || atf_fail "hsm set opened only $n token files"
+	before=0 after=0 cut=0
+	k=1
+	while [ "$k" -le "$n" ]; do
+		rm -rf hsm && cp -a hsm.base hsm
+		env LD_PRELOAD="$SHIM_LD" FAULTSHIM_OPS=open FAULTSHIM_PATH="$PWD/hsm/tokens/*" \
+			FAULTSHIM_ACTION=kill FAULTSHIM_NTH="$k" \
+			"$SECUREKEY" hsm set --apqns "$APQNS" --force >set.out 2>&1
+		regs=$(status_json_get "' '.join(str(s['apqns'][0]['registers'][r]['mkvp']) for r in ('OLD', 'CURRENT', 'NEW')) + ' ' + str(s['repair'] is not None)")
+		case $regs in
+		"None $k1 $k2 False") before=$((before + 1)) ;;
+		"$k1 $k2 None False") after=$((after + 1)) ;;
+		"$k1 None $k2 True")
+			cut=$((cut + 1))
+			atf_check -s exit:0 -e empty -o match:"^Needs repair: an 'hsm set' was cut short" \
+				"$SECUREKEY" hsm status
+			token_unlocks img "secure key under the OLD master key"
+			refused "has no CURRENT master key: an 'hsm set' was cut short; run 'securekey hsm status --repair'" \
+				"$CR" enroll img2 --apqns "$APQNS" --key-file pass
+			atf_check -s exit:0 -e empty -o match:"^Repaired the change that was cut short" \
+				"$SECUREKEY" hsm status --repair
+			test "$(reg_mkvp CURRENT) $(reg_mkvp OLD)" = "$k2 $k1" || atf_fail "repair did not set NEW"
+			;;
+		*) atf_fail "after a kill at open $k of $n: registers OLD CURRENT NEW repair = $regs" ;;
+		esac
+		token_unlocks img "(staged secure key|secure key under the CURRENT master key)"
+		rm -f set.out
+		k=$((k + 8))
+	done
+	echo "kills: $before before, $after after, $cut cut short (of $n opens)"
+	test "$before" -gt 0 && test "$after" -gt 0 || atf_fail "the kills missed a side: $before before, $after after"
+	# The state a kill between the relabels leaves, made directly (a kill
+	# lands there only when it hits the few opens between them): CURRENT
+	# gone, OLD and a committed NEW.
+	rm -rf hsm && cp -a hsm.base hsm
+	atf_check -s exit:0 -o ignore -e ignore "$SECUREKEY" hsm set --apqns "$APQNS" --force
+	new_mk n2
+	atf_check -s exit:0 -o ignore -e ignore \
+		$P11TOOL --delete-object --type secrkey --label securekey-mk-current
+	atf_check -s exit:0 -e empty -o match:"^Needs repair: an 'hsm set' was cut short: NEW is committed but there is no CURRENT; --repair makes NEW CURRENT\.\$" \
+		"$SECUREKEY" hsm status
+	atf_check -s exit:0 -e empty -o match:"^Repaired" -o match:"^01\.0001 +CURRENT +valid +- +$NEW_MKVP\$" \
+		"$SECUREKEY" hsm status --repair
+	atf_check -s exit:0 -e empty -o match:"^Nothing to repair" "$SECUREKEY" hsm status --repair
+}
+
+atf_test_case config_backend
+config_backend_head()
+{
+	p11_head
+	atf_set "descr" "securekey.conf [hsm] backend = pkcs11 with uri, module and pin_file selects the token (no SECUREKEY_HSM_DIR); conflicting or malformed [hsm] keys are refused with file and line"
+}
+config_backend_body()
+{
+	setup
+	unset SECUREKEY_HSM_DIR
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin_file = %s\n' \
+		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" >securekey.conf
+	atf_check -s exit:0 -e empty -o match:"^HSM: pkcs11 backend, pkcs11:token=$P11_TOKEN\?module-path=$P11_MODULE&pin-source=file:$PWD/hsm/pin\$" \
+		-o match:"CURRENT +valid +- +$MK0" "$SECUREKEY" hsm status
+	mkimg img
+	enroll img
+	token_unlocks img "secure key under the CURRENT master key"
+	printf '[hsm]\nbackend = pkcs11\ndir = /x\nuri = pkcs11:token=a\n' >securekey.conf
+	refused "securekey.conf: backend = pkcs11 needs \[hsm\] uri, and no dir" "$SECUREKEY" hsm status
+	printf '[hsm]\nuri = pkcs11:token=a\n' >securekey.conf
+	refused "uri, module and pin_file need backend = pkcs11" "$SECUREKEY" hsm status
+	printf '[hsm]\nbackend = hardware\n' >securekey.conf
+	refused "securekey.conf:2: backend must be soft or pkcs11" "$SECUREKEY" hsm status
+	printf '[hsm]\nbackend = pkcs11\nuri = token=a\n' >securekey.conf
+	refused "securekey.conf:3: uri must be a PKCS#11 URI" "$SECUREKEY" hsm status
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=a\npin_file = pin\n' >securekey.conf
+	refused "securekey.conf:4: module and pin_file must be absolute paths" "$SECUREKEY" hsm status
+}
 
 atf_init_test_cases()
 {
-	:
+	atf_add_test_case status_and_objects
+	atf_add_test_case wrong_pin
+	atf_add_test_case token_absent
+	atf_add_test_case object_missing
+	atf_add_test_case parts_refused
+	atf_add_test_case set_cut_short
+	atf_add_test_case config_backend
 }
