@@ -66,6 +66,7 @@ static int read_secret(const char *path, size_t max, const char *what, struct sk
 	ssize_t n;
 	int fd, r = 0;
 
+	*buf = NULL;
 	fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		r = -errno;
@@ -96,8 +97,8 @@ static int read_secret(const char *path, size_t max, const char *what, struct sk
 
 int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_secret **out)
 {
-	struct sk_secret *buf;
-	size_t got;
+	struct sk_secret *buf = NULL;
+	size_t got = 0;
 	int r = read_secret(path, len, what, &buf, &got);
 
 	if (!r && got != len) {
@@ -114,8 +115,8 @@ int sk_secfile_read(const char *path, size_t len, const char *what, struct sk_se
 
 int sk_secfile_read_line(const char *path, size_t max, const char *what, struct sk_secret **out)
 {
-	struct sk_secret *buf;
-	size_t got;
+	struct sk_secret *buf = NULL;
+	size_t got = 0;
 	int r = read_secret(path, max + 1, what, &buf, &got);
 
 	if (!r && got && buf->data[got - 1] == '\n')

@@ -433,7 +433,7 @@ commit_refusals_body()
 	make_part p1
 	make_part p2
 	atf_check -s exit:0 -o ignore "$SECUREKEY" hsm init --apqns "$APQNS" --part-file p1 --part-file p2
-	assert_unchanged "the NEW register of APQN 01\.0001 holds 0 key parts; load at least 2 key parts with 'securekey hsm load-part' before commit" \
+	assert_unchanged "the NEW register of APQN 01\.0001 holds 0 key parts; load at least 2 key parts with 'securekey hsm load-part' \(or run 'securekey hsm generate-new'\) before commit" \
 		"$SECUREKEY" hsm commit --apqns "$APQNS"
 	load_parts p1
 	assert_unchanged "the NEW register of APQN 01\.0001 holds 1 key part; load at least 2" \
