@@ -10,15 +10,16 @@
 
 #include "log.h"
 
-int sk_mkvp_compute(const unsigned char mk[SK_MK_LEN], unsigned char mkvp[SK_MKVP_LEN])
+int sk_mkvp_digest(const char *label, const unsigned char *data, size_t len,
+		   unsigned char mkvp[SK_MKVP_LEN])
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok;
 
 	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(ctx, SK_MKVP_LABEL, strlen(SK_MKVP_LABEL)) &&
-	     EVP_DigestUpdate(ctx, mk, SK_MK_LEN) && EVP_DigestFinal_ex(ctx, digest, NULL);
+	     EVP_DigestUpdate(ctx, label, strlen(label)) && EVP_DigestUpdate(ctx, data, len) &&
+	     EVP_DigestFinal_ex(ctx, digest, NULL);
 	EVP_MD_CTX_free(ctx);
 	if (ok)
 		memcpy(mkvp, digest, SK_MKVP_LEN);
@@ -28,6 +29,11 @@ int sk_mkvp_compute(const unsigned char mk[SK_MK_LEN], unsigned char mkvp[SK_MKV
 		return -EIO;
 	}
 	return 0;
+}
+
+int sk_mkvp_compute(const unsigned char mk[SK_MK_LEN], unsigned char mkvp[SK_MKVP_LEN])
+{
+	return sk_mkvp_digest(SK_MKVP_LABEL, mk, SK_MK_LEN, mkvp);
 }
 
 void sk_mkvp_to_hex(const unsigned char mkvp[SK_MKVP_LEN], char hex[SK_MKVP_HEX_LEN + 1])

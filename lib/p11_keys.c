@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "log.h"
 
@@ -109,24 +108,6 @@ int sk_p11_key_generate(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE 
 	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "generating an AES-256 master key");
 }
 
-static int hash_check_value(const unsigned char *kcv, size_t len, unsigned char mkvp[SK_MKVP_LEN])
-{
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok;
-
-	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(ctx, MKVP_LABEL, strlen(MKVP_LABEL)) &&
-	     EVP_DigestUpdate(ctx, kcv, len) && EVP_DigestFinal_ex(ctx, digest, NULL);
-	EVP_MD_CTX_free(ctx);
-	if (ok)
-		memcpy(mkvp, digest, SK_MKVP_LEN);
-	OPENSSL_cleanse(digest, sizeof(digest));
-	if (!ok)
-		sk_err("cannot compute a master key verification pattern (SHA-256 failed)");
-	return ok ? 0 : -EIO;
-}
-
 int sk_p11_key_mkvp(struct sk_p11 *p11, CK_OBJECT_HANDLE obj, unsigned char mkvp[SK_MKVP_LEN])
 {
 	unsigned char zero[16] = { 0 }, kcv[16];
@@ -140,7 +121,7 @@ int sk_p11_key_mkvp(struct sk_p11 *p11, CK_OBJECT_HANDLE obj, unsigned char mkvp
 		rv = m->C_Encrypt(p11->session, zero, sizeof(zero), kcv, &kcv_len);
 	if (rv != CKR_OK)
 		return sk_p11_fail(p11, rv, "computing the MKVP (AES-ECB of a fixed block)");
-	r = hash_check_value(kcv, kcv_len, mkvp);
+	r = sk_mkvp_digest(MKVP_LABEL, kcv, kcv_len, mkvp);
 	OPENSSL_cleanse(kcv, sizeof(kcv));
 	return r;
 }
