@@ -23,12 +23,17 @@ int sk_tty_read_secret(const char *prompt, size_t max, struct sk_secret **out)
 		fclose(tty);
 		return -ENOMEM;
 	}
-	fprintf(tty, "%s: ", prompt);
-	fflush(tty);
+	/*
+	 * Echo off before the prompt: TCSAFLUSH drops pending input, so an
+	 * answer typed (or written by a program) right after the prompt
+	 * would otherwise be lost.
+	 */
 	tcgetattr(fileno(tty), &saved);
 	quiet = saved;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	fprintf(tty, "%s: ", prompt);
+	fflush(tty);
 	if (!fgets((char *)buf->data, (int)max + 2, tty))
 		r = -EINVAL;
 	tcsetattr(fileno(tty), TCSAFLUSH, &saved);

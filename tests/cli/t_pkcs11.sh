@@ -98,6 +98,45 @@ wrong_pin_body()
 	pass_opens img
 }
 
+atf_test_case pin_prompt
+pin_prompt_head()
+{
+	p11_head
+	atf_set "descr" "without a PIN source the PIN is asked on the terminal, echo off; the right one logs in, a wrong one is refused"
+}
+pin_prompt_body()
+{
+	setup
+	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN?module-path=$P11_MODULE"
+	cat >askpin.py <<'PY'
+import os, pty, sys
+pin, argv = sys.argv[1].encode(), sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+out = b""
+while b"PIN for PKCS#11 token" not in out:
+    out += os.read(fd, 1024)
+os.write(fd, pin + b"\n")
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+status = os.waitpid(pid, 0)[1]
+sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+	atf_check -s exit:0 -e empty -o match:"^PIN for PKCS#11 token '$P11_TOKEN': \$" \
+		-o match:"CURRENT +valid +- +$MK0" -o not-match:"4711" \
+		"$PYTHON" askpin.py 4711-sk-pin "$SECUREKEY" hsm status
+	atf_check -s exit:1 -e empty -o match:"wrong PIN for PKCS#11 token '$P11_TOKEN'\$" \
+		"$PYTHON" askpin.py 1234 "$SECUREKEY" hsm status
+}
+
 atf_test_case token_absent
 token_absent_head()
 {
@@ -309,6 +348,7 @@ atf_init_test_cases()
 {
 	atf_add_test_case status_and_objects
 	atf_add_test_case wrong_pin
+	atf_add_test_case pin_prompt
 	atf_add_test_case token_absent
 	atf_add_test_case object_missing
 	atf_add_test_case parts_refused
