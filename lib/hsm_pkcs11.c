@@ -403,13 +403,23 @@ static int make_key(struct sk_hsm *hsm, const char *label, unsigned char mkvp[SK
 	return r;
 }
 
+/*
+ * Key parts would have to be combined inside the token (C_DeriveKey with
+ * CKM_XOR_BASE_AND_DATA); securekey never combines them outside it, where
+ * the master key would exist in the clear. Modules with that mechanism are
+ * not supported yet either: none could be tested (SoftHSM2 lacks it).
+ */
 static int parts_not_supported(struct sk_hsm *hsm)
 {
-	sk_err("PKCS#11 token '%s' cannot combine key parts inside the token (its module has no "
-	       "CKM_XOR_BASE_AND_DATA derivation), and securekey never combines them outside "
-	       "it; generate the master key inside the token instead: 'securekey hsm init' "
-	       "without --part-file, 'securekey hsm generate-new' for NEW",
-	       token_of(hsm)->label);
+	struct sk_p11 *p11 = token_of(hsm);
+	bool has_xor = sk_p11_has_mechanism(p11, CKM_XOR_BASE_AND_DATA, CKF_DERIVE);
+
+	sk_err("PKCS#11 token '%s': master keys from key parts are not supported on the pkcs11 "
+	       "backend (%s); generate the master key inside the token instead: 'securekey "
+	       "hsm init' without --part-file, 'securekey hsm generate-new' for NEW",
+	       p11->label,
+	       has_xor ? "securekey combines parts only on the soft HSM" :
+			 "the module has no CKM_XOR_BASE_AND_DATA to combine them inside the token");
 	return -EOPNOTSUPP;
 }
 

@@ -224,12 +224,12 @@ parts_refused_body()
 	p11_token
 	make_part p1
 	make_part p2
-	refused "cannot combine key parts inside the token \(its module has no CKM_XOR_BASE_AND_DATA.*'securekey hsm generate-new'" \
+	refused "^PKCS#11 token '$P11_TOKEN': master keys from key parts are not supported on the pkcs11 backend \(the module has no CKM_XOR_BASE_AND_DATA to combine them inside the token\); .*'securekey hsm generate-new' for NEW\$" \
 		"$SECUREKEY" hsm init --apqns "$APQNS" --part-file p1 --part-file p2
 	atf_check -s exit:0 -o match:"\(random\)" -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
 	refused "already holds securekey master keys \(securekey-mk-current\)" \
 		"$SECUREKEY" hsm init --apqns "$APQNS"
-	refused "cannot combine key parts inside the token" \
+	refused "master keys from key parts are not supported on the pkcs11 backend" \
 		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file p1
 	refused "the NEW register of PKCS#11 token '$P11_TOKEN' is empty; run 'securekey hsm generate-new' before commit" \
 		"$SECUREKEY" hsm commit --apqns "$APQNS"
