@@ -13,6 +13,10 @@ libinih-dev libp11-kit-dev openssl python3-pykmip"
 # The pkcs11 backend's tests: SoftHSM2 as the token, OpenSC's pkcs11-tool to
 # look at its objects from outside.
 TEST_DEPS="softhsm2 opensc"
+# Issue 10's tests: bash completion, the Debian package build, and the peers
+# of bench/unlock (clevis with a tang server).
+TEST_DEPS="$TEST_DEPS bash-completion debhelper dh-autoreconf dpkg-dev fakeroot \
+clevis clevis-luks tang socat"
 # What the boot tests (tests/vm) need besides: qemu, Debian's kernel as the
 # guest's, initramfs-tools with Debian's cryptroot, and the tools that make
 # the guest's disks.
