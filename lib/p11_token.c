@@ -7,11 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <p11-kit/p11-kit.h>
-#include <p11-kit/uri.h>
-
 #include "lockfile.h"
 #include "log.h"
+#include "p11kit_dl.h"
 #include "paths.h"
 #include "secfile.h"
 #include "secmem.h"
@@ -77,14 +75,14 @@ static int errno_of(CK_RV rv)
 
 int sk_p11_fail(const struct sk_p11 *p11, CK_RV rv, const char *what)
 {
-	sk_err("PKCS#11 token '%s': %s failed: %s", p11->label, what, p11_kit_strerror(rv));
+	sk_err("PKCS#11 token '%s': %s failed: %s", p11->label, what, sym_p11_kit_strerror(rv));
 	return errno_of(rv);
 }
 
 /* A blank-padded PKCS#11 text field as a C string. */
 static void field_text(char *out, const unsigned char *field, size_t len)
 {
-	size_t n = p11_kit_space_strlen(field, len);
+	size_t n = sym_p11_kit_space_strlen(field, len);
 
 	memcpy(out, field, n);
 	out[n] = '\0';
@@ -106,14 +104,14 @@ static void search_module(CK_FUNCTION_LIST *module, P11KitUri *uri, struct p11_m
 	CK_TOKEN_INFO info;
 	CK_INFO minfo;
 
-	if (module->C_GetInfo(&minfo) != CKR_OK || !p11_kit_uri_match_module_info(uri, &minfo))
+	if (module->C_GetInfo(&minfo) != CKR_OK || !sym_p11_kit_uri_match_module_info(uri, &minfo))
 		return;
 	if (module->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
 		return;
 	for (CK_ULONG i = 0; i < n; i++) {
 		if (module->C_GetTokenInfo(slots[i], &info) != CKR_OK)
 			continue;
-		if (!p11_kit_uri_match_token_info(uri, &info)) {
+		if (!sym_p11_kit_uri_match_token_info(uri, &info)) {
 			if (info.flags & CKF_TOKEN_INITIALIZED)
 				note_seen(m, &info);
 			continue;
@@ -128,31 +126,31 @@ static void search_module(CK_FUNCTION_LIST *module, P11KitUri *uri, struct p11_m
 
 static int load_modules(struct p11_private *p, P11KitUri *uri)
 {
-	const char *path = p11_kit_uri_get_module_path(uri);
+	const char *path = sym_p11_kit_uri_get_module_path(uri);
 	CK_RV rv;
 
 	if (!path) {
-		p->registered = p11_kit_modules_load_and_initialize(0);
+		p->registered = sym_p11_kit_modules_load_and_initialize(0);
 		if (!p->registered) {
 			sk_err("p11-kit has no PKCS#11 modules to load: %s; name one with "
 			       "module-path= in the URI",
-			       p11_kit_message() ? p11_kit_message() : "none configured");
+			       sym_p11_kit_message() ? sym_p11_kit_message() : "none configured");
 			return -ENOENT;
 		}
 		snprintf(p->pub.module_path, sizeof(p->pub.module_path), "p11-kit modules");
 		return 0;
 	}
 	snprintf(p->pub.module_path, sizeof(p->pub.module_path), "%s", path);
-	p->loaded = p11_kit_module_load(path, 0);
+	p->loaded = sym_p11_kit_module_load(path, 0);
 	if (!p->loaded) {
 		sk_err("cannot load PKCS#11 module %s: %s", path,
-		       p11_kit_message() ? p11_kit_message() : "unknown error");
+		       sym_p11_kit_message() ? sym_p11_kit_message() : "unknown error");
 		return -ENOENT;
 	}
-	rv = p11_kit_module_initialize(p->loaded);
+	rv = sym_p11_kit_module_initialize(p->loaded);
 	if (rv != CKR_OK) {
-		sk_err("cannot initialize PKCS#11 module %s: %s", path, p11_kit_strerror(rv));
-		p11_kit_module_release(p->loaded);
+		sk_err("cannot initialize PKCS#11 module %s: %s", path, sym_p11_kit_strerror(rv));
+		sym_p11_kit_module_release(p->loaded);
 		p->loaded = NULL;
 		return -EIO;
 	}
@@ -256,15 +254,15 @@ static int parse_uri(const char *text, P11KitUri **uri)
 {
 	int r;
 
-	*uri = p11_kit_uri_new();
+	*uri = sym_p11_kit_uri_new();
 	if (!*uri)
 		return -ENOMEM;
-	r = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, *uri);
+	r = sym_p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, *uri);
 	if (r != P11_KIT_URI_OK) {
-		sk_err("bad PKCS#11 URI %s: %s", text, p11_kit_uri_message(r));
+		sk_err("bad PKCS#11 URI %s: %s", text, sym_p11_kit_uri_message(r));
 		return -EINVAL;
 	}
-	if (p11_kit_uri_get_pin_value(*uri)) {
+	if (sym_p11_kit_uri_get_pin_value(*uri)) {
 		sk_err("the PKCS#11 URI carries the PIN (pin-value); put it in a 0600 file and "
 		       "name that with pin-source=file:PATH instead");
 		return -EINVAL;
@@ -277,7 +275,7 @@ int sk_p11_open(const char *text, struct sk_p11 **out)
 	struct p11_private *p = calloc(1, sizeof(*p));
 	struct p11_match match;
 	P11KitUri *uri = NULL;
-	int fd = -1, r = p ? 0 : -ENOMEM;
+	int fd = -1, r = p ? sk_p11kit_load() : -ENOMEM;
 
 	if (!r)
 		r = parse_uri(text, &uri);
@@ -288,10 +286,10 @@ int sk_p11_open(const char *text, struct sk_p11 **out)
 	if (!r)
 		r = find_token(p, uri, text, &match);
 	if (!r)
-		r = open_session(p, &match, p11_kit_uri_get_pin_source(uri));
+		r = open_session(p, &match, sym_p11_kit_uri_get_pin_source(uri));
 	sk_lock_release(fd);
 	if (uri)
-		p11_kit_uri_free(uri);
+		sym_p11_kit_uri_free(uri);
 	if (r < 0) {
 		sk_p11_close(p ? &p->pub : NULL);
 		return r;
@@ -312,11 +310,11 @@ void sk_p11_close(struct sk_p11 *p11)
 	if (p11->session)
 		p11->module->C_CloseSession(p11->session);
 	if (p->loaded) {
-		p11_kit_module_finalize(p->loaded);
-		p11_kit_module_release(p->loaded);
+		sym_p11_kit_module_finalize(p->loaded);
+		sym_p11_kit_module_release(p->loaded);
 	}
 	if (p->registered)
-		p11_kit_modules_finalize_and_release(p->registered);
+		sym_p11_kit_modules_finalize_and_release(p->registered);
 	sk_lock_release(fd);
 	free(p);
 }
