@@ -17,6 +17,8 @@ TEST_DEPS="softhsm2 opensc"
 # of bench/unlock (clevis with a tang server).
 TEST_DEPS="$TEST_DEPS bash-completion debhelper dh-autoreconf dpkg-dev fakeroot \
 clevis clevis-luks tang socat"
+# t_manpage renders the man pages with groff and tbl, every warning on.
+TEST_DEPS="$TEST_DEPS groff-base"
 # What the boot tests (tests/vm) need besides: qemu, Debian's kernel as the
 # guest's, initramfs-tools with Debian's cryptroot, and the tools that make
 # the guest's disks.
