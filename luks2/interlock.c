@@ -11,33 +11,56 @@
 #include "keystate.h"
 #include "log.h"
 
-/* Why the volume at @path stands in the way, or NULL when it does not. */
-static const char *in_the_way(const char *hsm_dir, const struct sk_apqn_list *apqns,
-			      const char *path, struct sk_device **dev)
+/* What stands in the way of 'hsm set', and the re-encipher step that clears it. */
+struct obstacle {
+	const char *why;
+	const char *step; /* NULL: no re-encipher clears it */
+	const char *then;
+};
+
+/* Whether the volume at @path stands in the way; false when it does not. */
+static bool in_the_way(const char *hsm_dir, const struct sk_apqn_list *apqns, const char *path,
+		       struct sk_device **dev, struct obstacle *o)
 {
 	struct sk_hsm *hsm = NULL;
 	struct sk_key_state st;
 	int r;
 
+	*o = (struct obstacle){ NULL, NULL, "" };
 	if (sk_device_open(path, false, false, dev) < 0)
-		return "cannot be read: restore it, or delete its entry in the known volumes";
-	if ((*dev)->token_id < 0 || !sk_apqn_list_overlap(&(*dev)->token.apqns, apqns))
-		return NULL;
+		o->why = "cannot be read: restore it, or delete its entry in the known volumes";
+	else if ((*dev)->token_id < 0 || !sk_apqn_list_overlap(&(*dev)->token.apqns, apqns))
+		return false;
+	if (o->why)
+		return true;
 	r = sk_hsm_open(hsm_dir, &(*dev)->token.apqns, &hsm);
 	if (!r)
 		r = sk_key_state_get(hsm, &(*dev)->token, &st);
 	sk_hsm_close(hsm);
 	if (r < 0)
-		return "its key state cannot be read";
-	if (st.next == SK_NEXT_STAGED)
-		return "not staged: run 'securekey-cryptsetup reencipher DEVICE --staged'";
-	if (st.next == SK_NEXT_COMPLETE)
-		return "the previous re-encipher is not completed: run 'securekey-cryptsetup "
-		       "reencipher DEVICE --complete', then --staged";
-	if (st.next == SK_NEXT_IN_PLACE)
-		return "still under the OLD master key: run 'securekey-cryptsetup reencipher DEVICE "
-		       "--in-place', then --staged";
-	return NULL;
+		o->why = "its key state cannot be read";
+	else if (st.next == SK_NEXT_STAGED)
+		*o = (struct obstacle){ "not staged", "--staged", "" };
+	else if (st.next == SK_NEXT_COMPLETE)
+		*o = (struct obstacle){ "the previous re-encipher is not completed", "--complete",
+					", then --staged" };
+	else if (st.next == SK_NEXT_IN_PLACE)
+		*o = (struct obstacle){ "still under the OLD master key", "--in-place",
+					", then --staged" };
+	return o->why != NULL;
+}
+
+static void report(const char *path, const struct sk_device *dev, const struct obstacle *o,
+		   bool force)
+{
+	enum sk_log_level level = force ? SK_LOG_WARN : SK_LOG_ERROR;
+	const char *uuid = dev ? dev->uuid : "?";
+
+	if (o->step)
+		sk_log(level, "%s (UUID %s): %s: run 'securekey-cryptsetup reencipher %s %s'%s",
+		       path, uuid, o->why, path, o->step, o->then);
+	else
+		sk_log(level, "%s (UUID %s): %s", path, uuid, o->why);
 }
 
 int sk_set_interlock(const char *hsm_dir, const struct sk_apqn_list *apqns, bool force)
@@ -48,12 +71,11 @@ int sk_set_interlock(const char *hsm_dir, const struct sk_apqn_list *apqns, bool
 
 	for (size_t i = 0; !r && i < count; i++) {
 		struct sk_device *dev = NULL;
-		const char *why = in_the_way(hsm_dir, apqns, paths[i], &dev);
+		struct obstacle o;
 
-		if (why) {
+		if (in_the_way(hsm_dir, apqns, paths[i], &dev, &o)) {
 			blocked++;
-			sk_log(force ? SK_LOG_WARN : SK_LOG_ERROR, "%s (UUID %s): %s", paths[i],
-			       dev ? dev->uuid : "?", why);
+			report(paths[i], dev, &o, force);
 		}
 		sk_device_close(dev);
 	}

@@ -105,7 +105,7 @@ set_interlock_body()
 	new_mk n1
 	atf_check -s exit:0 -o ignore -e ignore "$CR" reencipher a --staged --key-file pass
 	# b is not staged: named, with the command; nothing changes
-	SK_EXIT=1 refused "$PWD/b \(UUID $(cryptsetup luksUUID b)\): not staged: run 'securekey-cryptsetup reencipher DEVICE --staged'" \
+	SK_EXIT=1 refused "$PWD/b \(UUID $(cryptsetup luksUUID b)\): not staged: run 'securekey-cryptsetup reencipher $PWD/b --staged'\$" \
 		"$SECUREKEY" hsm set --apqns "$APQNS"
 	atf_check -s exit:1 -o empty -e match:"hsm set refused: 1 known volume bound to these APQNs is not staged" \
 		-e not-match:"$PWD/a " -e not-match:"other" "$SECUREKEY" hsm set --apqns "$APQNS"
