@@ -421,7 +421,7 @@ configure_refusals_cleanup() { kms_cleanup; }
 atf_test_case identity_key_mk_change cleanup
 identity_key_mk_change_head()
 {
-	atf_set "descr" "the identity key is staged and completed across a master-key change, the KMS working throughout"
+	atf_set "descr" "the identity key is staged and completed across a master-key change, the KMS working throughout; hsm set refuses while it is not staged"
 	kms_head
 }
 identity_key_mk_change_body()
@@ -433,6 +433,11 @@ identity_key_mk_change_body()
 		atf_fail "a plain private key was stored"
 	fi
 	new_mk n1
+	# hsm set would leave the identity key one register behind: refused
+	refused "^KMS identity key $(dirname "$SECUREKEY_CONF")/kms/identity\.skey: not staged: run 'securekey kms reencipher --staged'\$" \
+		"$SECUREKEY" hsm set --apqns "$APQNS"
+	atf_check -s exit:1 -o empty -e match:"^hsm set refused: the KMS identity key is not staged to the NEW master key \(see above\); stage it first, or use --force\$" \
+		"$SECUREKEY" hsm set --apqns "$APQNS"
 	atf_check -s exit:0 -e empty -o match:"staged: enciphered with the NEW master key" \
 		"$SECUREKEY" kms reencipher
 	atf_check -s exit:0 -e empty -o save:status.json "$SECUREKEY" kms status --json

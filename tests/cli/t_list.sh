@@ -120,7 +120,7 @@ set_interlock_body()
 		-e match:"$PWD/a .*not staged" "$SECUREKEY" hsm set --apqns "$APQNS"
 	# --force: warned, set
 	atf_check -s exit:0 -o match:"NEW master key set" \
-		-e match:"--force: setting the NEW master key although 2 known volumes are not staged" \
+		-e match:"--force: setting the NEW master key although 2 known volumes bound to these APQNs are not staged" \
 		"$SECUREKEY" hsm set --apqns "$APQNS" --force
 	# a known volume that is gone is in the way until its entry is deleted
 	new_mk n3
