@@ -13,6 +13,16 @@ SK_BUILDDIR=@abs_top_builddir@
 . @abs_top_srcdir@/tests/cli/common.sh
 . @abs_top_srcdir@/tests/cli/devices.sh
 
+# split_command PROG WORD1 WORD2: group and cmd of a command line's first
+# words ("securekey hsm set": hsm and set; "securekey rotate": none and rotate).
+split_command()
+{
+	case "$1 $2" in
+	"securekey hsm" | "securekey kms") group=$2 cmd=$3 ;;
+	*) group="" cmd=$2 ;;
+	esac
+}
+
 # The commands of BINARY ("securekey hsm" lists the hsm ones).
 commands_of() {
 	"$BUILDDIR/$1" $2 --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }'
@@ -191,12 +201,7 @@ token_page_body() {
 	for bin in securekey securekey-cryptsetup; do
 		example_lines "$page" "$bin" >lines.txt
 		while read -r prog word1 word2 rest; do
-			case "$prog $word1" in
-			"securekey hsm" | "securekey kms")
-				group=$word1 cmd=$word2 ;;
-			*)
-				group="" cmd=$word1 ;;
-			esac
+			split_command "$prog" "$word1" "$word2"
 			commands_of "$prog" "$group" | grep -qx -- "$cmd" ||
 				atf_fail "'$prog ${group:+$group }$cmd' of $page's examples is no command"
 			"$BUILDDIR/$prog" $group "$cmd" --help >cmd-help.txt ||
@@ -214,12 +219,7 @@ token_page_body() {
 		grep -oE 'securekey(-cryptsetup)? [a-z][a-z-]*( [a-z][a-z-]*)?' | sort -u >mentions.txt
 	atf_check -s exit:0 test -s mentions.txt
 	while read -r prog word1 word2; do
-		case "$prog $word1" in
-		"securekey hsm" | "securekey kms")
-			group=$word1 cmd=$word2 ;;
-		*)
-			group="" cmd=$word1 ;;
-		esac
+		split_command "$prog" "$word1" "$word2"
 		commands_of "$prog" "$group" | grep -qx -- "$cmd" ||
 			atf_fail "'$prog ${group:+$group }$cmd' named in $page is no command"
 	done <mentions.txt
