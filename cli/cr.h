@@ -18,23 +18,25 @@ enum {
 	OPT_SECURE_KEY_FILE,
 };
 
-/* Options every securekey-cryptsetup command takes. */
-#define CR_COMMON_OPTIONS                                                   \
-	CLI_COMMON_OPTIONS,                                                 \
+/*
+ * Options of the commands gated by a passphrase (enroll, reencipher, setkey,
+ * remove). --batch-mode is zkey-cryptsetup's; no command here asks for a
+ * confirmation, so scripts written for zkey-cryptsetup keep working.
+ */
+#define CR_PASSPHRASE_OPTIONS                                               \
 	{ "key-file", required_argument, NULL, OPT_KEY_FILE },              \
 	{ "keyfile-offset", required_argument, NULL, OPT_KEYFILE_OFFSET },  \
 	{ "keyfile-size", required_argument, NULL, OPT_KEYFILE_SIZE },      \
 	{ "tries", required_argument, NULL, OPT_TRIES },                    \
-	{ "batch-mode", no_argument, NULL, OPT_BATCH },                     \
-	{ "json", no_argument, NULL, OPT_JSON }
+	{ "batch-mode", no_argument, NULL, OPT_BATCH }
 
-#define CR_COMMON_HELP                                                                 \
+#define CR_PASSPHRASE_HELP                                                             \
 	"  --key-file F      read the passphrase from F ('-': stdin) instead of asking\n" \
-	"  --keyfile-offset N  skip N bytes of the key file\n"                            \
+	"  --keyfile-offset N\n"                                                          \
+	"                    skip N bytes of the key file\n"                              \
 	"  --keyfile-size N  read at most N bytes of the key file\n"                      \
 	"  --tries N         passphrase attempts at the prompt (default 3)\n"            \
-	"  --batch-mode      never ask for confirmation\n"                                \
-	"  --json            print JSON (validate)\n" CLI_COMMON_HELP
+	"  --batch-mode      accepted for zkey-cryptsetup scripts (nothing asks)\n"
 
 struct cr_options {
 	const char *key_file;

@@ -29,7 +29,8 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  --apqns LIST      the APQNs the secure key is bound to\n"
-	"  --kms             register the volume key with the configured KMS\n" CR_COMMON_HELP;
+	"  --kms             register the volume key with the configured KMS\n"
+	CR_PASSPHRASE_HELP CLI_COMMON_HELP;
 
 struct enroll_args {
 	const char *apqns;
@@ -216,7 +217,8 @@ static int enrolled_already(struct sk_device *dev, const struct enroll_args *a)
 int cr_enroll(int argc, char **argv)
 {
 	static const struct option options[] = {
-		CR_COMMON_OPTIONS,
+		CLI_COMMON_OPTIONS,
+		CR_PASSPHRASE_OPTIONS,
 		{ "apqns", required_argument, NULL, OPT_APQNS },
 		{ "kms", no_argument, NULL, OPT_KMS },
 		{ NULL, 0, NULL, 0 },

@@ -15,7 +15,7 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  --out FILE        the file to create\n"
-	"  --staged          export the staged secure key\n" CR_COMMON_HELP;
+	"  --staged          export the staged secure key\n" CLI_COMMON_HELP;
 
 struct export_args {
 	const char *out;
@@ -35,7 +35,7 @@ static void handle(int c, const char *arg, void *ctx)
 int cr_export(int argc, char **argv)
 {
 	static const struct option options[] = {
-		CR_COMMON_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ "out", required_argument, NULL, OPT_OUT },
 		{ "staged", no_argument, NULL, OPT_STAGED },
 		{ NULL, 0, NULL, 0 },

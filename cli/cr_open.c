@@ -16,7 +16,7 @@ static const char usage[] =
 	"only check that the token unlocks the device.\n"
 	"\n"
 	"Options:\n"
-	"  --test-passphrase  check only, activate nothing\n" CR_COMMON_HELP;
+	"  --test-passphrase  check only, activate nothing\n" CLI_COMMON_HELP;
 
 static void handle(int c, const char *arg, void *ctx)
 {
@@ -43,7 +43,7 @@ static void report_failure(const char *device, int token_id, bool test_only, int
 int cr_open(int argc, char **argv)
 {
 	static const struct option options[] = {
-		CR_COMMON_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ "test-passphrase", no_argument, NULL, OPT_TEST_PASSPHRASE },
 		{ NULL, 0, NULL, 0 },
 	};

@@ -17,7 +17,8 @@ static const char usage[] =
 	"the passphrase of a passphrase keyslot, which must open the same volume key.\n"
 	"\n"
 	"Options:\n"
-	"  --staged, --in-place, --complete   the step to take\n" CR_COMMON_HELP;
+	"  --staged, --in-place, --complete   the step to take\n"
+	CR_PASSPHRASE_HELP CLI_COMMON_HELP;
 
 static void handle(int c, const char *arg, void *ctx)
 {
@@ -77,7 +78,8 @@ static int reencipher(struct sk_device *dev, enum sk_reencipher_mode mode)
 int cr_reencipher(int argc, char **argv)
 {
 	static const struct option options[] = {
-		CR_COMMON_OPTIONS,
+		CLI_COMMON_OPTIONS,
+		CR_PASSPHRASE_OPTIONS,
 		{ "staged", no_argument, NULL, OPT_STAGED },
 		{ "in-place", no_argument, NULL, OPT_IN_PLACE },
 		{ "complete", no_argument, NULL, OPT_COMPLETE },

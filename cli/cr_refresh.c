@@ -23,7 +23,7 @@ static const char usage[] =
 	"devices, each is refreshed in turn (each with its own KMS connection);\n"
 	"a failure does not stop the others, and the exit status says if any failed.\n"
 	"\n"
-	"Options:\n" CR_COMMON_HELP;
+	"Options:\n" CLI_COMMON_HELP;
 
 static int wrap_into(struct sk_hsm *hsm, struct sk_token *token, const struct sk_secret *vk)
 {
@@ -116,7 +116,7 @@ int cr_refresh_device(const char *path)
 int cr_refresh(int argc, char **argv)
 {
 	static const struct option options[] = {
-		CR_COMMON_OPTIONS,
+		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	char **args;

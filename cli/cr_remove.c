@@ -15,7 +15,7 @@ static const char usage[] =
 	"keyslots are kept. Asks for the passphrase of a passphrase keyslot, so a\n"
 	"device is never left without a way in.\n"
 	"\n"
-	"Options:\n" CR_COMMON_HELP;
+	"Options:\n" CR_PASSPHRASE_HELP CLI_COMMON_HELP;
 
 /*
  * Only a keyslot that opens with the passphrase derived from the volume key
@@ -60,7 +60,8 @@ static int remove_token(struct sk_device *dev)
 int cr_remove(int argc, char **argv)
 {
 	static const struct option options[] = {
-		CR_COMMON_OPTIONS,
+		CLI_COMMON_OPTIONS,
+		CR_PASSPHRASE_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sk_device *dev = NULL;

@@ -18,7 +18,8 @@ static const char usage[] =
 	"dropped. Asks for the passphrase of a passphrase keyslot.\n"
 	"\n"
 	"Options:\n"
-	"  --secure-key-file F  the secure key blob to restore\n" CR_COMMON_HELP;
+	"  --secure-key-file F  the secure key blob to restore\n"
+	CR_PASSPHRASE_HELP CLI_COMMON_HELP;
 
 static void handle(int c, const char *arg, void *ctx)
 {
@@ -76,7 +77,8 @@ static int setkey(struct sk_device *dev, const char *file)
 int cr_setkey(int argc, char **argv)
 {
 	static const struct option options[] = {
-		CR_COMMON_OPTIONS,
+		CLI_COMMON_OPTIONS,
+		CR_PASSPHRASE_OPTIONS,
 		{ "secure-key-file", required_argument, NULL, OPT_SECURE_KEY_FILE },
 		{ NULL, 0, NULL, 0 },
 	};

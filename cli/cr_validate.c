@@ -19,7 +19,8 @@ static const char usage[] =
 	"keyslot must open with it; exits 1 when a check fails. Changes nothing,\n"
 	"needs no passphrase.\n"
 	"\n"
-	"Options:\n" CR_COMMON_HELP;
+	"Options:\n"
+	"  --json            print the result as JSON\n" CLI_COMMON_HELP;
 
 /* A key is checked only when a register holds its master key. */
 enum check { UNCHECKED, VALID, INVALID };
@@ -179,7 +180,8 @@ static void print_text(struct sk_device *dev, const struct sk_key_state *st,
 int cr_validate(int argc, char **argv)
 {
 	static const struct option options[] = {
-		CR_COMMON_OPTIONS,
+		CLI_COMMON_OPTIONS,
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sk_device *dev = NULL;

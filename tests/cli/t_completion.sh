@@ -295,13 +295,14 @@ file_options_body()
 			done <argopts
 		done <lines
 	done
-	# --hsm-dir and --config of 24 command lines, 10 --key-file, 2
-	# --part-file, 2 --out, --secure-key-file, --ca, --cert, --key
-	test "$n" -eq 66 || atf_fail "$n options with a FILE or DIR argument"
+	# --hsm-dir and --config of 24 command lines, 6 --key-file (4 of
+	# securekey-cryptsetup), 2 --part-file, 2 --out, --secure-key-file,
+	# --ca, --cert, --key
+	test "$n" -eq 62 || atf_fail "$n options with a FILE or DIR argument"
 	# an empty word lists the directory
 	COMPLETE_IN=$W/d
 	words other pass1 pass2 sub
-	comp_check want securekey-cryptsetup validate --key-file ""
+	comp_check want securekey-cryptsetup enroll --key-file ""
 	comp_check want securekey hsm generate-part --out ""
 	COMPLETE_IN=$W
 
@@ -323,7 +324,7 @@ file_options_body()
 	words
 	comp_check want securekey hsm init --apqns ""
 	comp_check want securekey rotate --jobs ""
-	comp_check want securekey-cryptsetup validate --tries ""
+	comp_check want securekey-cryptsetup reencipher --tries ""
 	comp_check want securekey-cryptsetup enroll --apqns=0
 }
 
@@ -376,7 +377,7 @@ EOF
 	# options and their arguments are skipped; one DEVICE, but refresh
 	# takes many
 	words "$W/tok.img"
-	comp_check want securekey-cryptsetup --debug export --out x --key-file=y --staged ""
+	comp_check want securekey-cryptsetup --debug setkey --secure-key-file x --key-file=y --tries 2 ""
 	comp_check want securekey-cryptsetup refresh "$W/tok.img" ""
 	help_options securekey-cryptsetup validate >want
 	comp_check want securekey-cryptsetup validate "$W/tok.img" ""

@@ -27,9 +27,16 @@ help_body()
 	atf_check -s exit:0 -o match:"^Usage: securekey-cryptsetup COMMAND DEVICE" \
 		-o match:"^  reencipher " -e empty "$CR" --help
 	atf_check -s exit:0 -o match:"^securekey-cryptsetup [0-9]+\.[0-9]+" -e empty "$CR" --version
-	for cmd in enroll reencipher validate setkey export remove open; do
+	# The passphrase options are in the help of the commands that take
+	# them, and only there.
+	for cmd in enroll reencipher setkey remove; do
 		atf_check -s exit:0 -o match:"^Usage: securekey-cryptsetup $cmd" \
-			-o match:"--key-file F" -e empty "$CR" "$cmd" --help
+			-o match:"--key-file F" -o match:"--tries N" -o not-match:"--json" \
+			-e empty "$CR" "$cmd" --help
+	done
+	for cmd in validate export refresh open; do
+		atf_check -s exit:0 -o match:"^Usage: securekey-cryptsetup $cmd" \
+			-o not-match:"--key-file|--tries|--batch-mode" -e empty "$CR" "$cmd" --help
 	done
 	setup
 	mkimg img
@@ -44,6 +51,9 @@ help_body()
 	refused "not a valid number" "$CR" reencipher img --key-file pass --keyfile-size x
 	refused "not a valid number" "$CR" reencipher img --tries 0
 	refused "unrecognized option|invalid option" "$CR" validate img --frobnicate
+	refused "unrecognized option|invalid option" "$CR" validate img --key-file pass
+	refused "unrecognized option|invalid option" "$CR" open img --test-passphrase --tries 2
+	refused "unrecognized option|invalid option" "$CR" enroll img --apqns "$APQNS" --key-file pass --json
 	# The usage error wins over a missing device.
 	refused "expected DEVICE" "$CR" reencipher
 	atf_check -s exit:2 -o match:"^Usage: securekey-cryptsetup" "$CR"
@@ -543,19 +553,20 @@ not_luks2_body()
 	mkimg luks1.img luks1
 	truncate -s 4M plain.img
 	mkdir adir
-	for cmd in "enroll @ --apqns $APQNS" "reencipher @" "validate @" "validate @ --json" "setkey @" \
-		"export @ --out x.skey" "remove @" "open @ --test-passphrase"; do
+	for cmd in "enroll @ --apqns $APQNS --key-file pass" "reencipher @ --key-file pass" "validate @" \
+		"validate @ --json" "setkey @ --key-file pass" "export @ --out x.skey" \
+		"remove @ --key-file pass" "open @ --test-passphrase"; do
 		set -- $(echo "$cmd" | sed 's/@/luks1.img/')
 		refused "^luks1\.img is a LUKS1 device; securekey needs LUKS2 \('cryptsetup convert --type luks2'\)\$" \
-			"$CR" "$@" --key-file pass
+			"$CR" "$@"
 		set -- $(echo "$cmd" | sed 's/@/plain.img/')
 		refused "^plain\.img is not a LUKS device \(or its header is damaged\)\$" \
-			"$CR" "$@" --key-file pass
+			"$CR" "$@"
 		set -- $(echo "$cmd" | sed 's/@/missing.img/')
 		refused "^cannot open missing\.img: No such file or directory\$" \
-			"$CR" "$@" --key-file pass
+			"$CR" "$@"
 		set -- $(echo "$cmd" | sed 's/@/adir/')
-		refused "^adir is neither a block device nor an image file\$" "$CR" "$@" --key-file pass
+		refused "^adir is neither a block device nor an image file\$" "$CR" "$@"
 	done
 	# One line each, nothing from libcryptsetup around it.
 	atf_check -s exit:1 -o empty -e inline:"luks1.img is a LUKS1 device; securekey needs LUKS2 ('cryptsetup convert --type luks2')\n" \
