@@ -59,20 +59,33 @@ static int open_hsm(const struct sk_config *cfg, const struct sk_token *token,
 	return r;
 }
 
+/* @vk must be this device's volume key; freed and refused when it is not. */
+static int verify_volume_key(struct crypt_device *cd, const char *what, struct sk_secret **vk)
+{
+	if (crypt_volume_key_verify(cd, (const char *)(*vk)->data, (*vk)->len) >= 0)
+		return 0;
+	sk_err("%s: the %s does not hold this device's volume key", crypt_get_device_name(cd),
+	       what);
+	sk_secret_free(*vk);
+	*vk = NULL;
+	return -EPERM;
+}
+
 /* The last resort of the open order; read-only: the header is never written here. */
 static int fetch_from_kms(struct crypt_device *cd, const struct sk_config *cfg,
-			  const struct sk_token *token, struct sk_secret **vk)
+			  const struct sk_token *token, const char *why, struct sk_secret **vk)
 {
 	struct sk_kms *kms = NULL;
 	int r;
 
-	sk_info("%s: no register holds the secure key's master key; fetching volume key %s "
-		"from the KMS",
-		crypt_get_device_name(cd), token->kms.key_id);
+	sk_info("%s: %s; fetching volume key %s from the KMS", crypt_get_device_name(cd), why,
+		token->kms.key_id);
 	r = sk_kms_open(cfg, hsm_dir_override, &kms);
 	if (!r)
 		r = sk_kms_fetch(kms, &token->kms, vk);
 	sk_kms_close(kms);
+	if (!r)
+		r = verify_volume_key(cd, "key fetched from the KMS", vk);
 	if (!r)
 		sk_info("%s: volume key fetched from the KMS; run 'securekey-cryptsetup refresh' "
 			"to store it under the CURRENT master key",
@@ -95,34 +108,109 @@ static bool other_backend(struct crypt_device *cd, struct sk_hsm *hsm,
 	return true;
 }
 
-static int unwrap_token(struct crypt_device *cd, const struct sk_token *token,
-			struct sk_secret **vk)
+static int unwrap_verified(struct crypt_device *cd, struct sk_hsm *hsm,
+			   const struct sk_token_key *key, const char *path, struct sk_secret **vk)
 {
+	int r = sk_hsm_unwrap(hsm, key->blob, key->blob_len, vk, NULL);
+
+	if (r < 0)
+		sk_err("%s: the %s does not unwrap (see above)", crypt_get_device_name(cd), path);
+	else
+		r = verify_volume_key(cd, path, vk);
+	if (!r)
+		sk_verbose("unlocking with the %s", path);
+	return r;
+}
+
+/* How the log names a key a register holds, as sk_key_state_pick does. */
+static const char *key_path(bool staged, enum sk_mk_register reg)
+{
+	static const char *const names[2][SK_REG_COUNT] = {
+		{ "secure key under the OLD master key", "secure key under the CURRENT master key",
+		  "secure key under the NEW master key" },
+		{ "staged secure key under the OLD master key",
+		  "staged secure key under the CURRENT master key",
+		  "staged secure key under the NEW master key" },
+	};
+
+	return names[staged][reg];
+}
+
+/*
+ * The key that a register holds besides @first, for when @first fails: a
+ * damaged blob or a wrong key must not lock out a device whose other key
+ * still opens it. NULL when there is none.
+ */
+static const struct sk_token_key *second_choice(const struct sk_token *token,
+						 const struct sk_key_state *st,
+						 const struct sk_token_key *first, const char **path)
+{
+	if (first == &token->current && st->staged_found) {
+		*path = key_path(true, st->staged_reg);
+		return &token->staged;
+	}
+	if (first == &token->staged && st->current_found) {
+		*path = key_path(false, st->current_reg);
+		return &token->current;
+	}
+	return NULL;
+}
+
+/*
+ * The HSM's part of the open order. Returns 0 with @vk, or -errno with @why
+ * saying why the KMS is the way left.
+ */
+static int unwrap_with_hsm(struct crypt_device *cd, const struct sk_config *cfg,
+			   const struct sk_token *token, struct sk_secret **vk, const char **why)
+{
+	const struct sk_token_key *first, *second;
+	const char *path = NULL, *path2 = NULL;
 	struct sk_hsm *hsm = NULL;
 	struct sk_key_state st;
-	struct sk_config cfg;
-	const struct sk_token_key *key = NULL;
-	const char *path = NULL;
-	int r = sk_config_load(&cfg);
+	int r = open_hsm(cfg, token, &hsm);
 
-	if (!r)
-		r = open_hsm(&cfg, token, &hsm);
+	*why = "the HSM cannot be used (see above)";
 	if (!r)
 		r = sk_key_state_get(hsm, token, &st);
-	if (!r && !(key = sk_key_state_pick(token, &st, &path)) && !token->has_kms) {
-		if (!other_backend(cd, hsm, &token->current))
+	if (r < 0)
+		goto out;
+	first = sk_key_state_pick(token, &st, &path);
+	if (!first) {
+		*why = "no register holds the secure key's master key";
+		if (!token->has_kms && !other_backend(cd, hsm, &token->current))
 			sk_err("%s: the secure key is enciphered with a master key in no register "
 			       "of its APQNs",
 			       crypt_get_device_name(cd));
 		r = -EPERM;
+		goto out;
 	}
-	if (!r && key)
-		r = sk_hsm_unwrap(hsm, key->blob, key->blob_len, vk, NULL);
-	if (!r && key)
-		sk_verbose("unlocking with the %s", path);
+	r = unwrap_verified(cd, hsm, first, path, vk);
+	second = r < 0 ? second_choice(token, &st, first, &path2) : NULL;
+	if (second) {
+		r = unwrap_verified(cd, hsm, second, path2, vk);
+		if (!r)
+			sk_warn("%s: unlocked with the %s instead; check the token with "
+				"'securekey-cryptsetup validate'",
+				crypt_get_device_name(cd), path2);
+	}
+	*why = "no secure key of the token unlocks the device";
+out:
 	sk_hsm_close(hsm);
-	if (!r && !key)
-		r = fetch_from_kms(cd, &cfg, token, vk);
+	return r;
+}
+
+static int unwrap_token(struct crypt_device *cd, const struct sk_token *token,
+			struct sk_secret **vk)
+{
+	struct sk_config cfg;
+	const char *why = NULL;
+	int r = sk_config_load(&cfg);
+
+	if (r < 0)
+		return r;
+	r = unwrap_with_hsm(cd, &cfg, token, vk, &why);
+	if (r < 0 && r != -ENOMEM && token->has_kms)
+		r = fetch_from_kms(cd, &cfg, token, why, vk);
 	return r;
 }
 
@@ -143,11 +231,6 @@ int sk_handler_open(struct crypt_device *cd, int token_id, char **buffer, size_t
 	if (r >= 0) {
 		r = unwrap_token(cd, &token, &vk);
 		sk_token_free(&token);
-	}
-	if (r >= 0 && crypt_volume_key_verify(cd, (const char *)vk->data, vk->len) < 0) {
-		sk_err("%s: the secure key does not hold this device's volume key",
-		       crypt_get_device_name(cd));
-		r = -EPERM;
 	}
 	if (r >= 0)
 		r = sk_keyslot_passphrase(vk, &pass);

@@ -242,6 +242,26 @@ token_json()
 	cryptsetup token export --token-id "${2:-0}" "$1"
 }
 
+# flip_key IMG [staged]: one bit of the ciphertext of IMG's secure key (or
+# of its staged one) flipped, as a damaged sector or a bad copy would; the
+# token is put back as token 0 with its keyslot. The JSON still parses,
+# only the HSM can tell.
+flip_key()
+{
+	token_json "$1" | "$PYTHON" -c '
+import base64, json, sys
+t = json.load(sys.stdin)
+k = t["staged"] if sys.argv[1] == "staged" else t
+blob = bytearray(base64.b64decode(k["secure_key"]))
+blob[40] ^= 1
+k["secure_key"] = base64.b64encode(bytes(blob)).decode()
+print(json.dumps(t, separators=(",", ":")))' "${2:-current}" >"$1.flipped.json"
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup token remove --token-id 0 "$1"
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 \
+		--json-file "$1.flipped.json" "$1"
+	rm -f "$1.flipped.json"
+}
+
 # vk_of IMG FILE: the volume key of IMG into FILE (via the passphrase).
 vk_of()
 {

@@ -818,6 +818,51 @@ EOF
 	done
 }
 
+atf_test_case damaged_key_fallback
+damaged_key_fallback_head()
+{
+	common_head
+	atf_set "descr" "a token whose first key is damaged unlocks with its other key, with a" \
+		"warning and the header untouched; with both damaged the unlock fails naming each"
+}
+damaged_key_fallback_body()
+{
+	setup
+	mkimg img
+	enroll img
+	new_mk n1
+	atf_check -s exit:0 -o match:"staged" -e empty "$CR" reencipher img --staged --key-file pass
+	# The key under CURRENT is damaged: the staged one (under NEW) opens.
+	flip_key img
+	sum=$(sha256sum img)
+	atf_check -s exit:0 -e ignore \
+		-o match:"^# securekey: unlocking with the staged secure key under the NEW master key\$" \
+		-o match:"Trying to open keyslot 1 with token 0 \(type securekey\)" \
+		./pcs open --debug --test-passphrase --token-only --token-type securekey img
+	atf_check -s exit:0 -e ignore \
+		-o match:"securekey: img: unlocked with the staged secure key under the NEW master key instead; check the token with 'securekey-cryptsetup validate'" \
+		./pcs open --test-passphrase --token-only --token-type securekey img
+	atf_check -s exit:0 -o match:"^img: unlocks by token \(keyslot 1\)\.\$" \
+		-e match:"^securekey: img: the secure key under the CURRENT master key does not unwrap \(see above\)\$" \
+		-e match:"^securekey: img: unlocked with the staged secure key under the NEW master key instead" \
+		"$CR" open img --test-passphrase
+	test "$(sha256sum img)" = "$sum" || atf_fail "unlocking with the second key wrote the header"
+	# After the set, the staged key comes first; damaged, the other (under
+	# OLD) opens.
+	atf_check -s exit:0 -o match:"was set" -e empty "$CR" setkey img --key-file pass
+	atf_check -s exit:0 -o match:"staged" -e empty "$CR" reencipher img --staged --key-file pass
+	set_new
+	flip_key img staged
+	atf_check -s exit:0 -e ignore \
+		-o match:"^# securekey: unlocking with the secure key under the OLD master key\$" \
+		./pcs open --debug --test-passphrase --token-only --token-type securekey img
+	# Both damaged, no KMS: refused, each key named, nothing written.
+	flip_key img
+	token_fails img "the secure key under the OLD master key does not unwrap" \
+		"^securekey: img: the secure key under the OLD master key does not unwrap \(see above\)\$"
+	pass_opens img
+}
+
 atf_test_case hsm_unavailable
 hsm_unavailable_head()
 {
@@ -1330,6 +1375,7 @@ atf_init_test_cases()
 	atf_add_test_case luksdump_plugin
 	atf_add_test_case reencipher_changes_only_token
 	atf_add_test_case no_secret_in_output
+	atf_add_test_case damaged_key_fallback
 	# Usage, parsers and the passphrase gate: no HSM backend involved; and
 	# the soft HSM's own directory and files.
 	add_soft_only_cases help wrong_passphrase not_luks2 foreign_tokens two_tokens \

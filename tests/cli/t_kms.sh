@@ -134,7 +134,8 @@ refresh_staged_while_new_cleanup() { kms_cleanup; }
 atf_test_case plugin_fetches_from_kms cleanup
 plugin_fetches_from_kms_head()
 {
-	atf_set "descr" "the plugin unlocks a key under no register from the KMS, read-only"
+	atf_set "descr" "the plugin unlocks a key under no register, or one that does not unwrap," \
+		"from the KMS, read-only"
 	kms_head
 }
 plugin_fetches_from_kms_body()
@@ -151,6 +152,15 @@ plugin_fetches_from_kms_body()
 	atf_check -s exit:0 -o match:"unlocks by token" -e ignore "$CR" open img --test-passphrase
 	test "$(sha256sum img)" = "$sum" || atf_fail "unlocking from the KMS wrote the header"
 	vstate img none - "refresh or setkey"
+	# A key that a register holds but that does not unwrap: the KMS too.
+	mkimg img2
+	enroll img2 --kms
+	flip_key img2
+	sum=$(sha256sum img2)
+	atf_check -s exit:0 -e match:"^securekey: img2: the secure key under the CURRENT master key does not unwrap" \
+		-o match:"^# securekey: img2: no secure key of the token unlocks the device; fetching volume key $(key_id img2) from the KMS" \
+		./pcs open --debug --test-passphrase --token-only --token-type securekey img2
+	test "$(sha256sum img2)" = "$sum" || atf_fail "unlocking from the KMS wrote the header"
 }
 plugin_fetches_from_kms_cleanup() { kms_cleanup; }
 
