@@ -36,6 +36,8 @@ int cli_run_group(const char *group, const struct cli_command *table, int argc, 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		printf("Usage: %s %s COMMAND [OPTIONS]\n\nCommands:\n", cli.program, group);
 		cli_list_commands(table);
+		printf("\nRun '%s %s COMMAND --help' for the options of a command.\n",
+		       cli.program, group);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	return cli_dispatch(table, group, argc - 1, argv + 1);
