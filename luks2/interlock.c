@@ -104,7 +104,7 @@ static int volumes_in_the_way(const char *hsm_dir, const struct sk_apqn_list *ap
 {
 	char **paths = NULL;
 	size_t count = 0;
-	int r = sk_inventory_paths(&paths, &count);
+	int r = sk_inventory_paths_for(apqns, &paths, &count);
 
 	for (size_t i = 0; !r && i < count; i++) {
 		struct sk_device *dev = NULL;

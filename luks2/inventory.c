@@ -98,17 +98,42 @@ static int push(char ***paths, size_t *count, const char *path)
 	return 0;
 }
 
-/* The "path" of one entry file, or NULL when it is not ours. */
-static char *entry_device(const char *dir, const char *name)
+/* Whether the entry's recorded "apqns" share one with @apqns; true when it has none readable. */
+static bool entry_overlaps(json_object *obj, const struct sk_apqn_list *apqns)
+{
+	struct sk_apqn_list recorded = { 0 };
+	json_object *list;
+	size_t n;
+
+	if (!json_object_object_get_ex(obj, "apqns", &list) ||
+	    !json_object_is_type(list, json_type_array) ||
+	    (n = json_object_array_length(list)) == 0 || n > SK_APQN_MAX)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		const char *text = json_object_get_string(json_object_array_get_idx(list, i));
+
+		if (!text || sk_apqn_parse(text, &recorded.items[recorded.count++]) < 0)
+			return true;
+	}
+	return sk_apqn_list_overlap(&recorded, apqns);
+}
+
+/*
+ * The "path" of one entry file, or NULL when it is not ours or (with
+ * @apqns) was recorded with none of @apqns.
+ */
+static char *entry_device(const char *dir, const char *name, const struct sk_apqn_list *apqns)
 {
 	char *file = sk_path_join(dir, name), *path = NULL;
 	json_object *obj = file ? json_object_from_file(file) : NULL, *value;
 
 	if (obj && json_object_object_get_ex(obj, "path", &value) &&
-	    json_object_is_type(value, json_type_string))
-		path = strdup(json_object_get_string(value));
-	else if (file)
+	    json_object_is_type(value, json_type_string)) {
+		if (!apqns || entry_overlaps(obj, apqns))
+			path = strdup(json_object_get_string(value));
+	} else if (file) {
 		sk_warn("ignoring %s: not a known-volume entry", file);
+	}
 	json_object_put(obj);
 	free(file);
 	return path;
@@ -121,6 +146,11 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 
 int sk_inventory_paths(char ***paths, size_t *count)
 {
+	return sk_inventory_paths_for(NULL, paths, count);
+}
+
+int sk_inventory_paths_for(const struct sk_apqn_list *apqns, char ***paths, size_t *count)
+{
 	char *dir = volumes_dir();
 	struct dirent **names = NULL;
 	int n, r = 0;
@@ -132,7 +162,7 @@ int sk_inventory_paths(char ***paths, size_t *count)
 	n = scandir(dir, &names, NULL, by_name);
 	for (int i = 0; i < n; i++) {
 		char *path = names[i]->d_name[0] != '.' && !strchr(names[i]->d_name, '.')
-				     ? entry_device(dir, names[i]->d_name)
+				     ? entry_device(dir, names[i]->d_name, apqns)
 				     : NULL;
 
 		if (path && !r)

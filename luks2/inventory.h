@@ -19,6 +19,12 @@ bool sk_inventory_has(const char *uuid);
 
 /* Paths of the known volumes, sorted by UUID; free with sk_inventory_free. */
 int sk_inventory_paths(char ***paths, size_t *count);
+/*
+ * The same, only those enrolled with one of @apqns (an entry without
+ * readable APQNs counts as such): a volume bound elsewhere is not opened
+ * at all.
+ */
+int sk_inventory_paths_for(const struct sk_apqn_list *apqns, char ***paths, size_t *count);
 /* Block devices libblkid reports as crypto_LUKS. */
 int sk_inventory_scan(char ***paths, size_t *count);
 void sk_inventory_free(char **paths, size_t count);
