@@ -122,20 +122,6 @@ static int unwrap_verified(struct crypt_device *cd, struct sk_hsm *hsm,
 	return r;
 }
 
-/* How the log names a key a register holds, as sk_key_state_pick does. */
-static const char *key_path(bool staged, enum sk_mk_register reg)
-{
-	static const char *const names[2][SK_REG_COUNT] = {
-		{ "secure key under the OLD master key", "secure key under the CURRENT master key",
-		  "secure key under the NEW master key" },
-		{ "staged secure key under the OLD master key",
-		  "staged secure key under the CURRENT master key",
-		  "staged secure key under the NEW master key" },
-	};
-
-	return names[staged][reg];
-}
-
 /*
  * The key that a register holds besides @first, for when @first fails: a
  * damaged blob or a wrong key must not lock out a device whose other key
@@ -146,11 +132,11 @@ static const struct sk_token_key *second_choice(const struct sk_token *token,
 						 const struct sk_token_key *first, const char **path)
 {
 	if (first == &token->current && st->staged_found) {
-		*path = key_path(true, st->staged_reg);
+		*path = sk_key_path(true, st->staged_reg);
 		return &token->staged;
 	}
 	if (first == &token->staged && st->current_found) {
-		*path = key_path(false, st->current_reg);
+		*path = sk_key_path(false, st->current_reg);
 		return &token->current;
 	}
 	return NULL;

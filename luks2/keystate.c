@@ -74,6 +74,19 @@ bool sk_key_state_under_current(const struct sk_key_state *state)
 	return state->current_found && state->current_reg == SK_REG_CURRENT;
 }
 
+const char *sk_key_path(bool staged, enum sk_mk_register reg)
+{
+	static const char *const names[2][SK_REG_COUNT] = {
+		{ "secure key under the OLD master key", "secure key under the CURRENT master key",
+		  "secure key under the NEW master key" },
+		{ "staged secure key under the OLD master key",
+		  "staged secure key under the CURRENT master key",
+		  "staged secure key under the NEW master key" },
+	};
+
+	return names[staged][reg];
+}
+
 const struct sk_token_key *sk_key_state_pick(const struct sk_token *token,
 					     const struct sk_key_state *st, const char **path)
 {
@@ -82,17 +95,13 @@ const struct sk_token_key *sk_key_state_pick(const struct sk_token *token,
 	if (!path)
 		path = &unused;
 	if (sk_key_state_under_current(st))
-		return *path = "secure key under the CURRENT master key", &token->current;
+		return *path = sk_key_path(false, SK_REG_CURRENT), &token->current;
 	if (st->staged_found && st->staged_reg == SK_REG_CURRENT)
 		return *path = "staged secure key (NEW master key was set)", &token->staged;
 	if (st->current_found)
-		return *path = st->current_reg == SK_REG_OLD ? "secure key under the OLD master key"
-							     : "secure key under the NEW master key",
-		       &token->current;
-	/* Two sets without a completion leave the staged key under OLD. */
-	if (st->staged_found && st->staged_reg == SK_REG_OLD)
-		return *path = "staged secure key under the OLD master key", &token->staged;
+		return *path = sk_key_path(false, st->current_reg), &token->current;
+	/* Two sets without a completion leave the staged key under OLD; else it is under NEW. */
 	if (st->staged_found)
-		return *path = "staged secure key under the NEW master key", &token->staged;
+		return *path = sk_key_path(true, st->staged_reg), &token->staged;
 	return NULL;
 }

@@ -34,6 +34,9 @@ const char *sk_next_step_name(enum sk_next_step next);
 /* The secure key is under the CURRENT master key: nothing to refresh. */
 bool sk_key_state_under_current(const struct sk_key_state *state);
 
+/* How the log names a key (@staged or not) under register @reg. */
+const char *sk_key_path(bool staged, enum sk_mk_register reg);
+
 /*
  * DESIGN.md's open order: the key under CURRENT; else the staged key once
  * NEW was set; else whichever key a register still holds. NULL when none

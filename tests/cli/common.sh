@@ -48,6 +48,14 @@ sanitized()
 	ldd "$SK_BUILDDIR/cli/securekey" | grep -q libasan
 }
 
+# commands_of BINARY [GROUP]: the commands that BINARY [GROUP] --help lists
+# ("securekey hsm" lists the hsm ones).
+commands_of()
+{
+	"$SK_BUILDDIR/cli/$1" $2 --help |
+		awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }'
+}
+
 # sk ARGS...: run the securekey binary of this build.
 sk()
 {

@@ -98,13 +98,6 @@ words()
 	fi
 }
 
-# commands_of BINARY [GROUP]: the commands that BINARY [GROUP] --help lists
-# (read as tests/cli/t_manpage.sh reads them).
-commands_of()
-{
-	"$BUILDDIR/$1" $2 --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }'
-}
-
 # is_group BINARY COMMAND: COMMAND has commands of its own (securekey hsm).
 is_group()
 {

@@ -23,11 +23,6 @@ split_command()
 	esac
 }
 
-# The commands of BINARY ("securekey hsm" lists the hsm ones).
-commands_of() {
-	"$BUILDDIR/$1" $2 --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }'
-}
-
 help_options() { # BINARY [SUBCOMMAND-PREFIX...]
 	bin=$1
 	shift
