@@ -171,7 +171,7 @@ int cmd_kms_configure(int argc, char **argv)
 	EVP_PKEY *pkey;
 	int c, code = 0, r;
 
-	if (!current)
+	if (!current || sk_config_check_rewritable(current) < 0)
 		return EXIT_REFUSED;
 	a.cfg = *current;
 	a.cfg.n_servers = 0;

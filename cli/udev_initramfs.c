@@ -17,8 +17,9 @@ static const char files_usage[] =
 	"as SOURCE<TAB>TARGET: the configuration (TARGET is the default path, where\n"
 	"the tools look at boot), the KMS CA, client certificate and identity key,\n"
 	"and the soft HSM's state files, which hold master keys and so carry a third\n"
-	"field, 'secret'. Used by the initramfs-tools hook and the dracut module, so\n"
-	"both install the same pieces.\n"
+	"field, 'secret' (as does a configuration that holds a PKCS#11 PIN). Used by\n"
+	"the initramfs-tools hook and the dracut module, so both install the same\n"
+	"pieces.\n"
 	"\n"
 	"Options:\n" CLI_COMMON_HELP;
 
@@ -95,7 +96,9 @@ int udev_files(int argc, char **argv)
 
 	if (!cfg)
 		return code;
-	if (cfg->exists)
+	if (cfg->exists && cfg->hsm_pin_in_config)
+		printf("%s\t%s\tsecret\n", cfg->path, SK_DEFAULT_CONFIG);
+	else if (cfg->exists)
 		print_pair(cfg->path, SK_DEFAULT_CONFIG);
 	print_pair(cfg->ca, cfg->ca);
 	print_pair(cfg->cert, cfg->cert);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <ini.h>
+#include <openssl/crypto.h>
 
 #include "log.h"
 #include "secfile.h"
@@ -161,6 +162,21 @@ struct line_reader {
 	const char *error;
 };
 
+/*
+ * An [hsm] "pin = VALUE" line never reaches libinih: it is handed
+ * "pin = -" and the value is wiped here; sk_config_read_pin() reads it into
+ * locked memory when the token asks for it.
+ */
+static void pass_line(struct line_reader *rd, char *str, size_t n)
+{
+	if (sk_config_is_pin_line(rd->buf)) {
+		strcpy(str, "pin = -\n");
+		OPENSSL_cleanse(rd->buf, n);
+		return;
+	}
+	memcpy(str, rd->buf, n + 1);
+}
+
 static char *read_line(char *str, int num, void *stream)
 {
 	struct line_reader *rd = stream;
@@ -175,7 +191,7 @@ static char *read_line(char *str, int num, void *stream)
 		rd->error = "NUL byte in the line";
 	if (rd->error)
 		return NULL;
-	memcpy(str, rd->buf, (size_t)n + 1);
+	pass_line(rd, str, (size_t)n);
 	return str;
 }
 
@@ -197,6 +213,10 @@ static int set_hsm(struct sk_config *cfg, const char *name, const char *value, c
 			return -EINVAL;
 		}
 		return copy_value(cfg->hsm_uri, sizeof(cfg->hsm_uri), value, why);
+	}
+	if (!strcmp(name, "pin")) {
+		cfg->hsm_pin_in_config = true;
+		return 0;
 	}
 	if (!strcmp(name, "module") || !strcmp(name, "pin_file")) {
 		if (value[0] != '/') {
@@ -233,8 +253,9 @@ static int finish_hsm(struct sk_config *cfg, const char **why)
 	FILE *out;
 
 	if (!cfg->hsm_pkcs11) {
-		if (cfg->hsm_uri[0] || cfg->hsm_module[0] || cfg->hsm_pin_file[0]) {
-			*why = "[hsm] uri, module and pin_file need backend = pkcs11";
+		if (cfg->hsm_uri[0] || cfg->hsm_module[0] || cfg->hsm_pin_file[0] ||
+		    cfg->hsm_pin_in_config) {
+			*why = "[hsm] uri, module, pin and pin_file need backend = pkcs11";
 			return -EINVAL;
 		}
 		snprintf(cfg->hsm_location, sizeof(cfg->hsm_location), "%s", cfg->hsm_dir);
@@ -242,6 +263,10 @@ static int finish_hsm(struct sk_config *cfg, const char **why)
 	}
 	if (!cfg->hsm_uri[0] || cfg->hsm_dir[0]) {
 		*why = "backend = pkcs11 needs [hsm] uri, and no dir";
+		return -EINVAL;
+	}
+	if (cfg->hsm_pin_file[0] && cfg->hsm_pin_in_config) {
+		*why = "pin and pin_file both give the PIN; keep one";
 		return -EINVAL;
 	}
 	out = fmemopen(cfg->hsm_location, sizeof(cfg->hsm_location), "w");
@@ -253,6 +278,8 @@ static int finish_hsm(struct sk_config *cfg, const char **why)
 		append_query(out, &has_query, "module-path", "", cfg->hsm_module);
 	if (cfg->hsm_pin_file[0])
 		append_query(out, &has_query, "pin-source", "file:", cfg->hsm_pin_file);
+	if (cfg->hsm_pin_in_config)
+		append_query(out, &has_query, "pin-source", SK_CONFIG_PIN_SOURCE, cfg->path);
 	return fclose(out) ? -ENOMEM : 0;
 }
 
@@ -273,13 +300,33 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	return 0;
 }
 
-int sk_config_load(struct sk_config *cfg)
+/* Parse the open file: 0, or the line number of the first error and *@why. */
+static int parse_file(FILE *f, struct sk_config *cfg, const char **why)
 {
 	struct parse_ctx ctx = { .cfg = cfg };
-	struct line_reader reader = { 0 };
-	const char *path = sk_config_path();
+	struct line_reader reader = { .file = f };
+	int line = ini_parse_stream(read_line, &reader, on_entry, &ctx);
+
+	/* The reader stops parsing at its error, so a handler error comes first. */
+	if (reader.error && !line) {
+		line = reader.line;
+		ctx.error = reader.error;
+	}
+	free(reader.buf);
+	*why = ctx.error ? ctx.error : "syntax error";
+	return line;
+}
+
+/*
+ * The stdio buffer is locked memory, wiped when the file is closed: it
+ * holds the whole file, an [hsm] pin too.
+ */
+int sk_config_load(struct sk_config *cfg)
+{
+	struct sk_secret *buffer;
+	const char *path = sk_config_path(), *why = NULL;
 	FILE *f;
-	int line;
+	int line, r = 0;
 
 	*cfg = (struct sk_config){ .timeout = SK_KMS_DEFAULT_TIMEOUT };
 	if (strlen(path) >= sizeof(cfg->path)) {
@@ -287,7 +334,7 @@ int sk_config_load(struct sk_config *cfg)
 		return -ENAMETOOLONG;
 	}
 	strcpy(cfg->path, path);
-	f = fopen(path, "re");
+	f = sk_config_open_locked(path, &buffer);
 	if (!f) {
 		if (errno == ENOENT)
 			return 0;
@@ -295,23 +342,20 @@ int sk_config_load(struct sk_config *cfg)
 		return -errno;
 	}
 	cfg->exists = true;
-	reader.file = f;
-	line = ini_parse_stream(read_line, &reader, on_entry, &ctx);
-	/* The reader stops parsing at its error, so a handler error comes first. */
-	if (reader.error && !line) {
-		line = reader.line;
-		ctx.error = reader.error;
-	}
-	free(reader.buf);
+	line = parse_file(f, cfg, &why);
+	if (!line && cfg->hsm_pin_in_config)
+		r = sk_secfile_check(fileno(f), path, "configuration holding the PKCS#11 PIN");
 	fclose(f);
+	sk_secret_free(buffer);
+	if (r < 0)
+		return r;
 	if (line) {
-		sk_err("%s:%d: %s; fix the line (see securekey.conf(5))", path, line,
-		       ctx.error ? ctx.error : "syntax error");
+		sk_err("%s:%d: %s; fix the line (see securekey.conf(5))", path, line, why);
 		return -EINVAL;
 	}
-	if (finish_hsm(cfg, &ctx.error) < 0) {
+	if (finish_hsm(cfg, &why) < 0) {
 		sk_err("%s: %s; fix the [hsm] section (see securekey.conf(5))", path,
-		       ctx.error ? ctx.error : "out of memory");
+		       why ? why : "out of memory");
 		return -EINVAL;
 	}
 	return 0;
@@ -330,13 +374,25 @@ static void format_protocol(const struct sk_kmip_version *v, char buf[8])
 		snprintf(buf, 8, "%d.%d", v->major % 10, v->minor % 10);
 }
 
+int sk_config_check_rewritable(const struct sk_config *cfg)
+{
+	if (!cfg->hsm_pin_in_config)
+		return 0;
+	sk_err("%s holds the PKCS#11 PIN ([hsm] pin) and is not rewritten, so that the PIN is "
+	       "not copied around; move the PIN to a pin_file first",
+	       cfg->path);
+	return -EPERM;
+}
+
 int sk_config_save(const struct sk_config *cfg)
 {
 	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1], protocol[8], *text = NULL;
 	size_t size = 0;
-	FILE *mem = open_memstream(&text, &size);
-	int r;
+	int r = sk_config_check_rewritable(cfg);
+	FILE *mem = r < 0 ? NULL : open_memstream(&text, &size);
 
+	if (r < 0)
+		return r;
 	if (!mem)
 		return -ENOMEM;
 	fprintf(mem, "# securekey configuration, see securekey.conf(5)\n");

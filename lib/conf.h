@@ -7,6 +7,7 @@
  *   uri = pkcs11:token=securekey        ; pkcs11: the token (RFC 7512)
  *   module = /usr/lib/softhsm/libsofthsm2.so   ; pkcs11: else p11-kit's
  *   pin_file = /etc/securekey/hsm.pin    ; pkcs11: a 0600 file, else a prompt
+ *   pin = 1234                           ; pkcs11: only in a 0600 securekey.conf
  *
  *   [kms]
  *   server = kmip://kms1.example:5696    ; repeat: the first is the primary
@@ -30,6 +31,9 @@
 
 #include "apqn.h"
 #include "kmip.h"
+#include "secmem.h"
+
+#include <stdio.h>
 
 #define SK_DEFAULT_CONFIG "/etc/securekey/securekey.conf"
 #define SK_KMS_MAX_SERVERS 8
@@ -46,6 +50,7 @@ struct sk_config {
 	char hsm_uri[SK_CONFIG_VALUE_MAX + 1];
 	char hsm_module[PATH_MAX];
 	char hsm_pin_file[PATH_MAX];
+	bool hsm_pin_in_config; /* [hsm] pin: the value is read only when a token asks */
 	/* Where sk_hsm_open finds the HSM: the dir, or the URI with module and PIN file. */
 	char hsm_location[PATH_MAX * 4];
 	size_t n_servers;
@@ -67,6 +72,20 @@ int sk_config_load(struct sk_config *cfg);
 /* True when the [kms] section names servers and credentials. */
 bool sk_config_has_kms(const struct sk_config *cfg);
 /* Write @cfg to its path atomically (0644). */
+/*
+ * [hsm] pin: the location's pin-source is SK_CONFIG_PIN_SOURCE + the
+ * file's path. sk_config_read_pin() reads the value (1 to @max bytes) into
+ * locked memory, refusing a file that is not 0600 and the caller's.
+ */
+#define SK_CONFIG_PIN_SOURCE "securekey-conf:"
+int sk_config_read_pin(const char *path, size_t max, struct sk_secret **pin);
+/* True for a "pin = ..." line; its value must not be copied around. */
+bool sk_config_is_pin_line(const char *line);
+/* fopen(@path) with its stdio buffer in locked memory, freed by the caller after fclose. */
+FILE *sk_config_open_locked(const char *path, struct sk_secret **buffer);
+
+/* -EPERM, logged, when rewriting the file would copy an [hsm] pin around. */
+int sk_config_check_rewritable(const struct sk_config *cfg);
 int sk_config_save(const struct sk_config *cfg);
 
 /*

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "lockfile.h"
 #include "log.h"
 #include "p11kit_dl.h"
@@ -181,6 +182,8 @@ static int read_pin(struct sk_p11 *p11, const char *source, struct sk_secret **p
 	char prompt[SK_P11_LABEL_LEN + 40];
 	int r;
 
+	if (source && !strncmp(source, SK_CONFIG_PIN_SOURCE, strlen(SK_CONFIG_PIN_SOURCE)))
+		return sk_config_read_pin(source + strlen(SK_CONFIG_PIN_SOURCE), SK_P11_PIN_MAX, pin);
 	if (source) {
 		if (!strncmp(source, "file:", 5))
 			source += 5;
@@ -195,8 +198,8 @@ static int read_pin(struct sk_p11 *p11, const char *source, struct sk_secret **p
 	snprintf(prompt, sizeof(prompt), "PIN for PKCS#11 token '%s'", p11->label);
 	r = sk_tty_read_secret(prompt, SK_P11_PIN_MAX, pin);
 	if (r == -ENOTTY)
-		sk_err("no PIN for PKCS#11 token '%s': add pin-source=file:PATH to its URI or "
-		       "pin_file to [hsm] of securekey.conf, or run on a terminal",
+		sk_err("no PIN for PKCS#11 token '%s': add pin-source=file:PATH to its URI, or "
+		       "pin_file or pin to [hsm] of securekey.conf, or run on a terminal",
 		       p11->label);
 	return r;
 }

@@ -5,8 +5,9 @@
  *
  *   pkcs11:token=securekey;serial=...?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/securekey/hsm.pin
  *
- * The PIN comes from pin-source (a 0600 file, "file:" or a path), else
- * from the terminal; it is never part of the URI (pin-value is refused).
+ * The PIN comes from pin-source (a 0600 file, "file:" or a path, or
+ * "securekey-conf:PATH" for [hsm] pin in a 0600 securekey.conf), else from
+ * the terminal; it is never part of the URI (pin-value is refused).
  */
 #ifndef SECUREKEY_P11_TOKEN_H
 #define SECUREKEY_P11_TOKEN_H

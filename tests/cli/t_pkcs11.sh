@@ -335,13 +335,61 @@ config_backend_body()
 	printf '[hsm]\nbackend = pkcs11\ndir = /x\nuri = pkcs11:token=a\n' >securekey.conf
 	refused "securekey.conf: backend = pkcs11 needs \[hsm\] uri, and no dir" "$SECUREKEY" hsm status
 	printf '[hsm]\nuri = pkcs11:token=a\n' >securekey.conf
-	refused "uri, module and pin_file need backend = pkcs11" "$SECUREKEY" hsm status
+	refused "uri, module, pin and pin_file need backend = pkcs11" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = hardware\n' >securekey.conf
 	refused "securekey.conf:2: backend must be soft or pkcs11" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = pkcs11\nuri = token=a\n' >securekey.conf
 	refused "securekey.conf:3: uri must be a PKCS#11 URI" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=a\npin_file = pin\n' >securekey.conf
 	refused "securekey.conf:4: module and pin_file must be absolute paths" "$SECUREKEY" hsm status
+}
+
+atf_test_case pin_in_config
+pin_in_config_head()
+{
+	p11_head
+	atf_set "descr" "[hsm] pin in a 0600 securekey.conf logs in (hsm status, enroll, the plugin's unlock); the value never shows in any output, the file is marked secret for the initramfs and not rewritten by kms configure; a config readable by others, pin with pin_file, and a wrong pin are refused with nothing changed"
+}
+pin_in_config_body()
+{
+	setup
+	unset SECUREKEY_HSM_DIR
+	conf() # PIN [more lines]
+	{
+		printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin =  %s \n%s' \
+			"$P11_TOKEN" "$P11_MODULE" "$1" "${2:-}" >securekey.conf
+	}
+	conf "$P11_PIN"
+	chmod 0644 securekey.conf
+	refused "^configuration holding the PKCS#11 PIN $PWD/securekey.conf has mode 0644 .*chmod 0600" \
+		"$SECUREKEY" hsm status
+	chmod 0600 securekey.conf
+	atf_check -s exit:0 -e empty -o save:status.txt \
+		-o match:"^HSM: pkcs11 backend, pkcs11:token=$P11_TOKEN\?module-path=$P11_MODULE&pin-source=securekey-conf:$PWD/securekey.conf\$" \
+		-o match:"CURRENT +valid +- +$MK0" "$SECUREKEY" hsm status
+	mkimg img
+	atf_check -s exit:0 -o save:enroll.txt -e save:enroll.err "$CR" enroll img --key-file pass --apqns "$APQNS" --verbose
+	token_unlocks img "secure key under the CURRENT master key"
+	atf_check -s exit:0 -o save:files.txt -e empty "$SK_BUILDDIR/cli/securekey-udev" files
+	atf_check -s exit:0 -o inline:"$PWD/securekey.conf	/etc/securekey/securekey.conf	secret\n" \
+		grep securekey.conf files.txt
+	refused "holds the PKCS#11 PIN \(\[hsm\] pin\) and is not rewritten.*pin_file" \
+		"$SECUREKEY" kms configure --server kmip://127.0.0.1:1 --ca "$PWD/pass" \
+		--cert "$PWD/pass" --key "$PWD/ik" --apqns "$APQNS"
+	if grep -l -F -- "$P11_PIN" status.txt enroll.txt enroll.err files.txt; then
+		atf_fail "the PIN was printed"
+	fi
+	conf "$P11_PIN" "pin_file = $PWD/hsm/pin
+"
+	refused "securekey.conf: pin and pin_file both give the PIN; keep one" "$SECUREKEY" hsm status
+	conf not-the-pin
+	refused "^img: wrong PIN for PKCS#11 token '$P11_TOKEN' in securekey-conf:$PWD/securekey.conf\$" \
+		"$CR" validate img
+	token_fails img "" "wrong PIN for PKCS#11 token"
+	printf '[hsm]\nbackend = soft\npin = 1\n' >securekey.conf
+	refused "uri, module, pin and pin_file need backend = pkcs11" "$SECUREKEY" hsm status
+	conf "$P11_PIN"
+	vstate img CURRENT - none
 }
 
 atf_init_test_cases()
@@ -354,4 +402,5 @@ atf_init_test_cases()
 	atf_add_test_case parts_refused
 	atf_add_test_case set_cut_short
 	atf_add_test_case config_backend
+	atf_add_test_case pin_in_config
 }

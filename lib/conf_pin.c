@@ -1,0 +1,117 @@
+#include "config.h"
+
+#include "conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "secfile.h"
+
+#define STDIO_BUFFER 4096
+#define LINE_MAX_BYTES 256
+
+static const char *skip_blanks(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+/* The value of "pin = VALUE" (blanks around "=" allowed), else NULL. */
+static const char *pin_value(const char *line)
+{
+	const char *p = skip_blanks(line);
+
+	if (strncmp(p, "pin", 3))
+		return NULL;
+	p = skip_blanks(p + 3);
+	return *p == '=' ? skip_blanks(p + 1) : NULL;
+}
+
+bool sk_config_is_pin_line(const char *line)
+{
+	return pin_value(line) != NULL;
+}
+
+FILE *sk_config_open_locked(const char *path, struct sk_secret **buffer)
+{
+	FILE *f;
+
+	*buffer = sk_secret_new(STDIO_BUFFER);
+	if (!*buffer)
+		return NULL;
+	f = fopen(path, "re");
+	if (f && setvbuf(f, (char *)(*buffer)->data, _IOFBF, STDIO_BUFFER)) {
+		fclose(f);
+		f = NULL;
+		errno = ENOMEM;
+	}
+	if (!f) {
+		int saved = errno;
+
+		sk_secret_free(*buffer);
+		*buffer = NULL;
+		errno = saved;
+	}
+	return f;
+}
+
+/* The value without its line end and trailing blanks, as a secret. */
+static int copy_pin(const char *value, size_t max, const char *path, struct sk_secret **pin)
+{
+	size_t len = strcspn(value, "\r\n");
+
+	while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	if (!len || len > max) {
+		sk_err("%s: [hsm] pin is empty or longer than %zu bytes; fix the line", path, max);
+		return -EINVAL;
+	}
+	*pin = sk_secret_dup(value, len);
+	return *pin ? 0 : -ENOMEM;
+}
+
+static int find_pin(FILE *f, const char *path, size_t max, struct sk_secret *line,
+		    struct sk_secret **pin)
+{
+	char *text = (char *)line->data;
+	bool in_hsm = false;
+
+	while (fgets(text, (int)line->len, f)) {
+		const char *p = skip_blanks(text), *value = pin_value(text);
+
+		if (*p == '[')
+			in_hsm = !strncmp(p, "[hsm]", 5);
+		else if (in_hsm && value)
+			return copy_pin(value, max, path, pin);
+	}
+	sk_err("%s has no pin in its [hsm] section any more; add it again or use pin_file", path);
+	return -ENOENT;
+}
+
+int sk_config_read_pin(const char *path, size_t max, struct sk_secret **pin)
+{
+	struct sk_secret *buffer = NULL, *line = sk_secret_new(LINE_MAX_BYTES);
+	FILE *f = line ? sk_config_open_locked(path, &buffer) : NULL;
+	int r;
+
+	if (!f) {
+		r = line ? -errno : -ENOMEM;
+		if (line)
+			sk_err("cannot read the PKCS#11 PIN from configuration %s: %s", path,
+			       strerror(errno));
+		sk_secret_free(line);
+		return r;
+	}
+	r = sk_secfile_check(fileno(f), path, "configuration holding the PKCS#11 PIN");
+	if (!r)
+		r = find_pin(f, path, max, line, pin);
+	fclose(f);
+	sk_secret_free(buffer);
+	sk_secret_free(line);
+	return r;
+}
