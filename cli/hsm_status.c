@@ -59,6 +59,7 @@ static json_object *token_json(const struct sk_hsm_token_info *t)
 	json_object_object_add(obj, "label", json_object_new_string(t->label));
 	json_object_object_add(obj, "serial", json_object_new_string(t->serial));
 	json_object_object_add(obj, "model", json_object_new_string(t->model));
+	json_object_object_add(obj, "cipher", json_object_new_string(t->cipher));
 	return obj;
 }
 
@@ -113,8 +114,8 @@ static void print_table(const struct sk_hsm *hsm, const struct sk_hsm_status *st
 
 	printf("HSM: %s backend, %s\n", st->backend, sk_hsm_location(hsm));
 	if (st->token.present)
-		printf("Token: '%s', serial %s, %s\nModule: %s\n", st->token.label, st->token.serial,
-		       st->token.model, st->token.module);
+		printf("Token: '%s', serial %s, %s\nModule: %s\nCipher: %s\n", st->token.label,
+		       st->token.serial, st->token.model, st->token.module, st->token.cipher);
 	printf("\n");
 	printf("%-8s %-8s %-17s %-5s %s\n", "APQN", "REGISTER", "STATE", "PARTS", "MKVP");
 	for (size_t i = 0; i < st->count; i++) {

@@ -3,6 +3,7 @@
 #include "blob.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,33 @@ size_t sk_blob_len(const struct sk_key_spec *spec)
 	return SK_BLOB_HEADER_LEN + spec->bits / 8 + SK_BLOB_TAG_LEN;
 }
 
+size_t sk_blob_len_for(enum sk_blob_backend backend, const struct sk_key_spec *spec)
+{
+	size_t plain = spec->bits / 8 + SK_BLOB_KWP_CHECK_LEN;
+
+	/* RFC 5649: the plaintext padded to 8 bytes, plus the 8-byte integrity block. */
+	if (backend == SK_BLOB_PKCS11_KWP)
+		return SK_BLOB_HEADER_LEN + (plain + 7) / 8 * 8 + 8;
+	return sk_blob_len(spec);
+}
+
+int sk_blob_kwp_check(const unsigned char *blob, unsigned char check[SK_BLOB_KWP_CHECK_LEN])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (EVP_Digest(blob, SK_BLOB_HEADER_LEN, digest, &len, EVP_sha256(), NULL) != 1)
+		return -EIO;
+	memcpy(check, digest, SK_BLOB_KWP_CHECK_LEN);
+	return 0;
+}
+
+static bool known_backend(enum sk_blob_backend backend)
+{
+	return backend == SK_BLOB_SOFT || backend == SK_BLOB_PKCS11 ||
+	       backend == SK_BLOB_PKCS11_KWP;
+}
+
 static void write_header(unsigned char *out, const struct sk_blob_header *hdr)
 {
 	memcpy(out, SK_BLOB_MAGIC, 4);
@@ -105,7 +133,9 @@ static int gcm(int encrypt, const unsigned char mk[SK_MK_LEN], const unsigned ch
 
 const char *sk_blob_backend_name(enum sk_blob_backend backend)
 {
-	return backend == SK_BLOB_PKCS11 ? "pkcs11" : backend == SK_BLOB_SOFT ? "soft" : "?";
+	if (backend == SK_BLOB_SOFT)
+		return "soft";
+	return backend == SK_BLOB_PKCS11 || backend == SK_BLOB_PKCS11_KWP ? "pkcs11" : "?";
 }
 
 int sk_blob_frame(enum sk_blob_backend backend, const struct sk_key_spec *spec,
@@ -114,7 +144,7 @@ int sk_blob_frame(enum sk_blob_backend backend, const struct sk_key_spec *spec,
 	struct sk_blob_header hdr = { .version = SK_BLOB_VERSION, .backend = backend,
 				      .key = *spec };
 
-	if (!spec_lookup(spec) || (backend != SK_BLOB_SOFT && backend != SK_BLOB_PKCS11)) {
+	if (!spec_lookup(spec) || !known_backend(backend)) {
 		sk_err("internal error: no blob for this key type or backend");
 		return -EINVAL;
 	}
@@ -123,7 +153,7 @@ int sk_blob_frame(enum sk_blob_backend backend, const struct sk_key_spec *spec,
 		sk_err("cannot get random bytes for a secure key nonce");
 		return -EIO;
 	}
-	*blob = malloc(sk_blob_len(spec));
+	*blob = malloc(sk_blob_len_for(backend, spec));
 	if (!*blob)
 		return -ENOMEM;
 	write_header(*blob, &hdr);
@@ -180,14 +210,13 @@ int sk_blob_parse(const unsigned char *blob, size_t blob_len, struct sk_blob_hea
 		return parse_fail(blob, blob_len, "bad magic");
 	h.version = blob[OFF_VERSION] & 0x0f;
 	h.backend = (enum sk_blob_backend)(blob[OFF_VERSION] >> 4);
-	if (h.version != SK_BLOB_VERSION ||
-	    (h.backend != SK_BLOB_SOFT && h.backend != SK_BLOB_PKCS11))
+	if (h.version != SK_BLOB_VERSION || !known_backend(h.backend))
 		return parse_fail(blob, blob_len, "unsupported format version");
 	h.key.type = (enum sk_key_type)blob[OFF_TYPE];
 	h.key.bits = (unsigned)blob[OFF_BITS] << 8 | blob[OFF_BITS + 1];
 	if (!spec_lookup(&h.key))
 		return parse_fail(blob, blob_len, "unknown key type or size");
-	if (blob_len != sk_blob_len(&h.key))
+	if (blob_len != sk_blob_len_for(h.backend, &h.key))
 		return parse_fail(blob, blob_len, "length does not match its key size");
 	memcpy(h.mkvp, blob + OFF_MKVP, SK_MKVP_LEN);
 	memcpy(h.nonce, blob + OFF_NONCE, SK_BLOB_NONCE_LEN);

@@ -5,8 +5,15 @@
  * AES-256-GCM under the master key, with everything before the ciphertext
  * as associated data, so any change to any byte fails to unwrap. The high
  * nibble of the version byte names the backend that holds the master key
- * (0 soft, 1 pkcs11), so a blob taken to the other backend is refused with
- * a message instead of an MKVP no register holds.
+ * (0 soft, 1 pkcs11, 2 pkcs11 with AES-KWP), so a blob taken to the other
+ * backend is refused with a message instead of an MKVP no register holds.
+ *
+ * Backend 2 is for PKCS#11 modules without CKM_AES_GCM: after the header
+ * comes AES-KWP (RFC 5649, CKM_AES_KEY_WRAP_KWP) of key | check, where
+ * check is the first 8 bytes of SHA-256 of the header. KWP has no
+ * associated data; the check binds the header instead. The payload is
+ * then bits/8 + 16 bytes for every volume key, as with GCM, and up to 7
+ * bytes more for an identity key whose length is not a multiple of 8.
  */
 #ifndef SECUREKEY_BLOB_H
 #define SECUREKEY_BLOB_H
@@ -32,11 +39,13 @@ enum sk_key_type {
 
 #define SK_IDENTITY_MIN_LEN 16
 #define SK_IDENTITY_MAX_LEN 4096
-#define SK_BLOB_IDENTITY_MAX_LEN (SK_BLOB_HEADER_LEN + SK_IDENTITY_MAX_LEN + SK_BLOB_TAG_LEN)
+#define SK_BLOB_KWP_CHECK_LEN 8
+#define SK_BLOB_IDENTITY_MAX_LEN (SK_BLOB_HEADER_LEN + SK_IDENTITY_MAX_LEN + SK_BLOB_TAG_LEN + 7)
 
 enum sk_blob_backend {
 	SK_BLOB_SOFT = 0,
 	SK_BLOB_PKCS11 = 1,
+	SK_BLOB_PKCS11_KWP = 2,
 };
 
 struct sk_key_spec {
@@ -60,17 +69,22 @@ struct sk_blob_header {
 int sk_key_spec_parse(const char *name, struct sk_key_spec *spec);
 /* Name of a valid spec, e.g. "aes-xts-512"; @buf needs 16 bytes. */
 const char *sk_key_spec_name(const struct sk_key_spec *spec, char buf[16]);
+/* The length of an AES-GCM blob (soft, pkcs11). */
 size_t sk_blob_len(const struct sk_key_spec *spec);
+/* The length of a blob of @backend. */
+size_t sk_blob_len_for(enum sk_blob_backend backend, const struct sk_key_spec *spec);
+/* The check a KWP blob wraps behind the key: SHA-256 of its header, cut to 8 bytes. */
+int sk_blob_kwp_check(const unsigned char *blob, unsigned char check[SK_BLOB_KWP_CHECK_LEN]);
 
 /* Encipher @key (spec->bits/8 bytes) under @mk; blob is malloc'd. */
 int sk_blob_seal(const unsigned char mk[SK_MK_LEN], const struct sk_key_spec *spec,
 		 const struct sk_secret *key, unsigned char **blob, size_t *blob_len);
 
-/* "soft" or "pkcs11". */
+/* "soft" or "pkcs11" (both pkcs11 ids). */
 const char *sk_blob_backend_name(enum sk_blob_backend backend);
 
 /*
- * A new blob of sk_blob_len(@spec) bytes (malloc'd) with its header written
+ * A new blob of sk_blob_len_for(@backend, @spec) bytes (malloc'd) with its header written
  * for @backend, @mkvp and a random nonce; the caller (a backend that
  * enciphers inside its HSM) fills ciphertext and tag behind the header.
  */

@@ -54,6 +54,7 @@ struct sk_hsm_token_info {
 	char label[33];
 	char serial[17];
 	char model[50];
+	char cipher[48]; /* what secure keys are enciphered with */
 };
 
 struct sk_hsm_status {

@@ -2,7 +2,8 @@
  * The PKCS#11 backend: master keys are AES-256 key objects on one token,
  * labelled by register (securekey-mk-current, -old, -new, and
  * -new-uncommitted before commit) with their MKVP as CKA_ID; secure keys
- * are enciphered and deciphered inside the token with CKM_AES_GCM, in the
+ * are enciphered and deciphered inside the token with CKM_AES_GCM, or
+ * CKM_AES_KEY_WRAP_KWP where the token has no GCM (p11_seal.c), in the
  * same blob layout as the soft HSM's. The APQN names of the set are kept
  * in a data object: every name refers to this one token.
  *
@@ -24,9 +25,13 @@
 #include "lockfile.h"
 #include "log.h"
 #include "p11_keys.h"
+#include "p11_parts.h"
+#include "p11_seal.h"
 #include "p11_token.h"
 
 #define LABEL_NEW_UNCOMMITTED "securekey-mk-new-uncommitted"
+/* NEW while key parts are loaded: securekey-mk-new-part1 .. -part3. */
+#define LABEL_NEW_PART "securekey-mk-new-part%u"
 #define LABEL_PENDING "securekey-mk-pending"
 #define LABEL_APQNS "securekey-apqns"
 
@@ -38,13 +43,15 @@ static const char *const reg_labels[SK_REG_COUNT] = {
 
 struct p11_register {
 	enum sk_mk_state state;
+	unsigned parts; /* NEW: the key parts XORed into it so far */
 	CK_OBJECT_HANDLE obj;
 	unsigned char mkvp[SK_MKVP_LEN];
 };
 
 struct p11_view {
 	struct p11_register reg[SK_REG_COUNT];
-	bool pending;
+	bool pending;	  /* keys of a generation or a key-part step cut short */
+	bool stale_parts; /* part keys a commit left behind */
 	int lock_fd;
 };
 
@@ -104,15 +111,38 @@ static int read_register(struct sk_p11 *p11, const char *label, enum sk_mk_state
 
 	if (r == -ENOENT)
 		return 0;
-	if (!r)
+	if (!r) {
 		reg->state = present;
+		reg->parts = 0;
+	}
+	return r;
+}
+
+static void part_label(unsigned parts, char label[40])
+{
+	snprintf(label, 40, LABEL_NEW_PART, parts);
+}
+
+/* NEW with key parts loaded: the part key with the most parts. */
+static int read_parts(struct sk_p11 *p11, struct p11_register *reg)
+{
+	char label[40];
+	int r = 0;
+
+	for (unsigned n = SK_MK_MAX_PARTS; !r && n >= 1 && reg->state == SK_MK_EMPTY; n--) {
+		part_label(n, label);
+		r = read_register(p11, label, n < SK_MK_MIN_PARTS ? SK_MK_PARTIAL : SK_MK_FULL_UNCOMMITTED,
+				  reg);
+		if (!r && reg->state != SK_MK_EMPTY)
+			reg->parts = n;
+	}
 	return r;
 }
 
 static int read_view(struct sk_hsm *hsm, struct p11_view *v)
 {
 	struct sk_p11 *p11 = token_of(hsm);
-	CK_OBJECT_HANDLE pending;
+	struct p11_register *new = &v->reg[SK_REG_NEW];
 	int r;
 
 	r = read_register(p11, reg_labels[SK_REG_OLD], SK_MK_VALID, &v->reg[SK_REG_OLD]);
@@ -120,16 +150,19 @@ static int read_view(struct sk_hsm *hsm, struct p11_view *v)
 		r = read_register(p11, reg_labels[SK_REG_CURRENT], SK_MK_VALID,
 				  &v->reg[SK_REG_CURRENT]);
 	if (!r)
-		r = read_register(p11, LABEL_NEW_UNCOMMITTED, SK_MK_FULL_UNCOMMITTED,
-				  &v->reg[SK_REG_NEW]);
+		r = read_parts(p11, new);
+	v->stale_parts = new->parts > 0;
 	if (!r)
-		r = read_register(p11, reg_labels[SK_REG_NEW], SK_MK_COMMITTED, &v->reg[SK_REG_NEW]);
+		r = read_register(p11, LABEL_NEW_UNCOMMITTED, SK_MK_FULL_UNCOMMITTED, new);
+	if (!r)
+		r = read_register(p11, reg_labels[SK_REG_NEW], SK_MK_COMMITTED, new);
+	/* part keys beside a committed or generated NEW: a commit cut short */
+	v->stale_parts = v->stale_parts && !new->parts;
 	if (!r) {
-		r = sk_p11_key_find(p11, LABEL_PENDING, &pending, NULL);
-		v->pending = !r;
-		r = r == -ENOENT ? 0 : r;
+		r = sk_p11_key_count(p11, LABEL_PENDING);
+		v->pending = r > 0;
 	}
-	return r;
+	return r < 0 ? r : 0;
 }
 
 static void view_end(struct p11_view *v)
@@ -161,7 +194,7 @@ static void fill_apqn_status(const struct p11_view *v, const struct sk_apqn *apq
 	out->apqn = *apqn;
 	for (int i = 0; i < SK_REG_COUNT; i++) {
 		out->reg[i].state = v->reg[i].state;
-		out->reg[i].parts = 0;
+		out->reg[i].parts = v->reg[i].parts;
 		out->reg[i].has_mkvp = v->reg[i].state != SK_MK_EMPTY;
 		memcpy(out->reg[i].mkvp, v->reg[i].mkvp, SK_MKVP_LEN);
 	}
@@ -222,6 +255,7 @@ static void fill_token_info(struct sk_hsm *hsm, const struct p11_view *v,
 	struct sk_hsm_token_info *t = &status->token;
 
 	t->present = true;
+	snprintf(t->cipher, sizeof(t->cipher), "%s", sk_p11_seal_describe(p11));
 	snprintf(t->module, sizeof(t->module), "%s", p11->module_path);
 	snprintf(t->label, sizeof(t->label), "%s", p11->label);
 	snprintf(t->serial, sizeof(t->serial), "%s", p11->serial);
@@ -230,9 +264,13 @@ static void fill_token_info(struct sk_hsm *hsm, const struct p11_view *v,
 		snprintf(status->repair, sizeof(status->repair),
 			 "an 'hsm set' was cut short: NEW is committed but there is no CURRENT; "
 			 "--repair makes NEW CURRENT");
+	else if (v->stale_parts)
+		snprintf(status->repair, sizeof(status->repair),
+			 "a commit of key parts was cut short; --repair removes their keys");
 	else if (v->pending)
 		snprintf(status->repair, sizeof(status->repair),
-			 "a master-key generation was cut short; --repair removes its key");
+			 "a master-key generation or key-part step was cut short; --repair removes "
+			 "its key (load that part again)");
 }
 
 static int p11_status(struct sk_hsm *hsm, struct sk_hsm_status *status)
@@ -267,12 +305,12 @@ static int p11_mkvp(struct sk_hsm *hsm, enum sk_mk_register reg, unsigned char m
 static int p11_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk_key_spec *spec,
 		    const struct sk_secret *key, unsigned char **blob, size_t *blob_len)
 {
-	size_t key_len = spec->bits / 8;
+	enum sk_blob_backend backend;
 	unsigned char *out = NULL;
 	struct p11_view v;
 	int r;
 
-	if (!key || key->len != key_len) {
+	if (!key || key->len != spec->bits / 8) {
 		sk_err("internal error: key does not match its key type");
 		return -EINVAL;
 	}
@@ -282,19 +320,20 @@ static int p11_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk
 	r = need_register(hsm, &v, SK_REG_CURRENT);
 	if (!r)
 		r = need_register(hsm, &v, reg);
+	if (!r && sk_p11_seal_backend(token_of(hsm), &backend) < 0)
+		r = sk_p11_seal_unavailable(token_of(hsm));
 	if (!r)
-		r = sk_blob_frame(SK_BLOB_PKCS11, spec, v.reg[reg].mkvp, &out);
+		r = sk_blob_frame(backend, spec, v.reg[reg].mkvp, &out);
 	if (!r)
-		r = sk_p11_gcm(token_of(hsm), v.reg[reg].obj, true, out + SK_BLOB_HEADER_LEN - SK_BLOB_NONCE_LEN,
-			       SK_BLOB_NONCE_LEN, out, SK_BLOB_HEADER_LEN, key->data, key_len,
-			       out + SK_BLOB_HEADER_LEN);
+		r = sk_p11_seal(token_of(hsm), v.reg[reg].obj, key, out,
+				sk_blob_len_for(backend, spec));
 	view_end(&v);
 	if (r < 0) {
 		free(out);
 		return r == -EKEYREJECTED ? -EIO : r;
 	}
 	*blob = out;
-	*blob_len = sk_blob_len(spec);
+	*blob_len = sk_blob_len_for(backend, spec);
 	return 0;
 }
 
@@ -329,7 +368,7 @@ static int check_blob_backend(struct sk_hsm *hsm, const struct sk_blob_header *h
 {
 	char hex[SK_MKVP_HEX_LEN + 1];
 
-	if (hdr->backend == SK_BLOB_PKCS11)
+	if (hdr->backend == SK_BLOB_PKCS11 || hdr->backend == SK_BLOB_PKCS11_KWP)
 		return 0;
 	sk_mkvp_to_hex(hdr->mkvp, hex);
 	sk_err("secure key (MKVP %s) was enciphered by the %s HSM backend, not by PKCS#11 token "
@@ -342,25 +381,15 @@ static int decipher(struct sk_hsm *hsm, const struct p11_view *v, enum sk_mk_reg
 		    const struct sk_blob_header *hdr, const unsigned char *blob, size_t blob_len,
 		    struct sk_secret **key)
 {
-	struct sk_secret *out = sk_secret_new(hdr->key.bits / 8);
 	char hex[SK_MKVP_HEX_LEN + 1];
-	int r;
+	int r = sk_p11_unseal(token_of(hsm), v->reg[reg].obj, hdr, blob, blob_len, key);
 
-	if (!out)
-		return -ENOMEM;
-	r = sk_p11_gcm(token_of(hsm), v->reg[reg].obj, false, hdr->nonce, SK_BLOB_NONCE_LEN, blob,
-		       SK_BLOB_HEADER_LEN, blob + SK_BLOB_HEADER_LEN, blob_len - SK_BLOB_HEADER_LEN,
-		       out->data);
 	if (r == -EKEYREJECTED) {
 		sk_mkvp_to_hex(hdr->mkvp, hex);
 		sk_err("secure key does not verify under master key MKVP %s: it was altered or "
-		       "enciphered with another key",
-		       hex);
+		       "enciphered with another key (%s)",
+		       hex, sk_p11_seal_name(hdr->backend));
 	}
-	if (r < 0)
-		sk_secret_free(out);
-	else
-		*key = out;
 	return r;
 }
 
@@ -403,23 +432,18 @@ static int make_key(struct sk_hsm *hsm, const char *label, unsigned char mkvp[SK
 	return r;
 }
 
-/*
- * Key parts would have to be combined inside the token (C_DeriveKey with
- * CKM_XOR_BASE_AND_DATA); securekey never combines them outside it, where
- * the master key would exist in the clear. Modules with that mechanism are
- * not supported yet either: none could be tested (SoftHSM2 lacks it).
- */
-static int parts_not_supported(struct sk_hsm *hsm)
+/* Key parts are combined inside the token only (p11_parts.h). */
+static int need_parts_support(struct sk_hsm *hsm)
 {
 	struct sk_p11 *p11 = token_of(hsm);
-	bool has_xor = sk_p11_has_mechanism(p11, CKM_XOR_BASE_AND_DATA, CKF_DERIVE);
 
-	sk_err("PKCS#11 token '%s': master keys from key parts are not supported on the pkcs11 "
-	       "backend (%s); generate the master key inside the token instead: 'securekey "
-	       "hsm init' without --part-file, 'securekey hsm generate-new' for NEW",
-	       p11->label,
-	       has_xor ? "securekey combines parts only on the soft HSM" :
-			 "the module has no CKM_XOR_BASE_AND_DATA to combine them inside the token");
+	if (sk_p11_parts_supported(p11))
+		return 0;
+	sk_err("PKCS#11 token '%s' cannot combine key parts: its module has no "
+	       "CKM_XOR_BASE_AND_DATA, and securekey never combines them outside the token; "
+	       "generate the master key inside it instead: 'securekey hsm init' without "
+	       "--part-file, 'securekey hsm generate-new' for NEW",
+	       p11->label);
 	return -EOPNOTSUPP;
 }
 
@@ -453,6 +477,50 @@ static void report(struct sk_hsm *hsm, struct sk_apqn_status *after)
 		fill_apqn_status(&v, &hsm->apqns.items[0], after);
 }
 
+/* Destroy the part keys of fewer than @below parts (all: SK_MK_MAX_PARTS + 1). */
+static int destroy_part_keys(struct sk_p11 *p11, unsigned below)
+{
+	char label[40];
+	int r = 0;
+
+	for (unsigned n = 1; !r && n < below; n++) {
+		part_label(n, label);
+		r = sk_p11_keys_destroy(p11, label);
+	}
+	return r;
+}
+
+/*
+ * XOR @parts into @base (NEW's key of @base_parts parts) or, without a
+ * base, into a first imported part, as a pending key; label it (@final:
+ * @label, else the part key of the new count); then destroy the keys it
+ * replaces. Cut short before the label, 'hsm status --repair' removes the
+ * pending key and the step can run again; after it, the next step (or the
+ * repair) removes the replaced keys.
+ */
+static int combine_parts(struct sk_hsm *hsm, CK_OBJECT_HANDLE base, unsigned base_parts,
+			 struct sk_secret *const *parts, size_t nparts, bool final,
+			 const char *label)
+{
+	struct sk_p11 *p11 = token_of(hsm);
+	unsigned char mkvp[SK_MKVP_LEN];
+	unsigned count = base_parts + (unsigned)nparts;
+	char part_key[40];
+	CK_OBJECT_HANDLE obj;
+	int r;
+
+	if (!final) {
+		part_label(count, part_key);
+		label = part_key;
+	}
+	r = sk_p11_parts_xor(p11, base, parts, nparts, final, LABEL_PENDING, &obj, mkvp);
+	if (!r)
+		r = sk_p11_key_relabel(p11, obj, label, mkvp);
+	if (!r)
+		r = destroy_part_keys(p11, final ? SK_MK_MAX_PARTS + 1 : count);
+	return r;
+}
+
 /* The names are written first: cut short before the key, init can run again. */
 static int p11_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts,
 		    struct sk_apqn_status *after)
@@ -461,9 +529,13 @@ static int p11_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t n
 	unsigned char mkvp[SK_MKVP_LEN];
 	int fd, r;
 
-	(void)parts;
-	if (nparts)
-		return parts_not_supported(hsm);
+	if (nparts && (nparts < SK_MK_MIN_PARTS || nparts > SK_MK_MAX_PARTS)) {
+		sk_err("a master key is made of %d or %d key parts, %zu were given",
+		       SK_MK_MIN_PARTS, SK_MK_MAX_PARTS, nparts);
+		return -EINVAL;
+	}
+	if (nparts && need_parts_support(hsm) < 0)
+		return -EOPNOTSUPP;
 	fd = lock_token(hsm, true);
 	if (fd < 0)
 		return fd;
@@ -472,19 +544,64 @@ static int p11_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t n
 	if (!r)
 		r = sk_p11_data_put(token_of(hsm), LABEL_APQNS, csv);
 	if (!r)
-		r = make_key(hsm, reg_labels[SK_REG_CURRENT], mkvp);
+		r = nparts ? combine_parts(hsm, CK_INVALID_HANDLE, 0, parts, nparts, true,
+					   reg_labels[SK_REG_CURRENT])
+			   : make_key(hsm, reg_labels[SK_REG_CURRENT], mkvp);
 	if (!r)
 		report(hsm, after);
 	sk_lock_release(fd);
 	return r;
 }
 
+static int check_part_loadable(struct sk_hsm *hsm, const struct p11_view *v)
+{
+	const struct p11_register *new = &v->reg[SK_REG_NEW];
+	const char *label = token_of(hsm)->label;
+
+	if (new->state == SK_MK_COMMITTED || (new->state == SK_MK_FULL_UNCOMMITTED && !new->parts)) {
+		sk_err("the NEW register of PKCS#11 token '%s' is %s%s; run 'securekey hsm "
+		       "clear-new' before loading key parts",
+		       label, sk_mk_state_name(new->state),
+		       new->state == SK_MK_COMMITTED ? "" : " with a generated key, not key parts");
+		return -EPERM;
+	}
+	if (new->parts >= SK_MK_MAX_PARTS) {
+		sk_err("the NEW register of PKCS#11 token '%s' already holds %u key parts, the most "
+		       "a master key has; run 'securekey hsm commit'",
+		       label, new->parts);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The part is XORed into NEW's part key, or is NEW's first part. */
 static int p11_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
 			 struct sk_apqn_status *after)
 {
-	(void)part;
-	(void)after;
-	return parts_not_supported(hsm);
+	struct p11_register *new;
+	struct p11_view v;
+	int r;
+
+	if (part->len != SK_MK_PART_LEN) {
+		sk_err("a key part is %d bytes, not %zu", SK_MK_PART_LEN, part->len);
+		return -EINVAL;
+	}
+	r = need_parts_support(hsm);
+	if (!r)
+		r = view_begin(hsm, true, &v);
+	if (r < 0)
+		return r;
+	new = &v.reg[SK_REG_NEW];
+	r = need_register(hsm, &v, SK_REG_CURRENT);
+	if (!r)
+		r = check_part_loadable(hsm, &v);
+	if (!r)
+		r = combine_parts(hsm, new->parts ? new->obj : CK_INVALID_HANDLE, new->parts,
+				  (struct sk_secret *const *)&part, 1, false, NULL);
+	if (!r)
+		report(hsm, after);
+	view_end(&v);
+	return r;
 }
 
 static int p11_generate_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
@@ -510,31 +627,57 @@ static int p11_generate_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
 	return r;
 }
 
-static int p11_commit(struct sk_hsm *hsm, struct sk_apqn_status *after)
+static int check_committable(struct sk_hsm *hsm, const struct p11_view *v)
 {
+	const struct p11_register *new = &v->reg[SK_REG_NEW];
 	const char *label = token_of(hsm)->label;
 	char hex[SK_MKVP_HEX_LEN + 1];
+
+	if (new->state == SK_MK_COMMITTED) {
+		sk_mkvp_to_hex(new->mkvp, hex);
+		sk_err("the NEW register of PKCS#11 token '%s' is already committed (MKVP %s); "
+		       "next: 'securekey hsm set'",
+		       label, hex);
+		return -EPERM;
+	}
+	if (new->state == SK_MK_PARTIAL) {
+		sk_err("the NEW register of PKCS#11 token '%s' holds %u key part; load at least %d "
+		       "key parts with 'securekey hsm load-part' before commit",
+		       label, new->parts, SK_MK_MIN_PARTS);
+		return -EPERM;
+	}
+	if (new->state != SK_MK_FULL_UNCOMMITTED) {
+		sk_err("the NEW register of PKCS#11 token '%s' is empty; run 'securekey hsm "
+		       "generate-new' (or load key parts) before commit",
+		       label);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* A generated NEW is relabelled; key parts are made into a key without CKA_DERIVE. */
+static int p11_commit(struct sk_hsm *hsm, struct sk_apqn_status *after)
+{
+	struct sk_secret *zero = NULL;
+	struct p11_register *new;
 	struct p11_view v;
 	int r = view_begin(hsm, true, &v);
 
 	if (r < 0)
 		return r;
+	new = &v.reg[SK_REG_NEW];
 	r = need_register(hsm, &v, SK_REG_CURRENT);
-	if (!r && v.reg[SK_REG_NEW].state == SK_MK_COMMITTED) {
-		sk_mkvp_to_hex(v.reg[SK_REG_NEW].mkvp, hex);
-		sk_err("the NEW register of PKCS#11 token '%s' is already committed (MKVP %s); "
-		       "next: 'securekey hsm set'",
-		       label, hex);
-		r = -EPERM;
-	} else if (!r && v.reg[SK_REG_NEW].state != SK_MK_FULL_UNCOMMITTED) {
-		sk_err("the NEW register of PKCS#11 token '%s' is empty; run 'securekey hsm "
-		       "generate-new' before commit",
-		       label);
-		r = -EPERM;
-	}
 	if (!r)
-		r = sk_p11_key_relabel(token_of(hsm), v.reg[SK_REG_NEW].obj, reg_labels[SK_REG_NEW],
-				       NULL);
+		r = check_committable(hsm, &v);
+	if (!r && new->parts) {
+		zero = sk_secret_new(SK_MK_PART_LEN);
+		r = zero ? combine_parts(hsm, new->obj, new->parts, &zero, 1, true,
+					 reg_labels[SK_REG_NEW])
+			 : -ENOMEM;
+	} else if (!r) {
+		r = sk_p11_key_relabel(token_of(hsm), new->obj, reg_labels[SK_REG_NEW], NULL);
+	}
+	sk_secret_free(zero);
 	if (!r)
 		report(hsm, after);
 	view_end(&v);
@@ -593,7 +736,9 @@ static int p11_clear_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
 	if (!r)
 		r = destroy_if(p11, LABEL_NEW_UNCOMMITTED);
 	if (!r)
-		r = destroy_if(p11, LABEL_PENDING);
+		r = destroy_part_keys(p11, SK_MK_MAX_PARTS + 1);
+	if (!r)
+		r = sk_p11_keys_destroy(p11, LABEL_PENDING);
 	if (!r)
 		report(hsm, after);
 	view_end(&v);
@@ -608,11 +753,13 @@ static int p11_repair(struct sk_hsm *hsm, struct sk_apqn_status *after)
 	if (r < 0)
 		return r;
 	if (v.pending)
-		r = destroy_if(token_of(hsm), LABEL_PENDING);
+		r = sk_p11_keys_destroy(token_of(hsm), LABEL_PENDING);
+	if (!r && v.stale_parts)
+		r = destroy_part_keys(token_of(hsm), SK_MK_MAX_PARTS + 1);
 	if (!r && set_was_cut_short(&v))
 		r = promote_new(hsm, &v);
 	if (!r)
-		r = v.pending || set_was_cut_short(&v) ? 1 : 0;
+		r = v.pending || v.stale_parts || set_was_cut_short(&v) ? 1 : 0;
 	if (r >= 0)
 		report(hsm, after);
 	view_end(&v);

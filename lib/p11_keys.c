@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "log.h"
+#include "secmem.h"
 
 #define MKVP_LABEL "securekey-mkvp-p11"
 #define MK_BYTES 32
@@ -53,6 +54,30 @@ static int one_object(struct sk_p11 *p11, CK_OBJECT_CLASS class, const char *lab
 	}
 	*obj = found[0];
 	return 0;
+}
+
+int sk_p11_key_count(struct sk_p11 *p11, const char *label)
+{
+	CK_OBJECT_HANDLE found[2];
+	CK_ULONG count = 0;
+	int r = find_objects(p11, CKO_SECRET_KEY, label, found, &count);
+
+	return r < 0 ? r : (int)count;
+}
+
+int sk_p11_keys_destroy(struct sk_p11 *p11, const char *label)
+{
+	CK_OBJECT_HANDLE found[2];
+	CK_ULONG count;
+	int r;
+
+	do {
+		count = 0;
+		r = find_objects(p11, CKO_SECRET_KEY, label, found, &count);
+		for (CK_ULONG i = 0; !r && i < count; i++)
+			r = sk_p11_object_destroy(p11, found[i]);
+	} while (!r && count);
+	return r;
 }
 
 int sk_p11_key_find(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj,
@@ -108,6 +133,11 @@ int sk_p11_key_generate(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE 
 	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "generating an AES-256 master key");
 }
 
+int sk_p11_kcv_mkvp(const unsigned char *kcv, size_t len, unsigned char mkvp[SK_MKVP_LEN])
+{
+	return sk_mkvp_digest(MKVP_LABEL, kcv, len, mkvp);
+}
+
 int sk_p11_key_mkvp(struct sk_p11 *p11, CK_OBJECT_HANDLE obj, unsigned char mkvp[SK_MKVP_LEN])
 {
 	unsigned char zero[16] = { 0 }, kcv[16];
@@ -121,7 +151,7 @@ int sk_p11_key_mkvp(struct sk_p11 *p11, CK_OBJECT_HANDLE obj, unsigned char mkvp
 		rv = m->C_Encrypt(p11->session, zero, sizeof(zero), kcv, &kcv_len);
 	if (rv != CKR_OK)
 		return sk_p11_fail(p11, rv, "computing the MKVP (AES-ECB of a fixed block)");
-	r = sk_mkvp_digest(MKVP_LABEL, kcv, kcv_len, mkvp);
+	r = sk_p11_kcv_mkvp(kcv, kcv_len, mkvp);
 	OPENSSL_cleanse(kcv, sizeof(kcv));
 	return r;
 }
@@ -145,20 +175,29 @@ int sk_p11_object_destroy(struct sk_p11 *p11, CK_OBJECT_HANDLE obj)
 	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "destroying an object");
 }
 
-int sk_p11_key_protection(struct sk_p11 *p11, CK_OBJECT_HANDLE obj, bool *sensitive,
-			  bool *extractable)
+/* A cipher pass of @mech; the output must be @out_len bytes. */
+static int crypt_once(struct sk_p11 *p11, CK_MECHANISM *mech, CK_OBJECT_HANDLE key, bool encrypt,
+		      const unsigned char *in, size_t in_len, unsigned char *out, size_t out_cap,
+		      size_t out_len, const char *what)
 {
-	CK_BBOOL s = CK_FALSE, e = CK_TRUE;
-	CK_ATTRIBUTE attrs[] = {
-		{ CKA_SENSITIVE, &s, sizeof(s) },
-		{ CKA_EXTRACTABLE, &e, sizeof(e) },
-	};
-	CK_RV rv = p11->module->C_GetAttributeValue(p11->session, obj, attrs, 2);
+	CK_FUNCTION_LIST *m = p11->module;
+	CK_ULONG got = out_cap;
+	CK_RV rv = encrypt ? m->C_EncryptInit(p11->session, mech, key)
+			   : m->C_DecryptInit(p11->session, mech, key);
 
+	if (rv == CKR_OK)
+		rv = encrypt ? m->C_Encrypt(p11->session, (unsigned char *)in, in_len, out, &got)
+			     : m->C_Decrypt(p11->session, (unsigned char *)in, in_len, out, &got);
+	if (!encrypt && (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+			 rv == CKR_GENERAL_ERROR))
+		return -EKEYREJECTED;
 	if (rv != CKR_OK)
-		return sk_p11_fail(p11, rv, "reading a key's protection");
-	*sensitive = s == CK_TRUE;
-	*extractable = e == CK_TRUE;
+		return sk_p11_fail(p11, rv, what);
+	if (got != out_len) {
+		sk_err("PKCS#11 token '%s': %s gave %lu bytes, not the %zu expected", p11->label,
+		       what, (unsigned long)got, out_len);
+		return encrypt ? -EIO : -EKEYREJECTED;
+	}
 	return 0;
 }
 
@@ -169,33 +208,37 @@ int sk_p11_gcm(struct sk_p11 *p11, CK_OBJECT_HANDLE key, bool encrypt, const uns
 	CK_GCM_PARAMS params = { (unsigned char *)nonce, nonce_len, nonce_len * 8,
 				 (unsigned char *)aad, aad_len, GCM_TAG_LEN * 8 };
 	CK_MECHANISM mech = { CKM_AES_GCM, &params, sizeof(params) };
-	CK_ULONG out_len = encrypt ? in_len + GCM_TAG_LEN : in_len;
-	CK_FUNCTION_LIST *m = p11->module;
-	CK_RV rv;
+	struct sk_secret *room;
+	int r;
 
-	if (!encrypt && in_len < GCM_TAG_LEN)
+	if (encrypt)
+		return crypt_once(p11, &mech, key, true, in, in_len, out, in_len + GCM_TAG_LEN,
+				  in_len + GCM_TAG_LEN, "AES-GCM encrypt");
+	if (in_len < GCM_TAG_LEN)
 		return -EINVAL;
-	rv = encrypt ? m->C_EncryptInit(p11->session, &mech, key)
-		     : m->C_DecryptInit(p11->session, &mech, key);
-	if (rv == CKR_OK)
-		rv = encrypt ? m->C_Encrypt(p11->session, (unsigned char *)in, in_len, out, &out_len)
-			     : m->C_Decrypt(p11->session, (unsigned char *)in, in_len, out, &out_len);
+	/* Modules want room for the tag too (SoftHSM2 says CKR_BUFFER_TOO_SMALL otherwise). */
+	room = sk_secret_new(in_len);
+	if (!room)
+		return -ENOMEM;
 	/*
 	 * A tag that does not verify is CKR_ENCRYPTED_DATA_INVALID by the
-	 * standard; SoftHSM2 2.6 says CKR_GENERAL_ERROR, so that counts too.
+	 * standard; SoftHSM2 2.6 says CKR_GENERAL_ERROR, so crypt_once counts that too.
 	 */
-	if (!encrypt && (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
-			 rv == CKR_GENERAL_ERROR))
-		return -EKEYREJECTED;
-	if (rv != CKR_OK)
-		return sk_p11_fail(p11, rv, encrypt ? "AES-GCM encrypt" : "AES-GCM decrypt");
-	if (out_len != (encrypt ? in_len + GCM_TAG_LEN : in_len - GCM_TAG_LEN)) {
-		sk_err("PKCS#11 token '%s': AES-GCM gave %lu bytes, not the %zu expected",
-		       p11->label, (unsigned long)out_len,
-		       encrypt ? in_len + GCM_TAG_LEN : in_len - GCM_TAG_LEN);
-		return -EIO;
-	}
-	return 0;
+	r = crypt_once(p11, &mech, key, false, in, in_len, room->data, in_len,
+		       in_len - GCM_TAG_LEN, "AES-GCM decrypt");
+	if (!r)
+		memcpy(out, room->data, in_len - GCM_TAG_LEN);
+	sk_secret_free(room);
+	return r;
+}
+
+int sk_p11_kwp(struct sk_p11 *p11, CK_OBJECT_HANDLE key, bool encrypt, const unsigned char *in,
+	       size_t in_len, unsigned char *out, size_t out_cap, size_t out_len)
+{
+	CK_MECHANISM mech = { CKM_AES_KEY_WRAP_KWP, NULL, 0 };
+
+	return crypt_once(p11, &mech, key, encrypt, in, in_len, out, out_cap, out_len,
+			  encrypt ? "AES-KWP encrypt" : "AES-KWP decrypt");
 }
 
 bool sk_p11_has_mechanism(struct sk_p11 *p11, CK_MECHANISM_TYPE type, CK_FLAGS flags)
@@ -206,11 +249,35 @@ bool sk_p11_has_mechanism(struct sk_p11 *p11, CK_MECHANISM_TYPE type, CK_FLAGS f
 	       (info.flags & flags) == flags;
 }
 
+/*
+ * Some tokens keep no token data objects (NSS's softoken and several HSMs
+ * refuse CKO_DATA with CKA_TOKEN, and make every token key sensitive);
+ * there the value is the CKA_ID of a generic secret that can do nothing
+ * (no encrypt, sign, wrap or derive).
+ */
+static const struct {
+	CK_OBJECT_CLASS class;
+	CK_ATTRIBUTE_TYPE holder;
+} data_kinds[] = { { CKO_DATA, CKA_VALUE }, { CKO_SECRET_KEY, CKA_ID } };
+
+/* The object @label of either kind: 0 and its value's attribute type. */
+static int find_data(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj,
+		     CK_ATTRIBUTE_TYPE *holder)
+{
+	int r = -ENOENT;
+
+	for (size_t i = 0; r == -ENOENT && i < 2; i++) {
+		r = one_object(p11, data_kinds[i].class, label, obj);
+		*holder = data_kinds[i].holder;
+	}
+	return r;
+}
+
 int sk_p11_data_get(struct sk_p11 *p11, const char *label, char *value, size_t size)
 {
 	CK_OBJECT_HANDLE obj;
 	CK_ATTRIBUTE attr = { CKA_VALUE, value, size - 1 };
-	int r = one_object(p11, CKO_DATA, label, &obj);
+	int r = find_data(p11, label, &obj, &attr.type);
 	CK_RV rv;
 
 	if (r < 0)
@@ -222,29 +289,67 @@ int sk_p11_data_get(struct sk_p11 *p11, const char *label, char *value, size_t s
 	return 0;
 }
 
-int sk_p11_data_put(struct sk_p11 *p11, const char *label, const char *value)
+static CK_RV create_data(struct sk_p11 *p11, const char *label, const char *value)
 {
 	CK_OBJECT_CLASS class = CKO_DATA;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &class, sizeof(class) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
-		{ CKA_APPLICATION, DATA_APPLICATION, strlen(DATA_APPLICATION) },
 		{ CKA_VALUE, (void *)value, strlen(value) },
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &yes, sizeof(yes) },
 		{ CKA_MODIFIABLE, &yes, sizeof(yes) },
+		{ CKA_APPLICATION, DATA_APPLICATION, strlen(DATA_APPLICATION) },
 	};
 	CK_OBJECT_HANDLE obj;
-	CK_RV rv;
-	int r = one_object(p11, CKO_DATA, label, &obj);
 
-	if (r == -ENOENT) {
-		rv = p11->module->C_CreateObject(p11->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]),
-						 &obj);
-		return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "creating a data object");
+	return p11->module->C_CreateObject(p11->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]),
+					   &obj);
+}
+
+static CK_RV create_data_key(struct sk_p11 *p11, const char *label, const char *value)
+{
+	CK_OBJECT_CLASS class = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &class, sizeof(class) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_ID, (void *)value, strlen(value) },
+		{ CKA_VALUE, (void *)value, strlen(value) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_MODIFIABLE, &yes, sizeof(yes) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_ENCRYPT, &no, sizeof(no) },
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_WRAP, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+		{ CKA_SIGN, &no, sizeof(no) },
+		{ CKA_VERIFY, &no, sizeof(no) },
+	};
+	CK_OBJECT_HANDLE obj;
+
+	return p11->module->C_CreateObject(p11->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]),
+					   &obj);
+}
+
+int sk_p11_data_put(struct sk_p11 *p11, const char *label, const char *value)
+{
+	CK_ATTRIBUTE attr = { CKA_VALUE, (void *)value, strlen(value) };
+	CK_OBJECT_HANDLE obj;
+	int r = find_data(p11, label, &obj, &attr.type);
+	CK_RV rv;
+
+	if (!r) {
+		rv = p11->module->C_SetAttributeValue(p11->session, obj, &attr, 1);
+		return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "writing a data object");
 	}
-	if (r < 0)
+	if (r != -ENOENT)
 		return r;
-	rv = p11->module->C_SetAttributeValue(p11->session, obj, &tmpl[3], 1);
-	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "writing a data object");
+	rv = create_data(p11, label, value);
+	if (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_TEMPLATE_INCONSISTENT ||
+	    rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		rv = create_data_key(p11, label, value);
+	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "creating a data object");
 }

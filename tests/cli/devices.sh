@@ -242,8 +242,8 @@ token_json()
 	cryptsetup token export --token-id "${2:-0}" "$1"
 }
 
-# flip_key IMG [staged]: one bit of the ciphertext of IMG's secure key (or
-# of its staged one) flipped, as a damaged sector or a bad copy would; the
+# flip_key IMG [current|staged [OFFSET]]: one bit of the ciphertext of IMG's
+# secure key (or of its staged one; or of the byte at OFFSET) flipped, as a damaged sector or a bad copy would; the
 # token is put back as token 0 with its keyslot. The JSON still parses,
 # only the HSM can tell.
 flip_key()
@@ -253,9 +253,9 @@ import base64, json, sys
 t = json.load(sys.stdin)
 k = t["staged"] if sys.argv[1] == "staged" else t
 blob = bytearray(base64.b64decode(k["secure_key"]))
-blob[40] ^= 1
+blob[int(sys.argv[2])] ^= 1
 k["secure_key"] = base64.b64encode(bytes(blob)).decode()
-print(json.dumps(t, separators=(",", ":")))' "${2:-current}" >"$1.flipped.json"
+print(json.dumps(t, separators=(",", ":")))' "${2:-current}" "${3:-40}" >"$1.flipped.json"
 	atf_check -s exit:0 -o ignore -e ignore cryptsetup token remove --token-id 0 "$1"
 	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 \
 		--json-file "$1.flipped.json" "$1"

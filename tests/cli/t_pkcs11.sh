@@ -217,21 +217,21 @@ atf_test_case parts_refused
 parts_refused_head()
 {
 	p11_head
-	atf_set "descr" "key parts: SoftHSM2 cannot XOR them inside the token, so init with parts and load-part are refused with the way out (generate-new), the token unchanged; generate-new, commit, clear-new and the refusals around them"
+	atf_set "descr" "key parts on a module without CKM_XOR_BASE_AND_DATA (SoftHSM2): init with parts and load-part are refused with the way out (generate-new), the token unchanged; generate-new, commit, clear-new and the refusals around them"
 }
 parts_refused_body()
 {
 	p11_token
 	make_part p1
 	make_part p2
-	refused "^PKCS#11 token '$P11_TOKEN': master keys from key parts are not supported on the pkcs11 backend \(the module has no CKM_XOR_BASE_AND_DATA to combine them inside the token\); .*'securekey hsm generate-new' for NEW\$" \
+	refused "^PKCS#11 token '$P11_TOKEN' cannot combine key parts: its module has no CKM_XOR_BASE_AND_DATA, and securekey never combines them outside the token; .*'securekey hsm generate-new' for NEW\$" \
 		"$SECUREKEY" hsm init --apqns "$APQNS" --part-file p1 --part-file p2
 	atf_check -s exit:0 -o match:"\(random\)" -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
 	refused "already holds securekey master keys \(securekey-mk-current\)" \
 		"$SECUREKEY" hsm init --apqns "$APQNS"
-	refused "master keys from key parts are not supported on the pkcs11 backend" \
+	refused "cannot combine key parts: its module has no CKM_XOR_BASE_AND_DATA" \
 		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file p1
-	refused "the NEW register of PKCS#11 token '$P11_TOKEN' is empty; run 'securekey hsm generate-new' before commit" \
+	refused "the NEW register of PKCS#11 token '$P11_TOKEN' is empty; run 'securekey hsm generate-new' \(or load key parts\) before commit" \
 		"$SECUREKEY" hsm commit --apqns "$APQNS"
 	refused "NEW register of PKCS#11 token '$P11_TOKEN' is empty; run 'securekey hsm generate-new' and 'securekey hsm commit'" \
 		"$SECUREKEY" hsm set --apqns "$APQNS" --force
@@ -246,6 +246,87 @@ parts_refused_body()
 	new_mk n1
 	refused "already committed \(MKVP $NEW_MKVP\); next: 'securekey hsm set'" \
 		"$SECUREKEY" hsm commit --apqns "$APQNS"
+}
+
+# p11_mkvp_of_parts PART...: the MKVP the token gives the XOR of the parts:
+# SHA-256("securekey-mkvp-p11" | AES-256-ECB_key(16 zero bytes)), 8 bytes.
+p11_mkvp_of_parts()
+{
+	_key=$("$PYTHON" -c '
+import functools, sys
+parts = [open(f, "rb").read() for f in sys.argv[1:]]
+print(functools.reduce(lambda a, b: bytes(x ^ y for x, y in zip(a, b)), parts).hex())' "$@")
+	{
+		printf 'securekey-mkvp-p11'
+		head -c 16 /dev/zero | openssl enc -aes-256-ecb -nopad -K "$_key"
+	} | sha256sum | cut -c1-16
+}
+
+atf_test_case parts_xor
+parts_xor_head()
+{
+	common_head softhsm2-util pkcs11-tool openssl
+	atf_set "require.files" "$P11_MODULE $P11SHIM"
+	atf_set "descr" "key parts on a module with CKM_XOR_BASE_AND_DATA (SoftHSM2 behind the test shim, which offers it): init from two parts and load-part of three give the MKVP of their XOR, with no part or pending key left; a part loaded twice (cancelling out), a commit with one part and a fourth part are refused with nothing changed; the change of master key runs through; --repair removes keys left by a step cut short"
+}
+parts_xor_body()
+{
+	p11_token
+	export SK_P11SHIM_MODULE=$P11_MODULE SK_P11SHIM_XOR=1
+	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN?module-path=$P11SHIM&pin-source=file:$PWD/hsm/pin"
+	printf 'correct horse battery' >pass
+	chmod 0600 pass
+	for p in a b c d; do make_part "$p"; done
+	atf_check -s exit:0 -o match:"from key parts" -e empty \
+		"$SECUREKEY" hsm init --apqns "$APQNS" --part-file a --part-file b
+	MK0=$(p11_mkvp_of_parts a b)
+	test "$(reg_mkvp CURRENT)" = "$MK0" || atf_fail "CURRENT is $(reg_mkvp CURRENT), not the XOR of the parts ($MK0)"
+	objects >objects.txt
+	atf_check -s exit:0 -o inline:"securekey-apqns -\nsecurekey-mk-current $MK0\n" cat objects.txt
+	make_pcs
+	mkimg img
+	enroll img
+	atf_check -s exit:0 -o match:"NEW register of APQNs $APQNS: partial, 1 of at most 3 parts" -e empty \
+		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file a
+	refused "holds 1 key part; load at least 2 key parts" "$SECUREKEY" hsm commit --apqns "$APQNS"
+	# the XOR is only known inside the token: the key made to check it is
+	# destroyed again, so the token's objects are unchanged (its directory is not)
+	objects >before.txt
+	atf_check -s exit:1 -o empty \
+		-e match:"the key parts cancel each other out \(was one part given twice\?\); nothing was kept" \
+		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file a
+	objects >after.txt
+	cmp -s before.txt after.txt || atf_fail "a refused part changed the token: $(cat after.txt)"
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file c
+	atf_check -s exit:0 -o match:": full-uncommitted, 3 of at most 3 parts" -e empty \
+		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file d
+	refused "already holds 3 key parts, the most a master key has" \
+		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file b
+	NEW_MKVP=$(p11_mkvp_of_parts a c d)
+	atf_check -s exit:0 -o match:"NEW master key committed on APQNs $APQNS \(MKVP $NEW_MKVP\)" \
+		-e empty "$SECUREKEY" hsm commit --apqns "$APQNS"
+	objects >objects.txt
+	atf_check -s exit:0 -o inline:"securekey-apqns -\nsecurekey-mk-current $MK0\nsecurekey-mk-new $NEW_MKVP\n" cat objects.txt
+	atf_check -s exit:0 -o match:"kept as staged" -e empty "$CR" reencipher img --key-file pass
+	set_new
+	atf_check -s exit:0 -o ignore -e empty "$CR" reencipher img --key-file pass
+	vstate img CURRENT - none
+	token_unlocks img "secure key under the CURRENT master key"
+	# keys a step cut short leaves: a pending key, a part key beside a committed NEW
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file b
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file c
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm commit --apqns "$APQNS"
+	atf_check -s exit:0 -o ignore -e ignore $P11TOOL --keygen --key-type AES:32 --label securekey-mk-new-part2 --id 0102030405060708
+	atf_check -s exit:0 -o ignore -e ignore $P11TOOL --keygen --key-type AES:32 --label securekey-mk-pending
+	atf_check -s exit:0 -o match:"cut short; --repair removes" -e empty "$SECUREKEY" hsm status
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm status --repair
+	objects >objects.txt
+	atf_check -s exit:0 -o match:"^securekey-mk-new $(p11_mkvp_of_parts b c)\$" -o not-match:"part|pending" \
+		cat objects.txt
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm clear-new --apqns "$APQNS"
+	export SK_P11SHIM_XOR=0
+	refused "cannot combine key parts: its module has no CKM_XOR_BASE_AND_DATA" \
+		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file a
 }
 
 atf_test_case set_cut_short
@@ -392,6 +473,76 @@ pin_in_config_body()
 	vstate img CURRENT - none
 }
 
+NSS_SOFTOKN=/usr/lib/x86_64-linux-gnu/libsoftokn3.so
+P11SHIM=$SK_BUILDDIR/tests/p11shim/.libs/p11shim.so
+
+# nss_token HIDE: NSS's softoken database token in ./hsm/nss (user PIN in
+# ./hsm/pin), reached through the test shim, which hides the mechanisms in
+# HIDE (hex, comma-separated) as a module without them would.
+nss_token()
+{
+	mkdir -p hsm/nss
+	chmod 0700 hsm
+	printf '%s\n' "$P11_PIN" >hsm/pin
+	chmod 0600 hsm/pin
+	atf_check -s exit:0 -o ignore -e ignore certutil -N -d "sql:$PWD/hsm/nss" -f hsm/pin
+	export SK_P11SHIM_MODULE=$NSS_SOFTOKN
+	export SK_P11SHIM_INIT_ARGS="configdir='sql:$PWD/hsm/nss' certPrefix='' keyPrefix='' secmod='secmod.db' flags="
+	export SK_P11SHIM_HIDE=$1
+	export SECUREKEY_HSM_DIR="pkcs11:token=NSS%20Certificate%20DB?module-path=$P11SHIM&pin-source=file:$PWD/hsm/pin"
+}
+
+# blob_id IMG: the backend id of IMG's secure key (high nibble of byte 4).
+blob_id()
+{
+	token_json "$1" | "$PYTHON" -c '
+import base64, json, sys
+print(base64.b64decode(json.load(sys.stdin)["secure_key"])[4] >> 4)'
+}
+
+atf_test_case kwp_without_gcm
+kwp_without_gcm_head()
+{
+	common_head certutil
+	atf_set "require.files" "$NSS_SOFTOKN $P11SHIM"
+	atf_set "descr" "a token without CKM_AES_GCM (NSS softoken with GCM hidden) enciphers secure keys with CKM_AES_KEY_WRAP_KWP: hsm status says so, the blob carries backend id 2, the plugin unlocks with it through a master-key change, a changed header byte is caught by the wrapped check; with GCM back the KWP key still opens; a token with neither is refused with nothing written"
+}
+kwp_without_gcm_body()
+{
+	printf 'correct horse battery' >pass
+	chmod 0600 pass
+	nss_token 0x1087
+	atf_check -s exit:0 -o match:"\(random\)" -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
+	atf_check -s exit:0 -e empty -o match:"^Token: 'NSS Certificate DB', serial " \
+		-o match:"^Cipher: AES-KWP \(CKM_AES_KEY_WRAP_KWP\)\$" "$SECUREKEY" hsm status
+	MK0=$(reg_mkvp CURRENT)
+	make_pcs
+	mkimg img
+	enroll img
+	test "$(blob_id img)" = 2 || atf_fail "the secure key is not an AES-KWP blob (id $(blob_id img))"
+	token_unlocks img "secure key under the CURRENT master key"
+	new_mk n1
+	atf_check -s exit:0 -o match:"kept as staged" -e empty "$CR" reencipher img --key-file pass
+	set_new
+	token_unlocks img "staged secure key \(NEW master key was set\)"
+	atf_check -s exit:0 -o ignore -e empty "$CR" reencipher img --key-file pass
+	vstate img CURRENT - none
+	test "$(blob_id img)" = 2 || atf_fail "the re-enciphered key is not an AES-KWP blob"
+	token_unlocks img "secure key under the CURRENT master key"
+	cp img good.img
+	flip_key img current 20
+	token_fails img "does not verify under master key MKVP [0-9a-f]+: it was altered or enciphered with another key \(AES-KWP\)"
+	cp good.img img
+	export SK_P11SHIM_HIDE=
+	atf_check -s exit:0 -e empty -o match:"^Cipher: AES-GCM \(CKM_AES_GCM\)\$" "$SECUREKEY" hsm status
+	token_unlocks img "secure key under the CURRENT master key"
+	export SK_P11SHIM_HIDE=0x1087,0x210b
+	atf_check -s exit:0 -e empty -o match:"^Cipher: none " "$SECUREKEY" hsm status
+	mkimg other
+	refused "offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_KWP for C_Encrypt/C_Decrypt" \
+		"$CR" enroll other --apqns "$APQNS" --key-file pass
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case status_and_objects
@@ -400,7 +551,9 @@ atf_init_test_cases()
 	atf_add_test_case token_absent
 	atf_add_test_case object_missing
 	atf_add_test_case parts_refused
+	atf_add_test_case parts_xor
 	atf_add_test_case set_cut_short
 	atf_add_test_case config_backend
 	atf_add_test_case pin_in_config
+	atf_add_test_case kwp_without_gcm
 }

@@ -291,8 +291,11 @@ ATF_TC_BODY(every_bit_flip_fails, tc)
 
 		capture_start();
 		r = sk_blob_parse(copy, blob_len, &hdr);
-		/* bit 36 turns the soft backend's 0x01 into pkcs11's 0x11: it parses */
-		if (byte < 8 && bit != 36) {
+		/*
+		 * bits 36 and 37 turn the soft backend's 0x01 into pkcs11's 0x11
+		 * or 0x21 (AES-KWP, the same length for this key): it parses
+		 */
+		if (byte < 8 && bit != 36 && bit != 37) {
 			ATF_REQUIRE_EQ_MSG(r, -EINVAL, "bit %zu in the framing: parse returned %d",
 					   bit, r);
 		} else {
@@ -415,7 +418,7 @@ ATF_TC_BODY(frame_names_backend, tc)
 	ATF_REQUIRE_EQ(hdr.version, (unsigned)SK_BLOB_VERSION);
 	ATF_REQUIRE(sk_mkvp_equal(hdr.mkvp, mkvp));
 	ATF_REQUIRE_STREQ(sk_blob_backend_name(hdr.backend), "pkcs11");
-	blob[4] = 0x20 | SK_BLOB_VERSION;
+	blob[4] = 0x30 | SK_BLOB_VERSION;
 	ATF_REQUIRE_EQ(sk_blob_parse(blob, len, &hdr), -EINVAL);
 	blob[4] = SK_BLOB_VERSION;
 	ATF_REQUIRE_EQ(sk_blob_parse(blob, len, &hdr), 0);
@@ -423,8 +426,48 @@ ATF_TC_BODY(frame_names_backend, tc)
 	free(blob);
 }
 
+/*
+ * AES-KWP blobs (backend 2): the same length as GCM for every volume key;
+ * an identity key not a multiple of 8 bytes long is padded, and its blob
+ * of GCM length is refused. The check covers every header byte.
+ */
+ATF_TC_WITHOUT_HEAD(kwp_blob_lengths_and_check);
+ATF_TC_BODY(kwp_blob_lengths_and_check, tc)
+{
+	struct sk_key_spec odd = { SK_KEY_IDENTITY, 8 * 121 };
+	unsigned char mkvp[SK_MKVP_LEN] = { 0 }, *blob, check[8], again[8];
+	struct sk_blob_header hdr;
+	size_t len = sk_blob_len_for(SK_BLOB_PKCS11_KWP, &odd);
+
+	for (size_t i = 0; i < N_SPECS; i++) {
+		struct sk_key_spec spec = spec_of(all_specs[i].name);
+
+		ATF_REQUIRE_EQ(sk_blob_len_for(SK_BLOB_PKCS11_KWP, &spec), sk_blob_len(&spec));
+		ATF_REQUIRE_EQ(sk_blob_len_for(SK_BLOB_PKCS11, &spec), sk_blob_len(&spec));
+	}
+	/* 121 + 8 bytes of plaintext pad to 136, plus the 8-byte integrity block */
+	ATF_REQUIRE_EQ(len, (size_t)SK_BLOB_HEADER_LEN + 144);
+	ATF_REQUIRE(len <= SK_BLOB_IDENTITY_MAX_LEN);
+	ATF_REQUIRE_EQ(sk_blob_frame(SK_BLOB_PKCS11_KWP, &odd, mkvp, &blob), 0);
+	memset(blob + SK_BLOB_HEADER_LEN, 0, len - SK_BLOB_HEADER_LEN);
+	ATF_REQUIRE_EQ(blob[4], 0x20 | SK_BLOB_VERSION);
+	ATF_REQUIRE_EQ(sk_blob_parse(blob, len, &hdr), 0);
+	ATF_REQUIRE_EQ(hdr.backend, SK_BLOB_PKCS11_KWP);
+	ATF_REQUIRE_STREQ(sk_blob_backend_name(hdr.backend), "pkcs11");
+	ATF_REQUIRE_EQ(sk_blob_parse(blob, sk_blob_len(&odd), &hdr), -EINVAL);
+	ATF_REQUIRE_EQ(sk_blob_kwp_check(blob, check), 0);
+	for (size_t i = 0; i < SK_BLOB_HEADER_LEN; i++) {
+		blob[i] ^= 0x01;
+		ATF_REQUIRE_EQ(sk_blob_kwp_check(blob, again), 0);
+		ATF_REQUIRE_MSG(memcmp(check, again, sizeof(check)), "byte %zu not covered", i);
+		blob[i] ^= 0x01;
+	}
+	free(blob);
+}
+
 ATF_TP_ADD_TCS(tp)
 {
+	ATF_TP_ADD_TC(tp, kwp_blob_lengths_and_check);
 	ATF_TP_ADD_TC(tp, frame_names_backend);
 	ATF_TP_ADD_TC(tp, key_spec_all_types);
 	ATF_TP_ADD_TC(tp, key_spec_unknown);

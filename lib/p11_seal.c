@@ -1,0 +1,121 @@
+#include "config.h"
+
+#include "p11_seal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+#include "p11_keys.h"
+
+#define CIPHER_FLAGS (CKF_ENCRYPT | CKF_DECRYPT)
+
+int sk_p11_seal_backend(struct sk_p11 *p11, enum sk_blob_backend *backend)
+{
+	if (sk_p11_has_mechanism(p11, CKM_AES_GCM, CIPHER_FLAGS)) {
+		*backend = SK_BLOB_PKCS11;
+		return 0;
+	}
+	if (sk_p11_has_mechanism(p11, CKM_AES_KEY_WRAP_KWP, CIPHER_FLAGS)) {
+		*backend = SK_BLOB_PKCS11_KWP;
+		return 0;
+	}
+	return -EOPNOTSUPP;
+}
+
+int sk_p11_seal_unavailable(const struct sk_p11 *p11)
+{
+	sk_err("PKCS#11 token '%s' offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_KWP for "
+	       "C_Encrypt/C_Decrypt, and securekey enciphers secure keys with one of them; use a "
+	       "module or firmware that has one",
+	       p11->label);
+	return -EOPNOTSUPP;
+}
+
+const char *sk_p11_seal_describe(struct sk_p11 *p11)
+{
+	enum sk_blob_backend backend;
+
+	if (sk_p11_seal_backend(p11, &backend) < 0)
+		return "none (no CKM_AES_GCM or CKM_AES_KEY_WRAP_KWP)";
+	return backend == SK_BLOB_PKCS11_KWP ? "AES-KWP (CKM_AES_KEY_WRAP_KWP)"
+					     : "AES-GCM (CKM_AES_GCM)";
+}
+
+const char *sk_p11_seal_name(enum sk_blob_backend backend)
+{
+	return backend == SK_BLOB_PKCS11_KWP ? "AES-KWP" : "AES-GCM";
+}
+
+/* key | check under KWP: the check stands in for GCM's associated data. */
+static int seal_kwp(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const struct sk_secret *key,
+		    unsigned char *blob, size_t blob_len)
+{
+	struct sk_secret *plain = sk_secret_new(key->len + SK_BLOB_KWP_CHECK_LEN);
+	size_t payload = blob_len - SK_BLOB_HEADER_LEN;
+	int r = plain ? sk_blob_kwp_check(blob, plain->data + key->len) : -ENOMEM;
+
+	if (!r) {
+		memcpy(plain->data, key->data, key->len);
+		r = sk_p11_kwp(p11, mk, true, plain->data, plain->len, blob + SK_BLOB_HEADER_LEN,
+			       payload, payload);
+	}
+	sk_secret_free(plain);
+	return r;
+}
+
+int sk_p11_seal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const struct sk_secret *key,
+		unsigned char *blob, size_t blob_len)
+{
+	struct sk_blob_header hdr;
+	int r = sk_blob_parse(blob, blob_len, &hdr);
+
+	if (r < 0)
+		return r;
+	if (hdr.backend == SK_BLOB_PKCS11_KWP)
+		return seal_kwp(p11, mk, key, blob, blob_len);
+	return sk_p11_gcm(p11, mk, true, hdr.nonce, SK_BLOB_NONCE_LEN, blob, SK_BLOB_HEADER_LEN,
+			  key->data, key->len, blob + SK_BLOB_HEADER_LEN);
+}
+
+static int unseal_kwp(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const unsigned char *blob,
+		      size_t blob_len, struct sk_secret *key)
+{
+	size_t payload = blob_len - SK_BLOB_HEADER_LEN;
+	struct sk_secret *plain = sk_secret_new(payload - 8);
+	unsigned char check[SK_BLOB_KWP_CHECK_LEN];
+	int r = plain ? sk_blob_kwp_check(blob, check) : -ENOMEM;
+
+	if (!r)
+		r = sk_p11_kwp(p11, mk, false, blob + SK_BLOB_HEADER_LEN, payload, plain->data,
+			       plain->len, key->len + SK_BLOB_KWP_CHECK_LEN);
+	if (!r && CRYPTO_memcmp(plain->data + key->len, check, SK_BLOB_KWP_CHECK_LEN))
+		r = -EKEYREJECTED;
+	if (!r)
+		memcpy(key->data, plain->data, key->len);
+	sk_secret_free(plain);
+	return r;
+}
+
+int sk_p11_unseal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const struct sk_blob_header *hdr,
+		  const unsigned char *blob, size_t blob_len, struct sk_secret **key)
+{
+	struct sk_secret *out = sk_secret_new(hdr->key.bits / 8);
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	if (hdr->backend == SK_BLOB_PKCS11_KWP)
+		r = unseal_kwp(p11, mk, blob, blob_len, out);
+	else
+		r = sk_p11_gcm(p11, mk, false, hdr->nonce, SK_BLOB_NONCE_LEN, blob,
+			       SK_BLOB_HEADER_LEN, blob + SK_BLOB_HEADER_LEN,
+			       blob_len - SK_BLOB_HEADER_LEN, out->data);
+	if (r < 0)
+		sk_secret_free(out);
+	else
+		*key = out;
+	return r;
+}
