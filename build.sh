@@ -11,8 +11,9 @@ libcryptsetup-dev libjson-c-dev libssl-dev libblkid-dev \
 libatf-dev atf-sh kyua python3 util-linux cryptsetup-bin \
 libinih-dev libp11-kit-dev openssl python3-pykmip"
 # The pkcs11 backend's tests: SoftHSM2 as the token, OpenSC's pkcs11-tool to
-# look at its objects from outside.
-TEST_DEPS="softhsm2 opensc"
+# look at its objects from outside, NSS's softoken (and certutil to make its
+# database) as a token without CKO_DATA, with AES-GCM hidden by a test shim.
+TEST_DEPS="softhsm2 opensc libnss3 libnss3-tools"
 # Issue 10's tests: bash completion, the Debian package build, and the peers
 # of bench/unlock (clevis with a tang server).
 TEST_DEPS="$TEST_DEPS bash-completion debhelper dh-autoreconf dpkg-dev fakeroot \
