@@ -6,7 +6,8 @@
 #include "reencipher.h"
 
 static const char usage[] =
-	"Usage: securekey-cryptsetup reencipher DEVICE [--staged | --in-place | --complete]\n"
+	"Usage: securekey-cryptsetup reencipher DEVICE\n"
+	"                                        [--staged | --in-place | --complete]\n"
 	"\n"
 	"Re-encipher the secure volume key in the securekey token of DEVICE after a\n"
 	"master-key change. Without an option the next step is chosen:\n"

@@ -16,7 +16,7 @@
 
 static const char usage[] =
 	"Usage: securekey debug wrap   --apqns LIST --out FILE [--register current|new]\n"
-	"                              [--key-type aes-xts-512] [--key-file F]\n"
+	"                              [--key-type aes-xts-512] [--key-file FILE]\n"
 	"       securekey debug unwrap --apqns LIST --in FILE\n"
 	"       securekey debug rewrap --apqns LIST --in FILE [--from REG] [--to REG]\n"
 	"                              [--out FILE]\n"

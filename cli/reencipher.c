@@ -11,7 +11,7 @@
 static const char usage[] =
 	"Usage: securekey reencipher [--all | PATH...] [--apqns AA.DDDD[,...]]\n"
 	"                            [--staged | --complete | --in-place]\n"
-	"                            [--auth=token | --key-file F] [--jobs N] [--json]\n"
+	"                            [--auth=token | --key-file FILE] [--jobs N] [--json]\n"
 	"\n"
 	"Re-encipher the secure volume keys of many LUKS2 devices after a master-key\n"
 	"change, each as 'securekey-cryptsetup reencipher' would: the known volumes\n"

@@ -26,7 +26,7 @@
 
 static const char usage[] =
 	"Usage: securekey rotate --apqns AA.DDDD[,...] [--resume] [--dry-run]\n"
-	"                        [--auth=token | --key-file F] [--jobs N] [--json]\n"
+	"                        [--auth=token | --key-file FILE] [--jobs N] [--json]\n"
 	"\n"
 	"Change the master key of an APQN set in one command, once the NEW master\n"
 	"key is committed with one MKVP on every APQN: stage every known volume\n"

@@ -21,10 +21,10 @@ static const struct cli_command commands[] = {
 
 static void usage(void)
 {
-	printf("Usage: securekey-cryptsetup COMMAND DEVICE [OPTIONS]\n\nCommands:\n");
+	printf("Usage: securekey-cryptsetup COMMAND ARGUMENTS [OPTIONS]\n\nCommands:\n");
 	cli_list_commands(commands);
-	printf("\nRun 'securekey-cryptsetup COMMAND --help' for the options of a command.\n"
-	       "Options:\n" CLI_COMMON_HELP "  -V, --version     print the version\n");
+	printf("\nRun 'securekey-cryptsetup COMMAND --help' for the arguments and options of a\n"
+	       "command.\n\nOptions:\n" CLI_COMMON_HELP "  -V, --version     print the version\n");
 }
 
 /* Work without the plugin installed, as zkey-cryptsetup does. */

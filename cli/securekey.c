@@ -18,7 +18,8 @@ static const struct cli_command commands[] = {
 
 static void usage(void)
 {
-	printf("Usage: securekey [--hsm-dir DIR] [--config FILE] [-v] [--debug] COMMAND [ARGS...]\n"
+	printf("Usage: securekey [--hsm-dir DIR] [--config FILE] [-v] [--debug]\n"
+	       "                 COMMAND [ARGS...]\n"
 	       "\n"
 	       "Commands:\n");
 	cli_list_commands(commands);

@@ -3,12 +3,13 @@
 #include "conf.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <ini.h>
-#include <openssl/crypto.h>
 
 #include "log.h"
 #include "secfile.h"
@@ -156,42 +157,69 @@ struct parse_ctx {
  */
 struct line_reader {
 	FILE *file;
-	char *buf;
-	size_t cap;
+	struct sk_secret *buf; /* locked: a line may hold the PIN */
 	int line;
 	const char *error;
 };
 
+#define READER_LINE_BYTES 256
+
 /*
  * An [hsm] "pin = VALUE" line never reaches libinih: it is handed
- * "pin = -" and the value is wiped here; sk_config_read_pin() reads it into
- * locked memory when the token asks for it.
+ * "pin = -" (or "pin =" when empty, which is refused); the value stays in
+ * locked memory, and sk_config_read_pin() reads it again when the token
+ * asks for it.
  */
-static void pass_line(struct line_reader *rd, char *str, size_t n)
+static void pass_line(const char *line, size_t n, char *str)
 {
-	if (sk_config_is_pin_line(rd->buf)) {
-		strcpy(str, "pin = -\n");
-		OPENSSL_cleanse(rd->buf, n);
-		return;
+	const char *pin = sk_config_pin_value(line);
+
+	if (pin)
+		strcpy(str, pin[strspn(pin, " \t\r\n")] ? "pin = -\n" : "pin =\n");
+	else
+		memcpy(str, line, n + 1);
+}
+
+/* One line into the locked buffer; its length, or -1 at the end of the file. */
+static ssize_t next_line(struct line_reader *rd)
+{
+	char *text = (char *)rd->buf->data;
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(rd->file)) != EOF) {
+		if (n < rd->buf->len - 1)
+			text[n] = (char)c;
+		n++;
+		if (c == '\n')
+			break;
 	}
-	memcpy(str, rd->buf, n + 1);
+	text[n < rd->buf->len - 1 ? n : rd->buf->len - 1] = '\0';
+	return n || c != EOF ? (ssize_t)n : -1;
 }
 
 static char *read_line(char *str, int num, void *stream)
 {
 	struct line_reader *rd = stream;
-	ssize_t n = getline(&rd->buf, &rd->cap, rd->file);
+	ssize_t n;
 
+	if (!rd->buf)
+		rd->buf = sk_secret_new(READER_LINE_BYTES);
+	if (!rd->buf) {
+		rd->error = "out of locked memory";
+		return NULL;
+	}
+	n = next_line(rd);
 	if (n < 0)
 		return NULL;
 	rd->line++;
-	if (n >= num)
+	if (n >= num || (size_t)n >= rd->buf->len - 1)
 		rd->error = "line too long";
-	else if (memchr(rd->buf, '\0', (size_t)n))
+	else if (memchr(rd->buf->data, '\0', (size_t)n))
 		rd->error = "NUL byte in the line";
 	if (rd->error)
 		return NULL;
-	pass_line(rd, str, (size_t)n);
+	pass_line((const char *)rd->buf->data, (size_t)n, str);
 	return str;
 }
 
@@ -216,7 +244,7 @@ static int set_hsm(struct sk_config *cfg, const char *name, const char *value, c
 	}
 	if (!strcmp(name, "pin")) {
 		cfg->hsm_pin_in_config = true;
-		return 0;
+		return *value ? 0 : fail(why, "pin is empty");
 	}
 	if (!strcmp(name, "module") || !strcmp(name, "pin_file")) {
 		if (value[0] != '/') {
@@ -312,9 +340,23 @@ static int parse_file(FILE *f, struct sk_config *cfg, const char **why)
 		line = reader.line;
 		ctx.error = reader.error;
 	}
-	free(reader.buf);
+	sk_secret_free(reader.buf);
 	*why = ctx.error ? ctx.error : "syntax error";
 	return line;
+}
+
+static int check_pin_holder(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0) {
+		sk_err("cannot open configuration %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	r = sk_secfile_check(fd, path, "configuration holding the PKCS#11 PIN");
+	close(fd);
+	return r;
 }
 
 /*
@@ -343,10 +385,11 @@ int sk_config_load(struct sk_config *cfg)
 	}
 	cfg->exists = true;
 	line = parse_file(f, cfg, &why);
-	if (!line && cfg->hsm_pin_in_config)
-		r = sk_secfile_check(fileno(f), path, "configuration holding the PKCS#11 PIN");
 	fclose(f);
 	sk_secret_free(buffer);
+	/* checked once the file is out of memory: the log guard withholds what a secret holds */
+	if (!line && cfg->hsm_pin_in_config)
+		r = check_pin_holder(path);
 	if (r < 0)
 		return r;
 	if (line) {

@@ -7,7 +7,8 @@
  *   uri = pkcs11:token=securekey        ; pkcs11: the token (RFC 7512)
  *   module = /usr/lib/softhsm/libsofthsm2.so   ; pkcs11: else p11-kit's
  *   pin_file = /etc/securekey/hsm.pin    ; pkcs11: a 0600 file, else a prompt
- *   pin = 1234                           ; pkcs11: only in a 0600 securekey.conf
+ *   ; pkcs11, only in a 0600 file: the rest of the line is the PIN
+ *   pin = 1234
  *
  *   [kms]
  *   server = kmip://kms1.example:5696    ; repeat: the first is the primary
@@ -79,8 +80,8 @@ bool sk_config_has_kms(const struct sk_config *cfg);
  */
 #define SK_CONFIG_PIN_SOURCE "securekey-conf:"
 int sk_config_read_pin(const char *path, size_t max, struct sk_secret **pin);
-/* True for a "pin = ..." line; its value must not be copied around. */
-bool sk_config_is_pin_line(const char *line);
+/* The value of a "pin = VALUE" line (blanks around "=" allowed), else NULL. */
+const char *sk_config_pin_value(const char *line);
 /* fopen(@path) with its stdio buffer in locked memory, freed by the caller after fclose. */
 FILE *sk_config_open_locked(const char *path, struct sk_secret **buffer);
 

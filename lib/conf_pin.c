@@ -21,8 +21,7 @@ static const char *skip_blanks(const char *p)
 	return p;
 }
 
-/* The value of "pin = VALUE" (blanks around "=" allowed), else NULL. */
-static const char *pin_value(const char *line)
+const char *sk_config_pin_value(const char *line)
 {
 	const char *p = skip_blanks(line);
 
@@ -30,11 +29,6 @@ static const char *pin_value(const char *line)
 		return NULL;
 	p = skip_blanks(p + 3);
 	return *p == '=' ? skip_blanks(p + 1) : NULL;
-}
-
-bool sk_config_is_pin_line(const char *line)
-{
-	return pin_value(line) != NULL;
 }
 
 FILE *sk_config_open_locked(const char *path, struct sk_secret **buffer)
@@ -82,7 +76,7 @@ static int find_pin(FILE *f, const char *path, size_t max, struct sk_secret *lin
 	bool in_hsm = false;
 
 	while (fgets(text, (int)line->len, f)) {
-		const char *p = skip_blanks(text), *value = pin_value(text);
+		const char *p = skip_blanks(text), *value = sk_config_pin_value(text);
 
 		if (*p == '[')
 			in_hsm = !strncmp(p, "[hsm]", 5);
@@ -102,8 +96,9 @@ int sk_config_read_pin(const char *path, size_t max, struct sk_secret **pin)
 	if (!f) {
 		r = line ? -errno : -ENOMEM;
 		if (line)
-			sk_err("cannot read the PKCS#11 PIN from configuration %s: %s", path,
-			       strerror(errno));
+			sk_err("cannot read the PKCS#11 PIN from configuration %s: %s; check the "
+			       "file, or set SECUREKEY_CONF to the one in use",
+			       path, strerror(errno));
 		sk_secret_free(line);
 		return r;
 	}

@@ -51,7 +51,7 @@ struct p11_register {
 struct p11_view {
 	struct p11_register reg[SK_REG_COUNT];
 	bool pending;	  /* keys of a generation or a key-part step cut short */
-	bool stale_parts; /* part keys a commit left behind */
+	bool stale_parts; /* part keys that are not NEW's, left by a step cut short */
 	int lock_fd;
 };
 
@@ -123,26 +123,36 @@ static void part_label(unsigned parts, char label[40])
 	snprintf(label, 40, LABEL_NEW_PART, parts);
 }
 
-/* NEW with key parts loaded: the part key with the most parts. */
-static int read_parts(struct sk_p11 *p11, struct p11_register *reg)
+/*
+ * NEW with key parts loaded: the part key with the most parts. *@others:
+ * part keys beside it, which a step cut short after its relabel leaves.
+ */
+static int read_parts(struct sk_p11 *p11, struct p11_register *reg, bool *others)
 {
 	char label[40];
 	int r = 0;
 
-	for (unsigned n = SK_MK_MAX_PARTS; !r && n >= 1 && reg->state == SK_MK_EMPTY; n--) {
+	*others = false;
+	for (unsigned n = SK_MK_MAX_PARTS; !r && n >= 1; n--) {
 		part_label(n, label);
+		if (reg->state != SK_MK_EMPTY) {
+			r = sk_p11_key_count(p11, label);
+			*others = *others || r > 0;
+			continue;
+		}
 		r = read_register(p11, label, n < SK_MK_MIN_PARTS ? SK_MK_PARTIAL : SK_MK_FULL_UNCOMMITTED,
 				  reg);
 		if (!r && reg->state != SK_MK_EMPTY)
 			reg->parts = n;
 	}
-	return r;
+	return r < 0 ? r : 0;
 }
 
 static int read_view(struct sk_hsm *hsm, struct p11_view *v)
 {
 	struct sk_p11 *p11 = token_of(hsm);
 	struct p11_register *new = &v->reg[SK_REG_NEW];
+	bool had_parts;
 	int r;
 
 	r = read_register(p11, reg_labels[SK_REG_OLD], SK_MK_VALID, &v->reg[SK_REG_OLD]);
@@ -150,14 +160,14 @@ static int read_view(struct sk_hsm *hsm, struct p11_view *v)
 		r = read_register(p11, reg_labels[SK_REG_CURRENT], SK_MK_VALID,
 				  &v->reg[SK_REG_CURRENT]);
 	if (!r)
-		r = read_parts(p11, new);
-	v->stale_parts = new->parts > 0;
+		r = read_parts(p11, new, &v->stale_parts);
+	had_parts = new->parts > 0;
 	if (!r)
 		r = read_register(p11, LABEL_NEW_UNCOMMITTED, SK_MK_FULL_UNCOMMITTED, new);
 	if (!r)
 		r = read_register(p11, reg_labels[SK_REG_NEW], SK_MK_COMMITTED, new);
 	/* part keys beside a committed or generated NEW: a commit cut short */
-	v->stale_parts = v->stale_parts && !new->parts;
+	v->stale_parts = v->stale_parts || (had_parts && !new->parts);
 	if (!r) {
 		r = sk_p11_key_count(p11, LABEL_PENDING);
 		v->pending = r > 0;
@@ -222,13 +232,25 @@ static int need_register(struct sk_hsm *hsm, const struct p11_view *v, enum sk_m
 		       label);
 	else if (reg == SK_REG_NEW)
 		sk_err("the NEW register of PKCS#11 token '%s' is %s; run 'securekey hsm "
-		       "generate-new' and 'securekey hsm commit'",
+		       "generate-new' (or load key parts) and 'securekey hsm commit'",
 		       label, sk_mk_state_name(v->reg[reg].state));
 	else
 		sk_err("the %s register of PKCS#11 token '%s' is empty%s", sk_register_name(reg),
 		       label,
 		       reg == SK_REG_CURRENT ? "; initialize it with 'securekey hsm init'" : "");
 	return -ENOKEY;
+}
+
+/* Changes wait for 'hsm status --repair' after a key-part step or generation cut short. */
+static int need_no_repair(struct sk_hsm *hsm, const struct p11_view *v)
+{
+	if (!v->pending && !v->stale_parts)
+		return 0;
+	sk_err("PKCS#11 token '%s' holds keys %s; run 'securekey hsm status --repair' first",
+	       token_of(hsm)->label,
+	       v->stale_parts ? "of key parts that a finished step left behind"
+			      : "of a generation or key-part step that was cut short");
+	return -EBUSY;
 }
 
 static int p11_open(struct sk_hsm *hsm)
@@ -266,11 +288,12 @@ static void fill_token_info(struct sk_hsm *hsm, const struct p11_view *v,
 			 "--repair makes NEW CURRENT");
 	else if (v->stale_parts)
 		snprintf(status->repair, sizeof(status->repair),
-			 "a commit of key parts was cut short; --repair removes their keys");
+			 "a key-part step was cut short after it was done; --repair removes the "
+			 "old part keys");
 	else if (v->pending)
 		snprintf(status->repair, sizeof(status->repair),
-			 "a master-key generation or key-part step was cut short; --repair removes "
-			 "its key (load that part again)");
+			 "a generation or key-part step was cut short; --repair removes its key, "
+			 "then run that step again (the PARTS column shows what is loaded)");
 }
 
 static int p11_status(struct sk_hsm *hsm, struct sk_hsm_status *status)
@@ -514,11 +537,19 @@ static int combine_parts(struct sk_hsm *hsm, CK_OBJECT_HANDLE base, unsigned bas
 		label = part_key;
 	}
 	r = sk_p11_parts_xor(p11, base, parts, nparts, final, LABEL_PENDING, &obj, mkvp);
-	if (!r)
-		r = sk_p11_key_relabel(p11, obj, label, mkvp);
-	if (!r)
-		r = destroy_part_keys(p11, final ? SK_MK_MAX_PARTS + 1 : count);
-	return r;
+	if (r < 0)
+		return r;
+	r = sk_p11_key_relabel(p11, obj, label, mkvp);
+	if (r < 0) {
+		sk_p11_object_destroy(p11, obj);
+		return r;
+	}
+	/* The step is done: a part key left over must not make anyone load a part twice. */
+	if (destroy_part_keys(p11, final ? SK_MK_MAX_PARTS + 1 : count) < 0)
+		sk_warn("PKCS#11 token '%s': %s is done, but an old part key is left; do not "
+			"repeat it: run 'securekey hsm status --repair'",
+			p11->label, final ? "the master key" : "the key part");
+	return 0;
 }
 
 /* The names are written first: cut short before the key, init can run again. */
@@ -594,6 +625,8 @@ static int p11_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
 	new = &v.reg[SK_REG_NEW];
 	r = need_register(hsm, &v, SK_REG_CURRENT);
 	if (!r)
+		r = need_no_repair(hsm, &v);
+	if (!r)
 		r = check_part_loadable(hsm, &v);
 	if (!r)
 		r = combine_parts(hsm, new->parts ? new->obj : CK_INVALID_HANDLE, new->parts,
@@ -613,10 +646,14 @@ static int p11_generate_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
 	if (r < 0)
 		return r;
 	r = need_register(hsm, &v, SK_REG_CURRENT);
+	if (!r)
+		r = need_no_repair(hsm, &v);
 	if (!r && v.reg[SK_REG_NEW].state != SK_MK_EMPTY) {
-		sk_err("the NEW register of PKCS#11 token '%s' is %s; run 'securekey hsm set' or "
-		       "'securekey hsm clear-new' first",
-		       token_of(hsm)->label, sk_mk_state_name(v.reg[SK_REG_NEW].state));
+		sk_err("the NEW register of PKCS#11 token '%s' is %s; run %s or 'securekey hsm "
+		       "clear-new' first",
+		       token_of(hsm)->label, sk_mk_state_name(v.reg[SK_REG_NEW].state),
+		       v.reg[SK_REG_NEW].state == SK_MK_COMMITTED ? "'securekey hsm set'"
+								  : "'securekey hsm commit'");
 		r = -EPERM;
 	}
 	if (!r)
@@ -668,6 +705,8 @@ static int p11_commit(struct sk_hsm *hsm, struct sk_apqn_status *after)
 	new = &v.reg[SK_REG_NEW];
 	r = need_register(hsm, &v, SK_REG_CURRENT);
 	if (!r)
+		r = need_no_repair(hsm, &v);
+	if (!r)
 		r = check_committable(hsm, &v);
 	if (!r && new->parts) {
 		zero = sk_secret_new(SK_MK_PART_LEN);
@@ -701,6 +740,8 @@ static int p11_set(struct sk_hsm *hsm, struct sk_apqn_status *after)
 	r = need_register(hsm, &v, SK_REG_CURRENT);
 	if (!r)
 		r = need_register(hsm, &v, SK_REG_NEW);
+	if (!r)
+		r = need_no_repair(hsm, &v);
 	if (!r && v.reg[SK_REG_OLD].state != SK_MK_EMPTY)
 		r = sk_p11_object_destroy(p11, v.reg[SK_REG_OLD].obj);
 	if (!r)
@@ -755,7 +796,9 @@ static int p11_repair(struct sk_hsm *hsm, struct sk_apqn_status *after)
 	if (v.pending)
 		r = sk_p11_keys_destroy(token_of(hsm), LABEL_PENDING);
 	if (!r && v.stale_parts)
-		r = destroy_part_keys(token_of(hsm), SK_MK_MAX_PARTS + 1);
+		r = destroy_part_keys(token_of(hsm), v.reg[SK_REG_NEW].parts
+							     ? v.reg[SK_REG_NEW].parts
+							     : SK_MK_MAX_PARTS + 1);
 	if (!r && set_was_cut_short(&v))
 		r = promote_new(hsm, &v);
 	if (!r)

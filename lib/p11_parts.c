@@ -31,6 +31,21 @@ bool sk_p11_parts_supported(struct sk_p11 *p11)
 		{ CKA_WRAP, &no, sizeof(no) }, { CKA_UNWRAP, &no, sizeof(no) },              \
 		{ CKA_SIGN, &no, sizeof(no) }, { CKA_VERIFY, &no, sizeof(no) }
 
+/*
+ * A key that takes more parts may only XOR and give its MKVP: without
+ * this, CKA_DERIVE would let other mechanisms (CKM_EXTRACT_KEY_FROM_KEY,
+ * concatenation) take it apart. It is the last attribute of a template, so
+ * it can be left out for a module that does not know it.
+ */
+static CK_MECHANISM_TYPE part_mechanisms[] = { CKM_XOR_BASE_AND_DATA, CKM_AES_ECB };
+#define PART_MECHANISMS { CKA_ALLOWED_MECHANISMS, part_mechanisms, sizeof(part_mechanisms) }
+
+/* Without CKA_ALLOWED_MECHANISMS when the module does not know it, or for a final key. */
+static CK_ULONG attrs_for(CK_ULONG count, bool final, CK_RV first_try)
+{
+	return final || first_try == CKR_ATTRIBUTE_TYPE_INVALID ? count - 1 : count;
+}
+
 static int import_part(struct sk_p11 *p11, const struct sk_secret *part, bool final,
 		       const char *label, CK_OBJECT_HANDLE *obj)
 {
@@ -39,10 +54,14 @@ static int import_part(struct sk_p11 *p11, const struct sk_secret *part, bool fi
 	CK_ATTRIBUTE tmpl[] = {
 		CHAIN_TEMPLATE(class, type, label, final),
 		{ CKA_VALUE, part->data, part->len },
+		PART_MECHANISMS,
 	};
-	CK_RV rv = p11->module->C_CreateObject(p11->session, tmpl, sizeof(tmpl) / sizeof(tmpl[0]),
+	CK_ULONG count = sizeof(tmpl) / sizeof(tmpl[0]);
+	CK_RV rv = p11->module->C_CreateObject(p11->session, tmpl, attrs_for(count, final, CKR_OK),
 					       obj);
 
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID && !final)
+		rv = p11->module->C_CreateObject(p11->session, tmpl, attrs_for(count, final, rv), obj);
 	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "importing a key part");
 }
 
@@ -55,12 +74,17 @@ static int xor_part(struct sk_p11 *p11, CK_OBJECT_HANDLE base, const struct sk_s
 	CK_ATTRIBUTE tmpl[] = {
 		CHAIN_TEMPLATE(class, type, label, final),
 		{ CKA_VALUE_LEN, &bytes, sizeof(bytes) },
+		PART_MECHANISMS,
 	};
+	CK_ULONG count = sizeof(tmpl) / sizeof(tmpl[0]);
 	CK_KEY_DERIVATION_STRING_DATA data = { part->data, part->len };
 	CK_MECHANISM mech = { CKM_XOR_BASE_AND_DATA, &data, sizeof(data) };
 	CK_RV rv = p11->module->C_DeriveKey(p11->session, &mech, base, tmpl,
-					    sizeof(tmpl) / sizeof(tmpl[0]), obj);
+					    attrs_for(count, final, CKR_OK), obj);
 
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID && !final)
+		rv = p11->module->C_DeriveKey(p11->session, &mech, base, tmpl,
+					      attrs_for(count, final, rv), obj);
 	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "XOR of a key part (CKM_XOR_BASE_AND_DATA)");
 }
 
@@ -87,8 +111,8 @@ static int check_not_zero(struct sk_p11 *p11, CK_OBJECT_HANDLE obj,
 	if (!r)
 		r = zero_key_mkvp(zero);
 	if (!r && sk_mkvp_equal(mkvp, zero)) {
-		sk_err("the key parts cancel each other out (was one part given twice?); nothing "
-		       "was kept");
+		sk_err("the key parts cancel each other out (was one part given twice, or is a part "
+		       "all zeros?); nothing was kept");
 		r = -EINVAL;
 	}
 	return r;

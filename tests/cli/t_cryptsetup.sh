@@ -24,7 +24,7 @@ help_head()
 }
 help_body()
 {
-	atf_check -s exit:0 -o match:"^Usage: securekey-cryptsetup COMMAND DEVICE" \
+	atf_check -s exit:0 -o match:"^Usage: securekey-cryptsetup COMMAND ARGUMENTS" \
 		-o match:"^  reencipher " -e empty "$CR" --help
 	atf_check -s exit:0 -o match:"^securekey-cryptsetup [0-9]+\.[0-9]+" -e empty "$CR" --version
 	# The passphrase options are in the help of the commands that take

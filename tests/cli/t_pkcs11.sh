@@ -233,13 +233,13 @@ parts_refused_body()
 		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file p1
 	refused "the NEW register of PKCS#11 token '$P11_TOKEN' is empty; run 'securekey hsm generate-new' \(or load key parts\) before commit" \
 		"$SECUREKEY" hsm commit --apqns "$APQNS"
-	refused "NEW register of PKCS#11 token '$P11_TOKEN' is empty; run 'securekey hsm generate-new' and 'securekey hsm commit'" \
+	refused "NEW register of PKCS#11 token '$P11_TOKEN' is empty; run 'securekey hsm generate-new' \(or load key parts\) and 'securekey hsm commit'" \
 		"$SECUREKEY" hsm set --apqns "$APQNS" --force
 	atf_check -s exit:0 -o match:"^NEW master key generated on APQNs $APQNS \(MKVP [0-9a-f]{16}\)\.\$" \
 		-e empty "$SECUREKEY" hsm generate-new --apqns "$APQNS"
 	test "$(reg_mkvp NEW) $(status_json_get "s['apqns'][0]['registers']['NEW']['state']")" != "None full-uncommitted" ||
 		atf_fail "NEW not full-uncommitted"
-	refused "is full-uncommitted; run 'securekey hsm set' or 'securekey hsm clear-new' first" \
+	refused "is full-uncommitted; run 'securekey hsm commit' or 'securekey hsm clear-new' first" \
 		"$SECUREKEY" hsm generate-new --apqns "$APQNS"
 	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm clear-new --apqns "$APQNS"
 	test "$(objects | grep -c securekey-mk-new)" -eq 0 || atf_fail "clear-new left a NEW key: $(objects)"
@@ -293,7 +293,7 @@ parts_xor_body()
 	# destroyed again, so the token's objects are unchanged (its directory is not)
 	objects >before.txt
 	atf_check -s exit:1 -o empty \
-		-e match:"the key parts cancel each other out \(was one part given twice\?\); nothing was kept" \
+		-e match:"the key parts cancel each other out \(was one part given twice, or is a part all zeros\?\); nothing was kept" \
 		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file a
 	objects >after.txt
 	cmp -s before.txt after.txt || atf_fail "a refused part changed the token: $(cat after.txt)"
@@ -318,7 +318,10 @@ parts_xor_body()
 	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm commit --apqns "$APQNS"
 	atf_check -s exit:0 -o ignore -e ignore $P11TOOL --keygen --key-type AES:32 --label securekey-mk-new-part2 --id 0102030405060708
 	atf_check -s exit:0 -o ignore -e ignore $P11TOOL --keygen --key-type AES:32 --label securekey-mk-pending
-	atf_check -s exit:0 -o match:"cut short; --repair removes" -e empty "$SECUREKEY" hsm status
+	atf_check -s exit:0 -o match:"cut short after it was done; --repair removes the old part keys" \
+		-e empty "$SECUREKEY" hsm status
+	refused "holds keys of key parts that a finished step left behind; run 'securekey hsm status --repair' first" \
+		"$SECUREKEY" hsm set --apqns "$APQNS" --force
 	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm status --repair
 	objects >objects.txt
 	atf_check -s exit:0 -o match:"^securekey-mk-new $(p11_mkvp_of_parts b c)\$" -o not-match:"part|pending" \
@@ -396,6 +399,29 @@ set_cut_short_body()
 	atf_check -s exit:0 -e empty -o match:"^Nothing to repair" "$SECUREKEY" hsm status --repair
 }
 
+atf_test_case p11kit_missing
+p11kit_missing_head()
+{
+	p11_head
+	atf_set "descr" "libp11-kit.so.0 cannot be loaded (an empty file bind-mounted over it): the pkcs11 backend says which library and package it needs, exit 1, nothing changed; the soft backend does not need it"
+}
+p11kit_missing_body()
+{
+	setup
+	mkimg img
+	enroll img
+	lib=$(ldconfig -p | awk '$1 == "libp11-kit.so.0" { print $NF; exit }')
+	test -n "$lib" || atf_fail "ldconfig knows no libp11-kit.so.0"
+	without_p11kit="unshare -m sh -c 'mount --bind /dev/null \"\$0\" && exec \"\$@\"' $lib"
+	refused "^the pkcs11 HSM backend needs libp11-kit.so.0 \(apt-get install p11-kit-modules or libp11-kit0\): " \
+		sh -c "$without_p11kit \"\$@\"" sh "$SECUREKEY" hsm status
+	refused "^img: the pkcs11 HSM backend needs libp11-kit.so.0" \
+		sh -c "$without_p11kit \"\$@\"" sh "$CR" validate img
+	export SECUREKEY_HSM_DIR="$PWD/softhsm"
+	atf_check -s exit:0 -o match:"^Initialized APQNs 01.0001 " -e empty \
+		sh -c "$without_p11kit \"\$@\"" sh "$SECUREKEY" hsm init --apqns 01.0001
+}
+
 atf_test_case config_backend
 config_backend_head()
 {
@@ -467,13 +493,15 @@ pin_in_config_body()
 	refused "^img: wrong PIN for PKCS#11 token '$P11_TOKEN' in securekey-conf:$PWD/securekey.conf\$" \
 		"$CR" validate img
 	token_fails img "" "wrong PIN for PKCS#11 token"
+	conf ""
+	refused "securekey.conf:5: pin is empty" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = soft\npin = 1\n' >securekey.conf
 	refused "uri, module, pin and pin_file need backend = pkcs11" "$SECUREKEY" hsm status
 	conf "$P11_PIN"
 	vstate img CURRENT - none
 }
 
-NSS_SOFTOKN=/usr/lib/x86_64-linux-gnu/libsoftokn3.so
+NSS_SOFTOKN=$(ldconfig -p | awk '$1 == "libsoftokn3.so" { print $NF; exit }')
 P11SHIM=$SK_BUILDDIR/tests/p11shim/.libs/p11shim.so
 
 # nss_token HIDE: NSS's softoken database token in ./hsm/nss (user PIN in
@@ -533,6 +561,9 @@ kwp_without_gcm_body()
 	flip_key img current 20
 	token_fails img "does not verify under master key MKVP [0-9a-f]+: it was altered or enciphered with another key \(AES-KWP\)"
 	cp good.img img
+	flip_key img
+	token_fails img "does not verify under master key MKVP [0-9a-f]+: it was altered or enciphered with another key \(AES-KWP\)"
+	cp good.img img
 	export SK_P11SHIM_HIDE=
 	atf_check -s exit:0 -e empty -o match:"^Cipher: AES-GCM \(CKM_AES_GCM\)\$" "$SECUREKEY" hsm status
 	token_unlocks img "secure key under the CURRENT master key"
@@ -554,6 +585,7 @@ atf_init_test_cases()
 	atf_add_test_case parts_xor
 	atf_add_test_case set_cut_short
 	atf_add_test_case config_backend
+	atf_add_test_case p11kit_missing
 	atf_add_test_case pin_in_config
 	atf_add_test_case kwp_without_gcm
 }

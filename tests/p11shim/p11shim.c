@@ -10,7 +10,8 @@
  *   SK_P11SHIM_XOR=1                                offer CKM_XOR_BASE_AND_DATA
  *
  * Hidden mechanisms are left out of C_GetMechanismList and refused by
- * C_GetMechanismInfo and every *Init call that takes a mechanism.
+ * C_GetMechanismInfo, C_EncryptInit, C_DecryptInit, C_SignInit,
+ * C_VerifyInit and C_DeriveKey.
  *
  * No module at hand has CKM_XOR_BASE_AND_DATA on a token that keeps
  * objects (SoftHSM2 lacks it, NSS has it only in its session-only slot), so
