@@ -253,6 +253,21 @@ static int need_no_repair(struct sk_hsm *hsm, const struct p11_view *v)
 	return -EBUSY;
 }
 
+/* Lock for a change: CURRENT must be valid and no repair pending. */
+static int begin_change(struct sk_hsm *hsm, struct p11_view *v)
+{
+	int r = view_begin(hsm, true, v);
+
+	if (r < 0)
+		return r;
+	r = need_register(hsm, v, SK_REG_CURRENT);
+	if (!r)
+		r = need_no_repair(hsm, v);
+	if (r < 0)
+		view_end(v);
+	return r;
+}
+
 static int p11_open(struct sk_hsm *hsm)
 {
 	struct sk_p11 *p11;
@@ -619,15 +634,11 @@ static int p11_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
 	}
 	r = need_parts_support(hsm);
 	if (!r)
-		r = view_begin(hsm, true, &v);
+		r = begin_change(hsm, &v);
 	if (r < 0)
 		return r;
 	new = &v.reg[SK_REG_NEW];
-	r = need_register(hsm, &v, SK_REG_CURRENT);
-	if (!r)
-		r = need_no_repair(hsm, &v);
-	if (!r)
-		r = check_part_loadable(hsm, &v);
+	r = check_part_loadable(hsm, &v);
 	if (!r)
 		r = combine_parts(hsm, new->parts ? new->obj : CK_INVALID_HANDLE, new->parts,
 				  (struct sk_secret *const *)&part, 1, false, NULL);
@@ -641,14 +652,11 @@ static int p11_generate_new(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
 	unsigned char mkvp[SK_MKVP_LEN];
 	struct p11_view v;
-	int r = view_begin(hsm, true, &v);
+	int r = begin_change(hsm, &v);
 
 	if (r < 0)
 		return r;
-	r = need_register(hsm, &v, SK_REG_CURRENT);
-	if (!r)
-		r = need_no_repair(hsm, &v);
-	if (!r && v.reg[SK_REG_NEW].state != SK_MK_EMPTY) {
+	if (v.reg[SK_REG_NEW].state != SK_MK_EMPTY) {
 		sk_err("the NEW register of PKCS#11 token '%s' is %s; run %s or 'securekey hsm "
 		       "clear-new' first",
 		       token_of(hsm)->label, sk_mk_state_name(v.reg[SK_REG_NEW].state),
@@ -698,16 +706,12 @@ static int p11_commit(struct sk_hsm *hsm, struct sk_apqn_status *after)
 	struct sk_secret *zero = NULL;
 	struct p11_register *new;
 	struct p11_view v;
-	int r = view_begin(hsm, true, &v);
+	int r = begin_change(hsm, &v);
 
 	if (r < 0)
 		return r;
 	new = &v.reg[SK_REG_NEW];
-	r = need_register(hsm, &v, SK_REG_CURRENT);
-	if (!r)
-		r = need_no_repair(hsm, &v);
-	if (!r)
-		r = check_committable(hsm, &v);
+	r = check_committable(hsm, &v);
 	if (!r && new->parts) {
 		zero = sk_secret_new(SK_MK_PART_LEN);
 		r = zero ? combine_parts(hsm, new->obj, new->parts, &zero, 1, true,
@@ -733,15 +737,11 @@ static int p11_set(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
 	struct sk_p11 *p11 = token_of(hsm);
 	struct p11_view v;
-	int r = view_begin(hsm, true, &v);
+	int r = begin_change(hsm, &v);
 
 	if (r < 0)
 		return r;
-	r = need_register(hsm, &v, SK_REG_CURRENT);
-	if (!r)
-		r = need_register(hsm, &v, SK_REG_NEW);
-	if (!r)
-		r = need_no_repair(hsm, &v);
+	r = need_register(hsm, &v, SK_REG_NEW);
 	if (!r && v.reg[SK_REG_OLD].state != SK_MK_EMPTY)
 		r = sk_p11_object_destroy(p11, v.reg[SK_REG_OLD].obj);
 	if (!r)
