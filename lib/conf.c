@@ -162,7 +162,6 @@ struct line_reader {
 	const char *error;
 };
 
-#define READER_LINE_BYTES 256
 
 /*
  * An [hsm] "pin = VALUE" line never reaches libinih: it is handed
@@ -180,36 +179,18 @@ static void pass_line(const char *line, size_t n, char *str)
 		memcpy(str, line, n + 1);
 }
 
-/* One line into the locked buffer; its length, or -1 at the end of the file. */
-static ssize_t next_line(struct line_reader *rd)
-{
-	char *text = (char *)rd->buf->data;
-	size_t n = 0;
-	int c;
-
-	while ((c = getc(rd->file)) != EOF) {
-		if (n < rd->buf->len - 1)
-			text[n] = (char)c;
-		n++;
-		if (c == '\n')
-			break;
-	}
-	text[n < rd->buf->len - 1 ? n : rd->buf->len - 1] = '\0';
-	return n || c != EOF ? (ssize_t)n : -1;
-}
-
 static char *read_line(char *str, int num, void *stream)
 {
 	struct line_reader *rd = stream;
 	ssize_t n;
 
 	if (!rd->buf)
-		rd->buf = sk_secret_new(READER_LINE_BYTES);
+		rd->buf = sk_secret_new(SK_CONFIG_LINE_BYTES);
 	if (!rd->buf) {
 		rd->error = "out of locked memory";
 		return NULL;
 	}
-	n = next_line(rd);
+	n = sk_config_next_line(rd->file, rd->buf);
 	if (n < 0)
 		return NULL;
 	rd->line++;

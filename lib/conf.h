@@ -35,6 +35,7 @@
 #include "secmem.h"
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #define SK_DEFAULT_CONFIG "/etc/securekey/securekey.conf"
 #define SK_KMS_MAX_SERVERS 8
@@ -72,21 +73,29 @@ const char *sk_config_path(void);
 int sk_config_load(struct sk_config *cfg);
 /* True when the [kms] section names servers and credentials. */
 bool sk_config_has_kms(const struct sk_config *cfg);
-/* Write @cfg to its path atomically (0644). */
 /*
  * [hsm] pin: the location's pin-source is SK_CONFIG_PIN_SOURCE + the
  * file's path. sk_config_read_pin() reads the value (1 to @max bytes) into
  * locked memory, refusing a file that is not 0600 and the caller's.
  */
 #define SK_CONFIG_PIN_SOURCE "securekey-conf:"
+/* The locked buffer a line is read into: longer than any line the parser takes. */
+#define SK_CONFIG_LINE_BYTES 256
 int sk_config_read_pin(const char *path, size_t max, struct sk_secret **pin);
 /* The value of a "pin = VALUE" line (blanks around "=" allowed), else NULL. */
 const char *sk_config_pin_value(const char *line);
+/*
+ * One line of @f into the locked @buf (cut at its size, NUL-terminated):
+ * its whole length, or -1 at the end of the file. No copy of it is left
+ * anywhere else, as getline's reallocations would.
+ */
+ssize_t sk_config_next_line(FILE *f, struct sk_secret *buf);
 /* fopen(@path) with its stdio buffer in locked memory, freed by the caller after fclose. */
 FILE *sk_config_open_locked(const char *path, struct sk_secret **buffer);
 
 /* -EPERM, logged, when rewriting the file would copy an [hsm] pin around. */
 int sk_config_check_rewritable(const struct sk_config *cfg);
+/* Write @cfg to its path atomically (0644). */
 int sk_config_save(const struct sk_config *cfg);
 
 /*

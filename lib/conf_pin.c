@@ -12,7 +12,6 @@
 #include "secfile.h"
 
 #define STDIO_BUFFER 4096
-#define LINE_MAX_BYTES 256
 
 static const char *skip_blanks(const char *p)
 {
@@ -29,6 +28,23 @@ const char *sk_config_pin_value(const char *line)
 		return NULL;
 	p = skip_blanks(p + 3);
 	return *p == '=' ? skip_blanks(p + 1) : NULL;
+}
+
+ssize_t sk_config_next_line(FILE *f, struct sk_secret *buf)
+{
+	char *text = (char *)buf->data;
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF) {
+		if (n < buf->len - 1)
+			text[n] = (char)c;
+		n++;
+		if (c == '\n')
+			break;
+	}
+	text[n < buf->len - 1 ? n : buf->len - 1] = '\0';
+	return n || c != EOF ? (ssize_t)n : -1;
 }
 
 FILE *sk_config_open_locked(const char *path, struct sk_secret **buffer)
@@ -72,12 +88,16 @@ static int copy_pin(const char *value, size_t max, const char *path, struct sk_s
 static int find_pin(FILE *f, const char *path, size_t max, struct sk_secret *line,
 		    struct sk_secret **pin)
 {
-	char *text = (char *)line->data;
+	const char *text = (const char *)line->data;
 	bool in_hsm = false;
+	ssize_t n;
 
-	while (fgets(text, (int)line->len, f)) {
+	while ((n = sk_config_next_line(f, line)) >= 0) {
 		const char *p = skip_blanks(text), *value = sk_config_pin_value(text);
 
+		/* a line too long for the buffer was refused when the file was loaded */
+		if ((size_t)n >= line->len - 1)
+			continue;
 		if (*p == '[')
 			in_hsm = !strncmp(p, "[hsm]", 5);
 		else if (in_hsm && value)
@@ -89,7 +109,7 @@ static int find_pin(FILE *f, const char *path, size_t max, struct sk_secret *lin
 
 int sk_config_read_pin(const char *path, size_t max, struct sk_secret **pin)
 {
-	struct sk_secret *buffer = NULL, *line = sk_secret_new(LINE_MAX_BYTES);
+	struct sk_secret *buffer = NULL, *line = sk_secret_new(SK_CONFIG_LINE_BYTES);
 	FILE *f = line ? sk_config_open_locked(path, &buffer) : NULL;
 	int r;
 
