@@ -188,9 +188,36 @@ static int not_supported(const struct sk_hsm *hsm, const char *what)
 	return -EOPNOTSUPP;
 }
 
+static int check_part(const struct sk_secret *part)
+{
+	if (part->len == SK_MK_PART_LEN)
+		return 0;
+	sk_err("a key part is %d bytes, not %zu", SK_MK_PART_LEN, part->len);
+	return -EINVAL;
+}
+
+/* Every backend takes no part (a random key) or 2 to 3 parts of SK_MK_PART_LEN bytes. */
+static int check_parts(struct sk_secret *const *parts, size_t nparts)
+{
+	int r = 0;
+
+	if (nparts && (nparts < SK_MK_MIN_PARTS || nparts > SK_MK_MAX_PARTS)) {
+		sk_err("a master key is made of %d or %d key parts, %zu were given",
+		       SK_MK_MIN_PARTS, SK_MK_MAX_PARTS, nparts);
+		return -EINVAL;
+	}
+	for (size_t i = 0; !r && i < nparts; i++)
+		r = check_part(parts[i]);
+	return r;
+}
+
 int sk_hsm_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t nparts,
 		struct sk_apqn_status *after)
 {
+	int r = check_parts(parts, nparts);
+
+	if (r < 0)
+		return r;
 	return hsm->ops->init ? hsm->ops->init(hsm, parts, nparts, after)
 			      : not_supported(hsm, "initialize master keys");
 }
@@ -198,6 +225,10 @@ int sk_hsm_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t npart
 int sk_hsm_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
 		     struct sk_apqn_status *after)
 {
+	int r = check_part(part);
+
+	if (r < 0)
+		return r;
 	return hsm->ops->load_part ? hsm->ops->load_part(hsm, part, after)
 				   : not_supported(hsm, "load key parts");
 }

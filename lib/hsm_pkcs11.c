@@ -363,7 +363,7 @@ static int p11_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk
 	if (!r)
 		r = sk_blob_frame(backend, spec, v.reg[reg].mkvp, &out);
 	if (!r)
-		r = sk_p11_seal(token_of(hsm), v.reg[reg].obj, key, out,
+		r = sk_p11_seal(token_of(hsm), v.reg[reg].obj, backend, key, out,
 				sk_blob_len_for(backend, spec));
 	view_end(&v);
 	if (r < 0) {
@@ -575,11 +575,6 @@ static int p11_init(struct sk_hsm *hsm, struct sk_secret *const *parts, size_t n
 	unsigned char mkvp[SK_MKVP_LEN];
 	int fd, r;
 
-	if (nparts && (nparts < SK_MK_MIN_PARTS || nparts > SK_MK_MAX_PARTS)) {
-		sk_err("a master key is made of %d or %d key parts, %zu were given",
-		       SK_MK_MIN_PARTS, SK_MK_MAX_PARTS, nparts);
-		return -EINVAL;
-	}
 	if (nparts && need_parts_support(hsm) < 0)
 		return -EOPNOTSUPP;
 	fd = lock_token(hsm, true);
@@ -628,10 +623,6 @@ static int p11_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
 	struct p11_view v;
 	int r;
 
-	if (part->len != SK_MK_PART_LEN) {
-		sk_err("a key part is %d bytes, not %zu", SK_MK_PART_LEN, part->len);
-		return -EINVAL;
-	}
 	r = need_parts_support(hsm);
 	if (!r)
 		r = begin_change(hsm, &v);

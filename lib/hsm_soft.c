@@ -350,16 +350,8 @@ static int combine_parts(struct sk_secret *const *parts, size_t nparts, struct s
 		}
 		return 0;
 	}
-	if (nparts < SK_MK_MIN_PARTS || nparts > SK_MK_MAX_PARTS) {
-		sk_err("a master key is made of %d or %d key parts, %zu were given",
-		       SK_MK_MIN_PARTS, SK_MK_MAX_PARTS, nparts);
-		return -EINVAL;
-	}
+	/* sk_hsm_init checked the count and the lengths */
 	for (size_t p = 0; p < nparts; p++) {
-		if (parts[p]->len != SK_MK_PART_LEN) {
-			sk_err("a key part is %d bytes, not %zu", SK_MK_PART_LEN, parts[p]->len);
-			return -EINVAL;
-		}
 		for (int i = 0; i < SK_MK_LEN; i++)
 			mk->data[i] ^= parts[p]->data[i];
 	}
@@ -502,10 +494,6 @@ static int soft_load_part(struct sk_hsm *hsm, const struct sk_secret *part,
 	struct soft_set set;
 	int r;
 
-	if (part->len != SK_MK_PART_LEN) {
-		sk_err("a key part is %d bytes, not %zu", SK_MK_PART_LEN, part->len);
-		return -EINVAL;
-	}
 	r = begin_new_change(hsm, &set);
 	if (r < 0)
 		return r;

@@ -66,17 +66,15 @@ static int seal_kwp(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const struct sk_sec
 	return r;
 }
 
-int sk_p11_seal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const struct sk_secret *key,
-		unsigned char *blob, size_t blob_len)
+int sk_p11_seal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, enum sk_blob_backend backend,
+		const struct sk_secret *key, unsigned char *blob, size_t blob_len)
 {
-	struct sk_blob_header hdr;
-	int r = sk_blob_parse(blob, blob_len, &hdr);
+	/* the nonce is the last field of the header */
+	const unsigned char *nonce = blob + SK_BLOB_HEADER_LEN - SK_BLOB_NONCE_LEN;
 
-	if (r < 0)
-		return r;
-	if (hdr.backend == SK_BLOB_PKCS11_KWP)
+	if (backend == SK_BLOB_PKCS11_KWP)
 		return seal_kwp(p11, mk, key, blob, blob_len);
-	return sk_p11_gcm(p11, mk, true, hdr.nonce, SK_BLOB_NONCE_LEN, blob, SK_BLOB_HEADER_LEN,
+	return sk_p11_gcm(p11, mk, true, nonce, SK_BLOB_NONCE_LEN, blob, SK_BLOB_HEADER_LEN,
 			  key->data, key->len, blob + SK_BLOB_HEADER_LEN);
 }
 

@@ -21,9 +21,9 @@ const char *sk_p11_seal_describe(struct sk_p11 *p11);
 /* "AES-GCM" or "AES-KWP": the cipher of a blob, for messages. */
 const char *sk_p11_seal_name(enum sk_blob_backend backend);
 
-/* Fill the payload of @blob (framed by sk_blob_frame for its backend) from @key under @mk. */
-int sk_p11_seal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const struct sk_secret *key,
-		unsigned char *blob, size_t blob_len);
+/* Fill the payload of @blob (framed by sk_blob_frame for @backend) from @key under @mk. */
+int sk_p11_seal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, enum sk_blob_backend backend,
+		const struct sk_secret *key, unsigned char *blob, size_t blob_len);
 
 /* Decipher @blob (parsed into @hdr) under @mk; -EKEYREJECTED when it does not verify. */
 int sk_p11_unseal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const struct sk_blob_header *hdr,
