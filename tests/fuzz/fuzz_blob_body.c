@@ -20,6 +20,7 @@
 #include "secmem.h"
 
 /* The header layout of blob.h, spelled out here to check the parser. */
+#define OFF_VERSION 4
 #define OFF_TYPE 5
 #define OFF_BITS 6
 #define OFF_MKVP 8
@@ -59,10 +60,13 @@ static const char *check_header(const uint8_t *data, size_t size,
 
 	if (hdr->version != SK_BLOB_VERSION || memcmp(data, SK_BLOB_MAGIC, 4))
 		return "an accepted blob has another magic or version";
+	if ((unsigned)hdr->backend != data[OFF_VERSION] >> 4)
+		return "the header's backend is not the blob's";
 	if ((unsigned)hdr->key.type != data[OFF_TYPE] ||
 	    hdr->key.bits != ((unsigned)data[OFF_BITS] << 8 | data[OFF_BITS + 1]))
 		return "the header's key type is not the blob's";
-	if (size != sk_blob_len(&hdr->key) || size > SK_BLOB_IDENTITY_MAX_LEN)
+	/* AES-KWP blobs (pkcs11 without GCM) pad the key and a check to 8 bytes */
+	if (size != sk_blob_len_for(hdr->backend, &hdr->key) || size > SK_BLOB_IDENTITY_MAX_LEN)
 		return "an accepted blob's length does not match its key size";
 	if (memcmp(hdr->mkvp, data + OFF_MKVP, SK_MKVP_LEN) ||
 	    memcmp(hdr->nonce, data + OFF_NONCE, SK_BLOB_NONCE_LEN))

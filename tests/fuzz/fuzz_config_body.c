@@ -88,7 +88,8 @@ int sk_fuzz_config_load(const uint8_t *data, size_t size, struct sk_config *cfg)
 
 	if (fd < 0)
 		return -ENOSYS;
-	if (write_all(fd, data, size) < 0) {
+	/* as a configuration must be to hold an [hsm] pin: a memfd starts as 0777 */
+	if (fchmod(fd, 0600) < 0 || write_all(fd, data, size) < 0) {
 		close(fd);
 		return -ENOSYS;
 	}
