@@ -20,11 +20,14 @@ TEST_DEPS="$TEST_DEPS bash-completion debhelper dh-autoreconf dpkg-dev fakeroot 
 clevis clevis-luks tang socat"
 # t_manpage renders the man pages with groff and tbl, every warning on.
 TEST_DEPS="$TEST_DEPS groff-base"
+# The libFuzzer targets, built by 'make check' and run by tests/fuzz/t_fuzz:
+# clang with its sanitizer and libFuzzer runtime.
+TEST_DEPS="$TEST_DEPS clang libclang-rt-dev"
 # What the boot tests (tests/vm) need besides: qemu, Debian's kernel as the
 # guest's, initramfs-tools with Debian's cryptroot, and the tools that make
 # the guest's disks.
 VM_DEPS="qemu-system-x86 linux-image-amd64 initramfs-tools cryptsetup-initramfs \
-busybox e2fsprogs python3-cryptography iproute2 kmod zstd systemd"
+busybox e2fsprogs python3-cryptography iproute2 kmod zstd systemd cpio"
 
 install_missing() { # PACKAGE...
 	missing=""
