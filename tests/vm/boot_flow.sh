@@ -29,11 +29,8 @@ CR=$BUILD/cli/securekey-cryptsetup
 APQNS=01.0001,02.0001
 ROOT_UUID=5ec0e4e7-0000-4000-8000-000000000001
 DATA_UUID=5ec0e4e7-0000-4000-8000-000000000002
-# The guest kernel: the newest with both modules and an image (not uname -r,
-# the host's).
-KVER=$(for v in $(ls /lib/modules | sort -rV); do
-	[ -r "/boot/vmlinuz-$v" ] && { echo "$v"; break; }
-done)
+. "$VM/vmlib.sh"
+KVER=$(vm_kernel)
 CMDLINE="console=ttyS0 panic=-1 net.ifnames=0 root=/dev/mapper/croot ro ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off securekey.net_timeout=20"
 
 export SECUREKEY_HSM_DIR=$WORK/hsm SECUREKEY_STATE_DIR=$WORK/state SECUREKEY_RUN_DIR=$WORK/run
@@ -89,20 +86,19 @@ mkinitramfs_ours()
 		{ cat mkinitramfs.log; fail "mkinitramfs"; }
 }
 
-# boot NAME QEMU_RUN-ARGS...: boot the guest, console in NAME.log.
+# boot NAME QEMU_RUN-ARGS...: boot the guest, console in NAME.log (its
+# last lines printed when the boot fails).
 boot()
 {
 	local name=$1
 	shift
-	"$VM/qemu_run.py" --log "$name.log" --timeout 240 "$@" -- \
-		qemu-system-x86_64 -accel kvm -accel tcg -m 512 -smp 1 -nodefaults \
-		-display none -serial stdio -no-reboot \
+	vm_boot "$name" 240 "$@" -- \
 		-kernel "/boot/vmlinuz-$KVER" -initrd initrd.img \
 		-append "$CMDLINE ${BOOT_ARGS:-}" \
 		-drive file=root.img,format=raw,if=virtio \
 		-drive file=data.img,format=raw,if=virtio \
 		-netdev user,id=n0 -device virtio-net-pci,netdev=n0 ||
-		{ sed -n '/Run \/init/,$p' "$name.log" | tail -n 60; fail "boot $name"; }
+		fail "boot $name"
 }
 
 # Servers of this run go away whatever happens (kyua's cleanup stops the
@@ -116,6 +112,9 @@ finish()
 trap finish EXIT
 
 # ------------------------------------------------------------ 1. volumes
+
+step "qemu's accelerator, chosen by a probe"
+vm_pick_accel "/boot/vmlinuz-$KVER"
 
 step "network namespace: lo up, 10.0.2.2 (the host as the guest sees it) on lo"
 ip link set lo up

@@ -10,7 +10,9 @@ and judge the boot by marker lines: qemu exits 0 after a guest panic too.
   --expect RE           a console line must match RE (repeatable, in order)
   --reject RE           no console line may match RE (repeatable)
   --answer PROMPT=TEXT  type TEXT and Enter when PROMPT appears (once each)
-Exit 0 when every --expect matched, no --reject did and qemu powered off.
+  --quit-when-matched   stop qemu once every --expect matched (a probe)
+Exit 0 when every --expect matched, no --reject did and qemu powered off
+(or, with --quit-when-matched, was stopped after the last match).
 """
 import argparse
 import os
@@ -28,6 +30,7 @@ def parse():
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--answer", action="append", default=[])
+    p.add_argument("--quit-when-matched", action="store_true")
     p.add_argument("qemu", nargs=argparse.REMAINDER)
     args = p.parse_args()
     if args.qemu[:1] == ["--"]:
@@ -62,6 +65,19 @@ class Console:
         self.log.flush()
 
 
+def match_expected(expects, lines):
+    """(stamp, text) of the line each --expect matched, in order, as far as they match."""
+    found, at = [], 0
+    for want in expects:
+        rx = re.compile(want)
+        while at < len(lines) and not rx.search(lines[at][1]):
+            at += 1
+        if at == len(lines):
+            break
+        found.append(lines[at])
+    return found
+
+
 def run(args):
     start = time.monotonic()
     proc = subprocess.Popen(args.qemu, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -70,7 +86,7 @@ def run(args):
     sel.register(proc.stdout, selectors.EVENT_READ)
     with open(args.log, "w") as log:
         console = Console(log, args.answer, proc, start)
-        timed_out = False
+        timed_out = stopped = False
         while True:
             left = args.timeout - (time.monotonic() - start)
             if left <= 0:
@@ -83,31 +99,35 @@ def run(args):
             if not data:
                 break
             console.feed(data)
+            if args.quit_when_matched and \
+                    len(match_expected(args.expect, console.lines)) == len(args.expect):
+                stopped = True
+                proc.kill()
+                break
         if console.pending:
             console.line(console.pending.decode("utf-8", "replace"))
         status = proc.wait()
+        how = " (timed out)" if timed_out else " (stopped: every --expect matched)" if stopped else ""
         console.line(f"qemu_run.py: qemu exited with {status} after "
-                     f"{time.monotonic() - start:.1f} s{' (timed out)' if timed_out else ''}")
-    return judge(args, console.lines, timed_out, status)
+                     f"{time.monotonic() - start:.1f} s{how}")
+    return judge(args, console.lines, timed_out, 0 if stopped else status)
 
 
 def judge(args, lines, timed_out, status):
-    at = 0
-    for want in args.expect:
-        rx = re.compile(want)
-        while at < len(lines) and not rx.search(lines[at][1]):
-            at += 1
-        if at == len(lines):
-            print(f"qemu_run.py: no console line matched {want!r} (see {args.log})")
-            return 3 if timed_out else 1
-        print(f"qemu_run.py: [{lines[at][0]:.2f} s] {lines[at][1]}")
+    found = match_expected(args.expect, lines)
+    for stamp, text in found:
+        print(f"qemu_run.py: [{stamp:.2f} s] {text}")
+    if len(found) < len(args.expect):
+        print(f"qemu_run.py: no console line matched {args.expect[len(found)]!r}"
+              f"{' before the timeout' if timed_out else ''}")
+        return 3 if timed_out else 1
     for bad in args.reject:
         for stamp, text in lines:
             if re.search(bad, text):
                 print(f"qemu_run.py: [{stamp:.2f} s] rejected line: {text}")
                 return 1
     if timed_out:
-        print(f"qemu_run.py: timed out after {args.timeout:.0f} s (see {args.log})")
+        print(f"qemu_run.py: timed out after {args.timeout:.0f} s")
         return 3
     return 0 if status == 0 else 1
 

@@ -1,6 +1,9 @@
 #! @ATF_SH@
 # Boot integration (issue 8). boot_flow: the real thing under qemu (KVM when
-# /dev/kvm works, TCG otherwise), see boot_flow.sh. The other cases check the
+# a probe boot shows it runs a guest, TCG otherwise), see boot_flow.sh. The
+# accel_* and boot_failure_console cases boot a one-file initramfs
+# (tiny_boot.sh) to test that choice, with a stand-in qemu in front of the
+# real one, and what a failed boot prints. The other cases check the
 # boot pieces on the host: the initramfs-tools hook's handling of secrets,
 # the systemd refresh unit (systemd-analyze verify), and the dracut module,
 # whose install() is run against recording stubs of dracut's inst_*
@@ -17,9 +20,7 @@ KMS_DIR=$SK_SRCDIR/tests/kms
 # vm_unusable: why the VM test cannot run here, or nothing.
 vm_unusable()
 {
-	_kver=$(for v in $(ls /lib/modules 2>/dev/null | sort -rV); do
-		[ -r "/boot/vmlinuz-$v" ] && { echo "$v"; break; }
-	done)
+	_kver=$(bash -c '. "$1/vmlib.sh"; vm_kernel' vmlib "$VMDIR")
 	if sanitized; then
 		echo "the VM test runs in the default build (it tests the boot scripts; the sanitizer build checks the same C code on the host)"
 	elif ! command -v qemu-system-x86_64 >/dev/null; then
@@ -48,11 +49,109 @@ boot_flow_body()
 		cat flow.log
 		atf_fail "$(grep 'boot_flow: FAIL' flow.log | tail -n 1)"
 	fi
-	grep -E '^(===|qemu_run.py|lsinitramfs)' flow.log
+	grep -E '^(===|accelerator|qemu_run.py|lsinitramfs)' flow.log
 }
 boot_flow_cleanup()
 {
 	kms_stop_all "$PWD/kms" >/dev/null 2>&1 || true
+}
+
+# standin_qemu hang|works: bin/qemu-system-x86_64 in front of the real one,
+# recording its arguments in qemu-calls. Given -accel kvm, "hang" prints
+# nothing and never ends, as qemu does on a host whose /dev/kvm opens but
+# cannot run a guest; "works" runs the guest (on TCG), as on a host where
+# KVM works. Anything else goes to the real qemu.
+standin_qemu()
+{
+	_real=$(command -v qemu-system-x86_64)
+	mkdir -p bin
+	case $1 in
+	hang) _kvm='exec sleep 600' ;;
+	works) _kvm='for a; do shift; [ "$a" = kvm ] && a=tcg; set -- "$@" "$a"; done' ;;
+	esac
+	cat >bin/qemu-system-x86_64 <<EOF
+#!/bin/sh
+echo "\$*" >>"$PWD/qemu-calls"
+case " \$* " in *" -accel kvm "*) $_kvm ;; esac
+exec "$_real" "\$@"
+EOF
+	chmod +x bin/qemu-system-x86_64
+}
+
+# fake_kvm_host: a KVM device that opens and CPU flags with vmx, so that
+# only the probe boot can tell whether KVM runs a guest.
+fake_kvm_host()
+{
+	: >kvm
+	printf 'processor\t: 0\nflags\t\t: fpu vme pae lm vmx\n' >cpuinfo
+	export SK_VM_KVM_DEV="$PWD/kvm" SK_VM_CPUINFO="$PWD/cpuinfo"
+}
+
+atf_test_case accel_kvm_hangs
+accel_kvm_hangs_head()
+{
+	atf_set "descr" "a KVM whose guest prints nothing (stand-in qemu) is passed over after the probe: the boot passes on TCG"
+	atf_set "require.progs" "cc cpio"
+	atf_set "timeout" "300"
+}
+accel_kvm_hangs_body()
+{
+	_why=$(vm_unusable)
+	[ -z "$_why" ] || atf_skip "$_why"
+	standin_qemu hang
+	fake_kvm_host
+	atf_check -s exit:0 -e ignore \
+		-o match:"^accelerator: tcg \(a KVM probe boot printed no console line in 5 s\)\$" \
+		-o match:"SECUREKEY-VM-ROOT: no /data.txt" \
+		env PATH="$PWD/bin:$PATH" "$VMDIR/tiny_boot.sh"
+	atf_check -s exit:0 -o inline:"2\n" grep -c -- '-accel' qemu-calls
+	atf_check -s exit:0 -o match:"-accel kvm .*earlyprintk" head -n 1 qemu-calls
+	atf_check -s exit:0 -o match:"-accel tcg .*-initrd tiny.cpio" tail -n 1 qemu-calls
+}
+
+atf_test_case accel_kvm_works
+accel_kvm_works_head()
+{
+	atf_set "descr" "a KVM whose probe boot prints (stand-in qemu) is chosen, and the boot passes on it"
+	atf_set "require.progs" "cc cpio"
+	atf_set "timeout" "300"
+}
+accel_kvm_works_body()
+{
+	_why=$(vm_unusable)
+	[ -z "$_why" ] || atf_skip "$_why"
+	standin_qemu works
+	fake_kvm_host
+	# The stand-in's "KVM" is TCG: its first line may take longer on a loaded host.
+	atf_check -s exit:0 -e ignore \
+		-o match:"^accelerator: kvm \(a KVM probe boot printed its first console line within 60 s\)\$" \
+		-o match:"SECUREKEY-VM-ROOT: no /data.txt" \
+		env PATH="$PWD/bin:$PATH" SK_VM_PROBE_SECONDS=60 "$VMDIR/tiny_boot.sh"
+	atf_check -s exit:0 -o match:"-accel kvm .*-initrd tiny.cpio" tail -n 1 qemu-calls
+}
+
+atf_test_case boot_failure_console
+boot_failure_console_head()
+{
+	atf_set "descr" "without a KVM device TCG is chosen with no probe; a boot that fails prints the last 40 lines of its console"
+	atf_set "require.progs" "cc cpio"
+	atf_set "timeout" "300"
+}
+boot_failure_console_body()
+{
+	_why=$(vm_unusable)
+	[ -z "$_why" ] || atf_skip "$_why"
+	standin_qemu hang
+	atf_check -s exit:1 -e ignore -o save:out \
+		env PATH="$PWD/bin:$PATH" SK_VM_KVM_DEV="$PWD/no-kvm" "$VMDIR/tiny_boot.sh" 'NEVER-PRINTED'
+	atf_check -s exit:0 -o ignore grep -x "accelerator: tcg ($PWD/no-kvm does not exist)" out
+	atf_check -s exit:0 -o ignore grep -x "qemu_run.py: no console line matched 'NEVER-PRINTED'" out
+	sed -n "/^--- the last 40 lines of tiny's console (tiny.log):\$/,/^--- end of tiny's console\$/p" \
+		out >tail
+	atf_check -s exit:0 -o inline:"42\n" grep -c "" tail
+	atf_check -s exit:0 -o ignore grep "SECUREKEY-VM-ROOT: no /data.txt" tail
+	atf_check -s exit:0 -o ignore grep "qemu exited with 0" tail
+	atf_check -s exit:1 grep -- '-accel kvm' qemu-calls
 }
 
 # state_with_kms: a soft HSM and a configuration naming a KMS (no server
@@ -180,6 +279,9 @@ refresh_unit_body()
 atf_init_test_cases()
 {
 	atf_add_test_case boot_flow
+	atf_add_test_case accel_kvm_hangs
+	atf_add_test_case accel_kvm_works
+	atf_add_test_case boot_failure_console
 	atf_add_test_case hook_secrets
 	atf_add_test_case dracut_module
 	atf_add_test_case refresh_unit
