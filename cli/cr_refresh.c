@@ -49,7 +49,7 @@ static int fetch_verified(struct sk_device *dev, struct sk_secret **vk)
 	int r = session ? 0 : cfg ? sk_kms_open(cfg, cli.hsm_dir, &session) : -EINVAL;
 
 	if (!r)
-		r = sk_kms_fetch(session, &dev->token.kms, vk);
+		r = sk_kms_fetch(session, dev->path, &dev->token.kms, vk);
 	if (!r && ((*vk)->len != dev->token.key.bits / 8 ||
 		   crypt_volume_key_verify(dev->cd, (const char *)(*vk)->data, (*vk)->len) < 0)) {
 		sk_err("%s: the key KMS object %s holds is not this device's volume key; "

@@ -34,8 +34,12 @@ struct sk_kmip_tls {
 	const char *ca_file;   /* the only trust anchor: no system store */
 	const char *cert_file; /* client certificate, may hold its chain */
 	EVP_PKEY *key;         /* client private key (the identity key) */
-	int timeout_ms;        /* connect, and each read or write */
+	int timeout_ms;        /* the whole connection: resolve, connect, handshake, requests */
+	long long deadline_ms; /* when set, no connection lasts past it (sk_kmip_clock_ms) */
 };
+
+/* CLOCK_MONOTONIC in milliseconds, the clock of deadline_ms. */
+long long sk_kmip_clock_ms(void);
 
 /* Requested protocol: {0,0} negotiates with DiscoverVersions. */
 struct sk_kmip_conn;

@@ -87,12 +87,17 @@ static void sigpipe_restore(struct sigpipe_guard *g)
 	pthread_sigmask(SIG_SETMASK, &g->old_mask, NULL);
 }
 
-static long long now_ms(void)
+long long sk_kmip_clock_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long now_ms(void)
+{
+	return sk_kmip_clock_ms();
 }
 
 static int left_ms(long long deadline_ms)
@@ -179,16 +184,85 @@ static int try_address(const struct addrinfo *ai, long long deadline_ms)
 	return fd;
 }
 
-static int tcp_connect(const struct sk_kmip_endpoint *ep, long long deadline_ms, const char *name)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *list, *ai;
-	int fd = -EHOSTUNREACH, r;
+/* A name lookup that glibc's resolver thread may still be writing into. */
+struct lookup {
+	struct gaicb cb;
+	struct addrinfo hints;
+	char host[sizeof(((struct sk_kmip_endpoint *)0)->host)];
+	char port[sizeof(((struct sk_kmip_endpoint *)0)->port)];
+};
 
-	r = getaddrinfo(ep->host, ep->port, &hints, &list);
+/* Wait for @lk until the deadline; EAI_INPROGRESS when it passed first. */
+static int lookup_wait(struct lookup *lk, long long deadline_ms)
+{
+	const struct gaicb *list[1] = { &lk->cb };
+	int r, left;
+
+	while ((r = gai_error(&lk->cb)) == EAI_INPROGRESS && (left = left_ms(deadline_ms)) > 0) {
+		struct timespec wait = { left / 1000, (left % 1000) * 1000000L };
+
+		gai_suspend(list, 1, &wait);
+	}
+	return r;
+}
+
+/*
+ * getaddrinfo() waits for name servers as long as resolv.conf lets it (5 s a
+ * try, twice, for each server), past any deadline of ours: a boot would hang
+ * on an unanswered query. getaddrinfo_a resolves in glibc's helper thread and
+ * this waits for it until the deadline only. A lookup that is already running
+ * cannot be cancelled and writes its answer into its request when it ends,
+ * so that request (a few hundred bytes) is left to it.
+ */
+static int resolve(const struct sk_kmip_endpoint *ep, long long deadline_ms, const char *name,
+		   struct addrinfo **list)
+{
+	const struct addrinfo numeric = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+	struct gaicb *reqs[1];
+	struct lookup *lk;
+	int r;
+
+	if (getaddrinfo(ep->host, ep->port, &numeric, list) == 0)
+		return 0;
+	lk = calloc(1, sizeof(*lk));
+	if (!lk)
+		return -ENOMEM;
+	memcpy(lk->host, ep->host, sizeof(lk->host));
+	memcpy(lk->port, ep->port, sizeof(lk->port));
+	lk->hints.ai_socktype = SOCK_STREAM;
+	lk->cb = (struct gaicb){ .ar_name = lk->host, .ar_service = lk->port,
+				 .ar_request = &lk->hints };
+	reqs[0] = &lk->cb;
+	r = getaddrinfo_a(GAI_NOWAIT, reqs, 1, NULL);
+	if (!r)
+		r = lookup_wait(lk, deadline_ms);
+	if (r == EAI_INPROGRESS) {
+		sk_err("KMS %s: cannot resolve the host: no answer before the deadline", name);
+		if (gai_cancel(&lk->cb) != EAI_NOTCANCELED) {
+			if (lk->cb.ar_result)
+				freeaddrinfo(lk->cb.ar_result);
+			free(lk);
+		}
+		return -ETIMEDOUT;
+	}
 	if (r) {
 		sk_err("KMS %s: cannot resolve the host: %s", name, gai_strerror(r));
+		free(lk);
 		return -EHOSTUNREACH;
 	}
+	*list = lk->cb.ar_result;
+	free(lk);
+	return 0;
+}
+
+static int tcp_connect(const struct sk_kmip_endpoint *ep, long long deadline_ms, const char *name)
+{
+	struct addrinfo *list, *ai;
+	int fd = -EHOSTUNREACH, r;
+
+	r = resolve(ep, deadline_ms, name, &list);
+	if (r < 0)
+		return r;
 	for (ai = list; ai; ai = ai->ai_next) {
 		fd = try_address(ai, deadline_ms);
 		if (fd >= 0)
@@ -488,6 +562,8 @@ int sk_kmip_connect(const struct sk_kmip_endpoint *ep, const struct sk_kmip_tls 
 		return -EINVAL;
 	}
 	conn->deadline_ms = now_ms() + tls->timeout_ms;
+	if (tls->deadline_ms && tls->deadline_ms < conn->deadline_ms)
+		conn->deadline_ms = tls->deadline_ms;
 	conn->fd = tcp_connect(ep, conn->deadline_ms, conn->name);
 	r = conn->fd < 0 ? conn->fd : tls_handshake(conn, ep);
 	if (r == 0 && want.major == 0)

@@ -82,7 +82,7 @@ static int fetch_from_kms(struct crypt_device *cd, const struct sk_config *cfg,
 		token->kms.key_id);
 	r = sk_kms_open(cfg, hsm_dir_override, &kms);
 	if (!r)
-		r = sk_kms_fetch(kms, &token->kms, vk);
+		r = sk_kms_fetch(kms, crypt_get_device_name(cd), &token->kms, vk);
 	sk_kms_close(kms);
 	if (!r)
 		r = verify_volume_key(cd, "key fetched from the KMS", vk);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hsm.h"
 #include "identity.h"
@@ -87,21 +88,84 @@ static int fetch_from(struct sk_kms *kms, const char *url, const char *key_id,
 	return r;
 }
 
-int sk_kms_fetch(struct sk_kms *kms, const struct sk_token_kms *where, struct sk_secret **vk)
+static bool same_server(const char *a, const char *b)
 {
-	int r = -ENOENT;
+	struct sk_kmip_endpoint ea, eb;
+
+	return sk_kmip_parse_url(a, &ea) == 0 && sk_kmip_parse_url(b, &eb) == 0 &&
+	       !strcasecmp(ea.host, eb.host) && !strcmp(ea.port, eb.port);
+}
+
+static bool names_server(const struct sk_token_kms *where, const char *url)
+{
+	for (size_t i = 0; i < where->n_servers; i++)
+		if (same_server(where->servers[i], url))
+			return true;
+	return false;
+}
+
+/*
+ * The header is input whoever holds the disk can replace: a server it names
+ * that securekey.conf does not is never contacted (it could hand out a
+ * volume key of the attacker's choice, for a root file system of theirs).
+ */
+static size_t refuse_unconfigured(const struct sk_config *cfg, const char *device,
+				  const struct sk_token_kms *where)
+{
+	size_t refused = 0;
 
 	for (size_t i = 0; i < where->n_servers; i++) {
-		r = fetch_from(kms, where->servers[i], where->key_id, vk);
-		if (r == 0) {
-			sk_verbose("volume key %s fetched from %s%s", where->key_id,
-				   where->servers[i], i ? " (a secondary server)" : "");
-			return 0;
+		bool configured = false;
+
+		for (size_t j = 0; j < cfg->n_servers && !configured; j++)
+			configured = same_server(where->servers[i], cfg->servers[j]);
+		if (!configured) {
+			sk_err("%s: KMS server %s named by the LUKS2 header is not configured in %s; "
+			       "it is not contacted",
+			       device, where->servers[i], cfg->path);
+			refused++;
 		}
 	}
-	sk_err("no KMS server answered with volume key %s (tried %zu server%s)", where->key_id,
-	       where->n_servers, where->n_servers == 1 ? "" : "s");
-	return r;
+	return refused;
+}
+
+int sk_kms_fetch(struct sk_kms *kms, const char *device, const struct sk_token_kms *where,
+		 struct sk_secret **vk)
+{
+	const struct sk_config *cfg = &kms->cfg;
+	size_t tried = 0, refused = refuse_unconfigured(cfg, device, where);
+	char more[64] = "";
+	int r = -ENOENT;
+
+	/* One bound for the whole fetch, over every server and name lookup. */
+	kms->tls.deadline_ms = sk_kmip_clock_ms() + cfg->timeout * 1000LL;
+	for (size_t i = 0; i < cfg->n_servers; i++) {
+		if (!names_server(where, cfg->servers[i]))
+			continue;
+		if (sk_kmip_clock_ms() >= kms->tls.deadline_ms) {
+			sk_err("%s: the KMS timeout of %d s ([kms] timeout) passed before %s was tried",
+			       device, cfg->timeout, cfg->servers[i]);
+			r = -ETIMEDOUT;
+			break;
+		}
+		tried++;
+		r = fetch_from(kms, cfg->servers[i], where->key_id, vk);
+		if (r == 0) {
+			sk_verbose("volume key %s fetched from %s%s", where->key_id, cfg->servers[i],
+				   i ? " (a secondary server)" : "");
+			break;
+		}
+	}
+	kms->tls.deadline_ms = 0;
+	if (r == 0)
+		return 0;
+	if (!tried && !refused)
+		sk_err("%s: the LUKS2 header names no KMS server", device);
+	if (refused)
+		snprintf(more, sizeof(more), "; refused %zu that only the header names", refused);
+	sk_err("%s: no KMS server answered with volume key %s (tried %zu server%s%s)", device,
+	       where->key_id, tried, tried == 1 ? "" : "s", more);
+	return r == -ENOENT && refused ? -EPERM : r;
 }
 
 int sk_kms_register(struct sk_kms *kms, const struct sk_secret *vk, const char *name,

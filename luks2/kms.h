@@ -24,8 +24,14 @@ void sk_kms_close(struct sk_kms *kms);
 /* Connect to server @url of this configuration's TLS settings. */
 int sk_kms_connect(struct sk_kms *kms, const char *url, struct sk_kmip_conn **conn);
 
-/* Fetch the volume key @where names, trying each of its servers in turn. */
-int sk_kms_fetch(struct sk_kms *kms, const struct sk_token_kms *where, struct sk_secret **vk);
+/*
+ * Fetch the volume key @where names from the configured servers, primary
+ * first, that @where names too; a server only the header names is refused
+ * with a message naming @device. The configured [kms] timeout bounds the
+ * whole fetch, name lookups included.
+ */
+int sk_kms_fetch(struct sk_kms *kms, const char *device, const struct sk_token_kms *where,
+		 struct sk_secret **vk);
 
 /*
  * Register @vk on the primary as an active AES key named @name (the LUKS

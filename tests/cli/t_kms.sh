@@ -257,16 +257,40 @@ both_down_body()
 }
 both_down_cleanup() { kms_cleanup; }
 
-# serve_token_from PORT: IMG's token names only the server on PORT.
-serve_token_from()
+# token_kms IMG KEY_ID URL...: IMG's token names KEY_ID on the servers URL...
+token_kms()
 {
-	token_json img | "$PYTHON" -c '
+	_img=$1 _id=$2
+	shift 2
+	token_json "$_img" | "$PYTHON" -c '
 import json, sys
 t = json.load(sys.stdin)
-t["kms"]["servers"] = ["kmip://127.0.0.1:" + sys.argv[1]]
-print(json.dumps(t))' "$1" >img.json
-	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 --json-file img.json \
-		--token-replace img
+t["kms"]["key_id"] = sys.argv[1]
+t["kms"]["servers"] = sys.argv[2:]
+print(json.dumps(t))' "$_id" "$@" >"$_img.json"
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 \
+		--json-file "$_img.json" --token-replace "$_img"
+}
+
+# conf_servers TIMEOUT URL...: the configuration's [kms] servers are URL...,
+# its timeout TIMEOUT seconds.
+conf_servers()
+{
+	_timeout=$1
+	shift
+	sed -e '/^server = /d' -e "s/^timeout = .*/timeout = $_timeout/" "$SECUREKEY_CONF" |
+		awk -v urls="$*" '{ print } /^\[kms\]$/ { n = split(urls, u, " ")
+			for (i = 1; i <= n; i++) print "server = " u[i] }' >conf.new
+	cat conf.new >"$SECUREKEY_CONF"
+	rm conf.new
+}
+
+# serve_token_from PORT: the server on PORT is configured too, and IMG's
+# token names only it.
+serve_token_from()
+{
+	sed -i "/^\[kms\]/a server = kmip://127.0.0.1:$1" "$SECUREKEY_CONF"
+	token_kms img "$(key_id img)" "kmip://127.0.0.1:$1"
 }
 
 # refused_within MIN MAX REGEXP COMMAND...: refused (nothing changed) with
@@ -355,6 +379,127 @@ slow_server_cleanup()
 {
 	bad_cleanup
 }
+
+# ------------------------------------------------------------- hostile headers
+
+atf_test_case header_server_not_configured cleanup
+header_server_not_configured_head()
+{
+	atf_set "descr" "a KMS server that only the LUKS2 header names is never contacted: a" \
+		"self-made image naming a second server of the same CA, which holds its volume" \
+		"key, does not unlock; a configured server beside it in the header does"
+	kms_head
+}
+header_server_not_configured_body()
+{
+	kms_setup
+	start hostile
+	mkimg evil
+	enroll evil --kms
+	primary_id=$(key_id evil)
+	# The attacker's server holds the image's volume key; its secure key is
+	# under no register, so the KMS is the way left.
+	vk_of evil vk
+	id=$(./tool-hostile register-aes "$(od -An -tx1 -v vk | tr -d ' \n')" \
+		"$(cryptsetup luksUUID evil)") || atf_fail "cannot register on the hostile server"
+	change_mk_twice
+	token_kms evil "$id" "$URL_hostile"
+	msg="evil: KMS server $URL_hostile named by the LUKS2 header is not configured in $SECUREKEY_CONF; it is not contacted"
+	token_fails evil "$msg"
+	refused "$msg" "$CR" refresh evil
+	# Beside a configured server: that one is asked, the other still refused.
+	token_kms evil "$primary_id" "$URL_hostile" "$URL_primary"
+	atf_check -s exit:0 -e match:"$msg" -o match:"volume key $primary_id fetched from $URL_primary" \
+		./pcs open --debug --test-passphrase --token-only --token-type securekey evil
+}
+header_server_not_configured_cleanup() { kms_cleanup; }
+
+# ------------------------------------------------------------- one deadline
+
+atf_test_case stalled_servers_one_deadline cleanup
+stalled_servers_one_deadline_head()
+{
+	atf_set "descr" "[kms] timeout bounds the whole fetch: four configured servers that accept" \
+		"and never answer end within it, for refresh and the plugin, nothing written"
+	kms_head
+}
+stalled_servers_one_deadline_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	change_mk_twice
+	urls=""
+	for n in 1 2 3 4; do
+		bad_server stall
+		urls="$urls kmip://127.0.0.1:$bad_port"
+	done
+	conf_servers 2 $urls
+	token_kms img "$(key_id img)" $urls
+	refused_within 1 4 "the KMS timeout of 2 s \(\[kms\] timeout\) passed before" "$CR" refresh img
+	_t0=$(date +%s)
+	atf_check -s not-exit:0 -o ignore -e match:"passed before" \
+		./pcs open --test-passphrase --token-only --token-type securekey img
+	_elapsed=$(($(date +%s) - _t0))
+	[ "$_elapsed" -le 4 ] || atf_fail "the plugin gave up after $_elapsed s, not within 2 s + margin"
+}
+stalled_servers_one_deadline_cleanup()
+{
+	bad_cleanup
+}
+
+atf_test_case unresolvable_names_one_deadline cleanup
+unresolvable_names_one_deadline_head()
+{
+	atf_set "descr" "server names whose lookup is never answered (resolv.conf at a local DNS" \
+		"port that never answers, in a private mount and network namespace) end within" \
+		"[kms] timeout, for refresh and the plugin, nothing written"
+	kms_head
+}
+unresolvable_names_one_deadline_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	change_mk_twice
+	urls="kmip://kms-a.securekey.test:5696 kmip://kms-b.securekey.test:5696"
+	conf_servers 1 $urls
+	token_kms img "$(key_id img)" $urls
+	echo "nameserver 127.0.0.1" >resolv.conf
+	cat >dnsstall.py <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+open(sys.argv[1], "w").close()
+while True:
+    s.recvfrom(4096)  # and never answer
+EOF
+	cat >inner.sh <<EOF
+ip link set lo up
+mount --bind "$PWD/resolv.conf" /etc/resolv.conf
+"$PYTHON" dnsstall.py dns.ready &
+while [ ! -e dns.ready ]; do sleep 0.1; done
+# ms COMMAND...: run COMMAND, its milliseconds in COMMAND's name .ms
+ms() { _n=\$1; shift; _t0=\$(date +%s%N); "\$@" >\$_n.out 2>\$_n.err; echo \$? >\$_n.rc
+	echo \$(( (\$(date +%s%N) - _t0) / 1000000 )) >\$_n.ms; }
+ms refresh "$CR" refresh img
+ms plugin ./pcs open --test-passphrase --token-only --token-type securekey img
+kill \$!
+EOF
+	sum=$(sha256sum img)
+	atf_check -s exit:0 unshare -m -n sh inner.sh
+	test "$(sha256sum img)" = "$sum" || atf_fail "a failed fetch changed the header"
+	atf_check -s exit:0 -o inline:"1\n" cat refresh.rc
+	atf_check -s exit:0 \
+		-o match:"KMS kms-a\.securekey\.test:5696: cannot resolve the host: no answer before the deadline" \
+		cat refresh.err
+	atf_check -s exit:0 -o not-inline:"0\n" cat plugin.rc
+	for n in refresh plugin; do
+		[ "$(cat $n.ms)" -le 2500 ] ||
+			atf_fail "$n gave up after $(cat $n.ms) ms, not within 1 s + margin: $(cat $n.err)"
+	done
+}
+unresolvable_names_one_deadline_cleanup() { kms_cleanup; }
 
 # ------------------------------------------------------------- TLS
 
@@ -570,6 +715,9 @@ atf_init_test_cases()
 	atf_add_test_case refresh_wrong_key
 	atf_add_test_case failover_secondary
 	atf_add_test_case both_down
+	atf_add_test_case header_server_not_configured
+	atf_add_test_case stalled_servers_one_deadline
+	atf_add_test_case unresolvable_names_one_deadline
 	atf_add_test_case stalled_server_times_out
 	atf_add_test_case server_resets_mid_response
 	atf_add_test_case slow_server
