@@ -63,12 +63,46 @@ static int wait_for_lock(int fd, int op, unsigned timeout_ms)
 	}
 }
 
+/*
+ * Readers never need write access: boot unlocks before / is remounted
+ * read-write, and some roots are immutable. flock works on a file opened
+ * read-only, so a shared lock opens an existing lock file that way. Where
+ * there is none and the file system is read-only, no writer can change what
+ * it guards either: the reader holds the directory open instead, unlocked.
+ */
+static int open_lock_file(const char *path, bool exclusive)
+{
+	const char *slash;
+	char *dir;
+	int fd;
+
+	if (!exclusive) {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0 || exclusive || errno != EROFS)
+		return fd;
+	slash = strrchr(path, '/');
+	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	if (!dir) {
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd >= 0)
+		sk_dbg("%s: read-only file system, read without a lock", path);
+	return fd;
+}
+
 int sk_lock_acquire(const char *path, bool exclusive, const char *what)
 {
 	unsigned timeout_ms = sk_lock_timeout_ms();
 	int fd, r;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open_lock_file(path, exclusive);
 	if (fd < 0) {
 		r = -errno;
 		sk_err("cannot open lock file %s: %s", path, strerror(errno));

@@ -9,7 +9,9 @@ unsigned sk_lock_timeout_ms(void);
 
 /*
  * Lock @path (created 0600 if missing). @what names the protected object in
- * the message when the wait times out (-EBUSY). Returns the lock fd.
+ * the message when the wait times out (-EBUSY). Returns the lock fd. A
+ * shared lock needs no write access: it opens the file read-only, and on a
+ * read-only file system without the file it goes on unlocked.
  */
 int sk_lock_acquire(const char *path, bool exclusive, const char *what);
 void sk_lock_release(int fd);

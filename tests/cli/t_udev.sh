@@ -50,6 +50,44 @@ check_properties_body()
 }
 check_properties_cleanup() { kms_cleanup; }
 
+atf_test_case read_only_state cleanup
+read_only_state_head()
+{
+	atf_set "descr" "readers need no write access: with the soft HSM and the state directory" \
+		"read-only bind mounts (as at boot before / is remounted read-write), the plugin" \
+		"unlocks, validate and check work, with and without a lock file"
+	kms_head
+}
+read_only_state_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	cat >inner.sh <<EOF
+set -e
+for d in "$PWD/hsm" "$PWD/state"; do
+	mount --bind "\$d" "\$d"
+	mount -o remount,bind,ro "\$d"
+done
+touch "$PWD/hsm/written" 2>/dev/null && { echo "the HSM directory is writable" >&2; exit 1; }
+./pcs open --test-passphrase --token-only --token-type securekey img
+"$CR" validate img
+"$UDEV" check img
+EOF
+	test -e hsm/.lock || atf_fail "no soft HSM lock file to open read-only"
+	snapshot img hsm state >.sk-snap.before
+	atf_check -s exit:0 -e empty -o match:"CURRENT" \
+		-o match:"^SECUREKEY_REGISTER=CURRENT\$" unshare -m sh inner.sh
+	snapshot img hsm state >.sk-snap.after
+	atf_check -s exit:0 diff .sk-snap.before .sk-snap.after
+	rm hsm/.lock
+	snapshot img hsm state >.sk-snap.before
+	atf_check -s exit:0 -e empty -o match:"^SECUREKEY_REGISTER=CURRENT\$" unshare -m sh inner.sh
+	snapshot img hsm state >.sk-snap.after
+	atf_check -s exit:0 diff .sk-snap.before .sk-snap.after
+}
+read_only_state_cleanup() { kms_cleanup; }
+
 atf_test_case refresh_one_line cleanup
 refresh_one_line_head()
 {
@@ -194,6 +232,7 @@ EOF2
 atf_init_test_cases()
 {
 	atf_add_test_case check_properties
+	atf_add_test_case read_only_state
 	atf_add_test_case refresh_one_line
 	atf_add_test_case refresh_bounded
 	atf_add_test_case passphrase_opens_keyslot
