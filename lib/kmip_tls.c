@@ -295,6 +295,8 @@ static SSL_CTX *tls_context(const struct sk_kmip_tls *tls, const char *name)
 
 	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
 		goto fail;
+	/* A Get response is a volume key: no plaintext copy left in OpenSSL's record buffer. */
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (!SSL_CTX_load_verify_locations(ctx, tls->ca_file, NULL)) {
 		sk_err("KMS %s: cannot load the CA certificate %s: %s", name, tls->ca_file,

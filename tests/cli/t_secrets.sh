@@ -126,7 +126,7 @@ stopped()
 	done
 	cp "/proc/$_pid/limits" "$_name.limits"
 	"$PYTHON" "$SCANMEM" "$_pid" vk=vk tokpass=tokpass tokpass.raw=tokpass.raw \
-		pass=pass >"$_name.scan" 2>"$_name.scanerr"
+		pass=pass ${SCAN_MORE:-} >"$_name.scan" 2>"$_name.scanerr"
 	_scan=$?
 	kill -CONT "$_pid"
 	wait "$_bg"
@@ -337,9 +337,78 @@ plugin_leaves_no_secret_body()
 	done
 }
 
+# identity_needles KEYFILE: the KMS identity (TLS client) key as the scan
+# looks for it: each private number of the RSA key (d, p, q, dp, dq, qinv)
+# big-endian (as in its DER) and little-endian (OpenSSL's BIGNUM words on
+# x86_64), in $SCAN_MORE. Not the DER as a whole: most of it is the public
+# modulus, which TLS sends anyway.
+identity_needles()
+{
+	openssl pkey -in "$1" -outform DER -out id.der 2>/dev/null || atf_fail "cannot read $1"
+	"$PYTHON" -c '
+import sys
+from cryptography.hazmat.primitives.serialization import load_der_private_key
+n = load_der_private_key(open("id.der", "rb").read(), None).private_numbers()
+for name, v in (("d", n.d), ("p", n.p), ("q", n.q), ("dp", n.dmp1), ("dq", n.dmq1), ("qi", n.iqmp)):
+    b = v.to_bytes((v.bit_length() + 7) // 8, "big")
+    open("id." + name + ".be", "wb").write(b)
+    open("id." + name + ".le", "wb").write(b[::-1])'
+	SCAN_MORE=""
+	for _n in d p q dp dq qi; do
+		SCAN_MORE="$SCAN_MORE id.$_n.be=id.$_n.be id.$_n.le=id.$_n.le"
+	done
+}
+
+atf_test_case kms_path_leaves_no_secret cleanup
+kms_path_leaves_no_secret_head()
+{
+	common_head ldd openssl
+	atf_set "require.files" "/usr/bin/pykmip-server /usr/bin/python3"
+	atf_set "descr" "the KMS path: while the plugin in cryptsetup verifies a volume key fetched" \
+		"from the KMS, it lies only in locked memory excluded from core dumps; when main" \
+		"has returned (and at the very end) in cryptsetup with the plugin and in" \
+		"securekey-udev passphrase, neither the volume key, nor the keyslot passphrase," \
+		"nor the KMS identity key is in the process's memory"
+}
+kms_path_leaves_no_secret_body()
+{
+	KMS_DIR=@abs_top_srcdir@/tests/kms
+	. @abs_top_srcdir@/tests/cli/kms.sh
+	secrets_setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	configure --server "$URL_primary"
+	enroll img --kms
+	change_mk_twice
+	identity_needles kms/client.key
+	ids=""
+	for _n in d p q dp dq qi; do ids="$ids id.$_n.be id.$_n.le"; done
+	stopped kms-live verify cryptsetup ./spcs open --debug --test-passphrase --token-only img
+	ok kms-live "volume key fetched from the KMS"
+	test "$(hits kms-live vk)" -ge 1 || fail_with kms-live.scan "the VK is not found while it is held"
+	only_in_locked_nodump kms-live vk
+	for at in main exit; do
+		stopped kms-$at $at cryptsetup ./spcs open --debug --test-passphrase --token-only img
+		ok kms-$at "volume key fetched from the KMS"
+		clean kms-$at vk tokpass tokpass.raw $ids
+	done
+	UDEV=$SK_BUILDDIR/cli/securekey-udev
+	stopped udev-pass main securekey-udev "$UDEV" passphrase --timeout 20 img
+	ok udev-pass ""
+	test -s udev-pass.out || atf_fail "securekey-udev passphrase wrote no passphrase"
+	clean udev-pass vk tokpass tokpass.raw $ids
+	no_core udev-pass
+}
+kms_path_leaves_no_secret_cleanup()
+{
+	kms_stop_all "$PWD/kms" >/dev/null 2>&1 || true
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case scan_finds_live_secrets
 	atf_add_test_case cli_leaves_no_secret
 	atf_add_test_case plugin_leaves_no_secret
+	atf_add_test_case kms_path_leaves_no_secret
 }
