@@ -27,9 +27,13 @@ static void usage(void)
 	       "command.\n\nOptions:\n" CLI_COMMON_HELP "  -V, --version     print the version\n");
 }
 
-/* Work without the plugin installed, as zkey-cryptsetup does. */
+/*
+ * Work without the plugin installed, as zkey-cryptsetup does. An operator
+ * runs these commands: a PKCS#11 token's PIN may be asked on the terminal.
+ */
 static int register_handler(void)
 {
+	sk_handler_allow_pin_prompt(true);
 	return sk_handler_register();
 }
 

@@ -6,6 +6,7 @@
 #define SECUREKEY_CLI_UDEV_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 #include "cli.h"
 #include "log.h"
@@ -37,8 +38,14 @@ void udev_log_line(enum sk_log_level level, const char *fmt, ...)
 void udev_deadline_start(unsigned seconds, const char *device, const char *action);
 void udev_deadline_stop(void);
 
-/* Parse "COMMAND DEVICE [--timeout S]" as the device commands take it. */
+/*
+ * Parse "COMMAND DEVICE [--timeout S]" as the device commands take it, and
+ * --pin-stdin where @pin_stdin is not NULL (passphrase).
+ */
 int udev_parse_device(int argc, char **argv, const char *usage, unsigned *timeout,
-		      const char **device);
+		      const char **device, bool *pin_stdin);
+
+/* Exit status of 'passphrase' when the HSM token needs its PIN (--pin-stdin). */
+#define EXIT_NEEDS_PIN 3
 
 #endif

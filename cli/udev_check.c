@@ -51,7 +51,7 @@ int udev_check(int argc, char **argv)
 	const char *device, *reg;
 	unsigned timeout;
 	bool due;
-	int r = udev_parse_device(argc, argv, usage, &timeout, &device);
+	int r = udev_parse_device(argc, argv, usage, &timeout, &device, NULL);
 
 	if (r)
 		return r < 0 ? 0 : r;

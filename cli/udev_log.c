@@ -81,14 +81,15 @@ void udev_deadline_stop(void)
 	alarm(0);
 }
 
-enum { OPT_UDEV_TIMEOUT = 0x300 };
+enum { OPT_UDEV_TIMEOUT = 0x300, OPT_UDEV_PIN_STDIN };
 
 int udev_parse_device(int argc, char **argv, const char *usage, unsigned *timeout,
-		      const char **device)
+		      const char **device, bool *pin_stdin)
 {
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
 		{ "timeout", required_argument, NULL, OPT_UDEV_TIMEOUT },
+		{ "pin-stdin", no_argument, NULL, OPT_UDEV_PIN_STDIN },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, code = 0;
@@ -99,6 +100,13 @@ int udev_parse_device(int argc, char **argv, const char *usage, unsigned *timeou
 	while ((c = cli_getopt(argc, argv, options, usage, &code)) != -1) {
 		if (c == -2)
 			return code ? code : -1;
+		if (c == OPT_UDEV_PIN_STDIN) {
+			if (!pin_stdin)
+				return cli_usage_error("%s: --pin-stdin is for 'passphrase' only",
+						       argv[0]);
+			*pin_stdin = true;
+			continue;
+		}
 		errno = 0;
 		n = strtoul(optarg, &end, 10);
 		if (errno || !*optarg || *end || *optarg == '-' || n == 0 || n > 3600)

@@ -71,7 +71,7 @@ int udev_refresh(int argc, char **argv)
 	struct timespec start;
 	const char *device;
 	unsigned timeout;
-	int r = udev_parse_device(argc, argv, usage, &timeout, &device);
+	int r = udev_parse_device(argc, argv, usage, &timeout, &device, NULL);
 
 	if (r)
 		return r < 0 ? 0 : r;

@@ -42,6 +42,25 @@ const char *sk_mk_state_name(enum sk_mk_state state)
 	return (unsigned)state <= SK_MK_COMMITTED ? state_names[state] : "?";
 }
 
+static const struct sk_secret *login_pin;
+static bool login_may_prompt = true;
+
+void sk_hsm_set_login(const struct sk_secret *pin, bool may_prompt)
+{
+	login_pin = pin;
+	login_may_prompt = may_prompt;
+}
+
+const struct sk_secret *sk_hsm_login_pin(void)
+{
+	return login_pin;
+}
+
+bool sk_hsm_login_may_prompt(void)
+{
+	return login_may_prompt;
+}
+
 int sk_hsm_open(const char *location, const struct sk_apqn_list *apqns, struct sk_hsm **out)
 {
 	struct sk_hsm *hsm = calloc(1, sizeof(*hsm));

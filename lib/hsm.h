@@ -80,6 +80,18 @@ const char *sk_mk_state_name(enum sk_mk_state state);
  * the pkcs11 backend, which loads the module and logs in to the token here.
  */
 int sk_hsm_open(const char *location, const struct sk_apqn_list *apqns, struct sk_hsm **hsm);
+
+/*
+ * How sk_hsm_open logs in to a token that needs a PIN when the
+ * configuration names no PIN source: with @pin (kept by the caller until it
+ * calls this again; NULL: none), else on the terminal when @may_prompt.
+ * Without either it fails with -ENOANO, so that the caller asks for the PIN
+ * its own way (cryptsetup and systemd-cryptsetup ask for the token PIN and
+ * call the token plugin again with it). By default the terminal is asked.
+ */
+void sk_hsm_set_login(const struct sk_secret *pin, bool may_prompt);
+/* The longest token PIN taken. */
+#define SK_HSM_PIN_MAX 128
 void sk_hsm_close(struct sk_hsm *hsm);
 const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm);
 const char *sk_hsm_location(const struct sk_hsm *hsm);

@@ -35,6 +35,10 @@ struct sk_hsm {
 	void *priv;
 };
 
+/* What sk_hsm_set_login chose, for backends that log in. */
+const struct sk_secret *sk_hsm_login_pin(void);
+bool sk_hsm_login_may_prompt(void);
+
 extern const struct sk_hsm_ops sk_hsm_soft_ops;
 extern const struct sk_hsm_ops sk_hsm_pkcs11_ops;
 

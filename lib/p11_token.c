@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "hsm_backend.h"
 #include "lockfile.h"
 #include "log.h"
 #include "p11kit_dl.h"
@@ -194,6 +195,16 @@ static int read_pin(struct sk_p11 *p11, const char *source, struct sk_secret **p
 			return -EINVAL;
 		}
 		return sk_secfile_read_line(source, SK_P11_PIN_MAX, "PIN file", pin);
+	}
+	if (sk_hsm_login_pin()) {
+		*pin = sk_secret_dup(sk_hsm_login_pin()->data, sk_hsm_login_pin()->len);
+		return *pin ? 0 : -ENOMEM;
+	}
+	if (!sk_hsm_login_may_prompt()) {
+		sk_info("PKCS#11 token '%s' needs its PIN and no pin source is configured; "
+			"asking for the token PIN",
+			p11->label);
+		return -ENOANO;
 	}
 	snprintf(prompt, sizeof(prompt), "PIN for PKCS#11 token '%s'", p11->label);
 	r = sk_tty_read_secret(prompt, SK_P11_PIN_MAX, pin);

@@ -16,9 +16,11 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "hsm.h"
+
 #define SK_P11_LABEL_LEN 32
 #define SK_P11_SERIAL_LEN 16
-#define SK_P11_PIN_MAX 128
+#define SK_P11_PIN_MAX SK_HSM_PIN_MAX
 
 struct sk_p11 {
 	CK_FUNCTION_LIST *module;

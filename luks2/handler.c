@@ -16,6 +16,8 @@
 
 /* The HSM directory the CLI chose with --hsm-dir; NULL in the plugin. */
 static const char *hsm_dir_override;
+/* Whether a token PIN may be asked on the terminal (securekey-cryptsetup). */
+static bool pin_prompt;
 
 /*
  * Route securekey's messages into libcryptsetup's log for the call's device.
@@ -195,13 +197,25 @@ static int unwrap_token(struct crypt_device *cd, const struct sk_token *token,
 	if (r < 0)
 		return r;
 	r = unwrap_with_hsm(cd, &cfg, token, vk, &why);
-	if (r < 0 && r != -ENOMEM && token->has_kms)
+	if (r < 0 && r != -ENOMEM && token->has_kms) {
+		int hsm_r = r;
+
 		r = fetch_from_kms(cd, &cfg, token, why, vk);
+		/* the KMS did not help either: the PIN may */
+		if (r < 0 && r != -ENOMEM && hsm_r == -ENOANO)
+			r = -ENOANO;
+	}
 	return r;
 }
 
-int sk_handler_open(struct crypt_device *cd, int token_id, char **buffer, size_t *buffer_len,
-		    void *usrptr)
+/*
+ * @pin: the token PIN cryptsetup asked for, or NULL. In the plugin the
+ * terminal is never asked: without a PIN source in the configuration the
+ * HSM login fails with -ENOANO, which makes cryptsetup and
+ * systemd-cryptsetup ask for the token PIN and call open_pin with it.
+ */
+static int open_with(struct crypt_device *cd, int token_id, const struct sk_secret *pin,
+		     char **buffer, size_t *buffer_len)
 {
 	struct sk_secret *vk = NULL, *pass = NULL;
 	struct log_scope scope;
@@ -209,7 +223,7 @@ int sk_handler_open(struct crypt_device *cd, int token_id, char **buffer, size_t
 	const char *json;
 	int r;
 
-	(void)usrptr;
+	sk_hsm_set_login(pin, !pin && pin_prompt);
 	log_enter(cd, &scope);
 	r = crypt_token_json_get(cd, token_id, &json);
 	if (r >= 0)
@@ -222,12 +236,37 @@ int sk_handler_open(struct crypt_device *cd, int token_id, char **buffer, size_t
 		r = sk_keyslot_passphrase(vk, &pass);
 	sk_secret_free(vk);
 	log_leave(&scope);
+	sk_hsm_set_login(NULL, true);
 	if (r < 0)
-		return r == -ENOMEM ? r : -EPERM;
+		return r == -ENOMEM || r == -ENOANO ? r : -EPERM;
 	/* The passphrase stays in locked memory; buffer_free finds its descriptor. */
 	*buffer = (char *)pass->data;
 	*buffer_len = pass->len;
 	return 0;
+}
+
+int sk_handler_open(struct crypt_device *cd, int token_id, char **buffer, size_t *buffer_len,
+		    void *usrptr)
+{
+	(void)usrptr;
+	return open_with(cd, token_id, NULL, buffer, buffer_len);
+}
+
+int sk_handler_open_pin(struct crypt_device *cd, int token_id, const char *pin, size_t pin_size,
+			char **buffer, size_t *buffer_len, void *usrptr)
+{
+	struct sk_secret *secret = NULL;
+	int r;
+
+	(void)usrptr;
+	if (pin && pin_size) {
+		secret = sk_secret_dup(pin, pin_size);
+		if (!secret)
+			return -ENOMEM;
+	}
+	r = open_with(cd, token_id, secret, buffer, buffer_len);
+	sk_secret_free(secret);
+	return r;
 }
 
 void sk_handler_buffer_free(void *buffer, size_t buffer_len)
@@ -291,6 +330,11 @@ void sk_handler_dump(struct crypt_device *cd, const char *json)
 void sk_handler_set_hsm_dir(const char *dir)
 {
 	hsm_dir_override = dir;
+}
+
+void sk_handler_allow_pin_prompt(bool allow)
+{
+	pin_prompt = allow;
 }
 
 int sk_handler_register(void)

@@ -29,13 +29,11 @@ int cryptsetup_token_open(struct crypt_device *cd, int token, char **buffer, siz
 	return sk_handler_open(cd, token, buffer, buffer_len, usrptr);
 }
 
-/* A securekey token needs no PIN: the HSM is the factor. */
+/* The PIN of a PKCS#11 HSM's token, when open returned -ENOANO. */
 int cryptsetup_token_open_pin(struct crypt_device *cd, int token, const char *pin,
 			      size_t pin_size, char **buffer, size_t *buffer_len, void *usrptr)
 {
-	(void)pin;
-	(void)pin_size;
-	return sk_handler_open(cd, token, buffer, buffer_len, usrptr);
+	return sk_handler_open_pin(cd, token, pin, pin_size, buffer, buffer_len, usrptr);
 }
 
 void cryptsetup_token_buffer_free(void *buffer, size_t buffer_len)

@@ -137,6 +137,42 @@ PY
 		"$PYTHON" askpin.py 1234 "$SECUREKEY" hsm status
 }
 
+atf_test_case token_pin_asked
+token_pin_asked_head()
+{
+	p11_head
+	atf_set "descr" "without a PIN source the plugin returns -ENOANO, so cryptsetup asks for the" \
+		"token PIN: the right one unlocks, a wrong one is refused (the passphrase still" \
+		"opens); securekey-udev passphrase exits 3 and takes the PIN with --pin-stdin;" \
+		"the PIN is in no output, nothing is written"
+}
+token_pin_asked_body()
+{
+	setup
+	mkimg img
+	enroll img
+	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN?module-path=$P11_MODULE"
+	sum=$(sha256sum img)
+	atf_check -s exit:0 -o not-match:"$P11_PIN" -e not-match:"$P11_PIN" -x \
+		"printf '%s\n' '$P11_PIN' | ./pcs open --debug --test-passphrase --token-only img"
+	atf_check -s exit:1 -o ignore -e match:"wrong PIN for PKCS#11 token '$P11_TOKEN'\$" -x \
+		"printf 'not-the-pin\n' | ./pcs open --test-passphrase --token-only img"
+	atf_check -s exit:1 -o ignore -e match:"Nothing to read on input" \
+		./pcs open --test-passphrase --token-only img </dev/null
+	UDEV=$SK_BUILDDIR/cli/securekey-udev
+	atf_check -s exit:3 -o empty -e match:"img: the PKCS#11 token needs its PIN; give it with --pin-stdin" \
+		"$UDEV" passphrase img </dev/null
+	atf_check -s exit:0 -o save:tokpass -e empty -x \
+		"printf '%s\n' '$P11_PIN' | '$UDEV' passphrase --pin-stdin img"
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup open --test-passphrase --key-slot 1 \
+		--key-file tokpass img
+	atf_check -s exit:1 -o empty -e match:"wrong PIN for PKCS#11 token '$P11_TOKEN'" -x \
+		"printf 'not-the-pin\n' | '$UDEV' passphrase --pin-stdin img"
+	SK_EXIT=2 refused "--pin-stdin is for 'passphrase' only" "$UDEV" check --pin-stdin img
+	test "$(sha256sum img)" = "$sum" || atf_fail "an unlock changed the image"
+	pass_opens img
+}
+
 atf_test_case token_absent
 token_absent_head()
 {
@@ -579,6 +615,7 @@ atf_init_test_cases()
 	atf_add_test_case status_and_objects
 	atf_add_test_case wrong_pin
 	atf_add_test_case pin_prompt
+	atf_add_test_case token_pin_asked
 	atf_add_test_case token_absent
 	atf_add_test_case object_missing
 	atf_add_test_case parts_refused
