@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cr.h"
+#include "escape.h"
 #include "gate.h"
 #include "handler.h"
 #include "log.h"
@@ -65,11 +66,18 @@ bool cr_common_option(int c, const char *arg, int *code)
  */
 static void crypt_log_stderr(int level, const char *msg, void *usrptr)
 {
+	/* They may quote the header (its JSON with --debug): escaped, lines kept. */
+	char *text = malloc(SK_ESCAPE_SIZE(strlen(msg)));
+
 	(void)usrptr;
+	if (!text)
+		return;
+	sk_escape(text, SK_ESCAPE_SIZE(strlen(msg)), msg, SK_ESCAPE_KEEP_NEWLINE);
 	if (level == CRYPT_LOG_DEBUG || level == CRYPT_LOG_DEBUG_JSON)
-		fprintf(stderr, "# %s", msg);
+		fprintf(stderr, "# %s", text);
 	else if (level != CRYPT_LOG_VERBOSE || sk_log_get_level() >= SK_LOG_VERBOSE)
-		fputs(msg, stderr);
+		fputs(text, stderr);
+	free(text);
 }
 
 /* What the options asked for, handed to libcryptsetup and the token handler. */

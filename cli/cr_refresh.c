@@ -6,6 +6,7 @@
 
 #include "conf.h"
 #include "cr.h"
+#include "escape.h"
 #include "kms.h"
 #include "log.h"
 #include "reencipher.h"
@@ -67,7 +68,7 @@ static int refresh(struct sk_device *dev)
 	struct sk_secret *vk = NULL;
 	struct sk_hsm *hsm = NULL;
 	struct sk_key_state st;
-	char hex[SK_MKVP_HEX_LEN + 1];
+	char hex[SK_MKVP_HEX_LEN + 1], key_id[SK_ESCAPE_SIZE(SK_TOKEN_KMS_TEXT_MAX)];
 	int r = cr_open_hsm(&dev->token, &hsm);
 
 	if (!r)
@@ -86,10 +87,11 @@ static int refresh(struct sk_device *dev)
 	if (!r)
 		r = sk_device_write_token(dev, &dev->token);
 	sk_mkvp_to_hex(dev->token.current.mkvp, hex);
+	sk_escape(key_id, sizeof(key_id), dev->token.kms.key_id, 0); /* header text */
 	if (r >= 0)
 		printf("The volume key of %s was fetched from the KMS (key %s) and stored under "
 		       "the CURRENT master key (MKVP %s)%s.\n",
-		       dev->path, dev->token.kms.key_id, hex,
+		       dev->path, key_id, hex,
 		       dev->token.has_staged ? ", staged to the committed NEW master key" : "");
 	sk_secret_free(vk);
 	sk_hsm_close(hsm);

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <json-c/json.h>
 
 #include "cr.h"
+#include "escape.h"
 #include "keyslot.h"
 #include "log.h"
 
@@ -134,8 +136,13 @@ static void print_json(struct sk_device *dev, const struct sk_key_state *st,
 	json_object_object_add(root, "kms", t->has_kms ? kms_json(&t->kms) : NULL);
 	json_object_object_add(root, "next_step",
 			       json_object_new_string(sk_next_step_name(st->next)));
-	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
+	/* json-c escapes the C0 controls of the header's text; DEL and C1 too. */
+	char *json = sk_escape_json(json_object_to_json_string_ext(
+		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+
+	if (json)
+		puts(json);
+	free(json);
 	json_object_put(root);
 }
 
@@ -168,9 +175,17 @@ static void print_text(struct sk_device *dev, const struct sk_key_state *st,
 		       where_text(st->staged_found, st->staged_reg), check_text(c->staged));
 	}
 	if (t->has_kms) {
-		printf("KMS key:       %s (name %s)\n", t->kms.key_id, t->kms.name);
-		for (size_t i = 0; i < t->kms.n_servers; i++)
-			printf("KMS server:    %s%s\n", t->kms.servers[i], i ? "" : " (primary)");
+		/* Header text, to a terminal: escaped (escape.h). */
+		char text[SK_ESCAPE_SIZE(SK_TOKEN_KMS_TEXT_MAX)];
+		char name_text[SK_ESCAPE_SIZE(SK_TOKEN_KMS_TEXT_MAX)];
+
+		sk_escape(text, sizeof(text), t->kms.key_id, 0);
+		sk_escape(name_text, sizeof(name_text), t->kms.name, 0);
+		printf("KMS key:       %s (name %s)\n", text, name_text);
+		for (size_t i = 0; i < t->kms.n_servers; i++) {
+			sk_escape(text, sizeof(text), t->kms.servers[i], 0);
+			printf("KMS server:    %s%s\n", text, i ? "" : " (primary)");
+		}
 	} else {
 		printf("KMS:           none\n");
 	}

@@ -8,12 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "udev.h"
 
 /* syslog priorities: LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG */
 static const int priority[] = { 3, 4, 5, 6, 7 };
 
-static char timeout_line[512];
+/*
+ * The kernel refuses a /dev/kmsg record longer than about 1000 bytes
+ * (LOG_LINE_MAX); a longer line is cut to this.
+ */
+#define LINE_MAX_BYTES 960
+
+static char timeout_line[LINE_MAX_BYTES];
 
 /*
  * One write(2) per line: /dev/kmsg takes a record per write, and a line
@@ -31,9 +38,19 @@ static void emit(const char *line, size_t len)
 		close(fd);
 }
 
+/*
+ * One line, whatever @text holds: it names the header's KMS key and servers
+ * (sk_log escaped those already; escaping again changes nothing), and a
+ * newline followed by "<0>" would be an emergency message of its own to
+ * journald and the kernel log.
+ */
 static int format_line(char *line, size_t size, enum sk_log_level level, const char *text)
 {
-	int len = snprintf(line, size, "<%d>%s: %s\n", priority[level], cli.program, text);
+	char shown[LINE_MAX_BYTES];
+	int len;
+
+	sk_escape(shown, sizeof(shown), text, 0);
+	len = snprintf(line, size, "<%d>%s: %s\n", priority[level], cli.program, shown);
 
 	if (len < 0)
 		return 0;
@@ -46,7 +63,7 @@ static int format_line(char *line, size_t size, enum sk_log_level level, const c
 
 void udev_log_line(enum sk_log_level level, const char *fmt, ...)
 {
-	char text[400], line[512];
+	char text[LINE_MAX_BYTES], line[LINE_MAX_BYTES];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -64,7 +81,7 @@ static void on_deadline(int sig)
 
 void udev_deadline_start(unsigned seconds, const char *device, const char *action)
 {
-	char text[400];
+	char text[LINE_MAX_BYTES];
 	struct sigaction sa = { .sa_handler = on_deadline };
 
 	snprintf(text, sizeof(text),

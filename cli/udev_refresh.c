@@ -21,8 +21,8 @@ static const char usage[] =
 
 /* The first error names the cause, the last says what it meant: keep both. */
 struct errors {
-	char first[200];
-	char last[200];
+	char first[320];
+	char last[320];
 };
 
 static void collect(enum sk_log_level level, const char *msg, void *ctx)

@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "escape.h"
 #include "secmem.h"
 
 /*
@@ -114,9 +115,17 @@ __attribute__((format(printf, 4, 0))) static void format_line(char *line, size_t
 		memmove(line, line + prefix, strlen(line + prefix) + 1);
 }
 
+/*
+ * Messages name what the LUKS2 header says (KMS key ids and servers), and
+ * the header is input whoever holds the disk can replace: every message is
+ * escaped (escape.h) once the guard has looked at it as it was formatted, so
+ * no sink receives a line break, a terminal escape sequence or bytes that
+ * are not UTF-8 (journald takes "<0>" at the start of a line for an
+ * emergency, /dev/kmsg a priority).
+ */
 void sk_log(enum sk_log_level level, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
+	char line[LOG_LINE_MAX], shown[SK_ESCAPE_SIZE(LOG_LINE_MAX)];
 	struct guard g = { .msg = line };
 	va_list ap;
 
@@ -128,7 +137,8 @@ void sk_log(enum sk_log_level level, const char *fmt, ...)
 
 	g.msg_len = strlen(line);
 	sk_secret_foreach(guard_visit, &g);
-	(log_sink ? log_sink : stderr_sink)(level, g.leaked ? SK_LOG_WITHHELD : line,
-					    log_sink_ctx);
+	sk_escape(shown, sizeof(shown), g.leaked ? SK_LOG_WITHHELD : line, 0);
+	(log_sink ? log_sink : stderr_sink)(level, shown, log_sink_ctx);
 	OPENSSL_cleanse(line, sizeof(line));
+	OPENSSL_cleanse(shown, sizeof(shown));
 }

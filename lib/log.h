@@ -1,7 +1,9 @@
 /*
  * Logging with levels. Every message passes a guard that withholds it when it
  * contains the bytes of a live secret (raw or hex), so a mistaken format
- * argument can never print key material.
+ * argument can never print key material; then it is escaped (escape.h), so
+ * text from a LUKS2 header cannot break it into lines or reach a terminal
+ * as escape sequences. A sink receives one line without control bytes.
  */
 #ifndef SECUREKEY_LOG_H
 #define SECUREKEY_LOG_H

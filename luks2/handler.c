@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "hsm.h"
 #include "keyslot.h"
 #include "keystate.h"
@@ -317,9 +318,15 @@ void sk_handler_dump(struct crypt_device *cd, const char *json)
 	if (token.has_staged)
 		dump_key(cd, "Staged MKVP:", &token.staged);
 	if (token.has_kms) {
-		crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS key:    %s\n", token.kms.key_id);
-		for (size_t i = 0; i < token.kms.n_servers; i++)
-			crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS server: %s\n", token.kms.servers[i]);
+		/* Header text, to a terminal: escaped (escape.h). */
+		char text[SK_ESCAPE_SIZE(SK_TOKEN_KMS_TEXT_MAX)];
+
+		sk_escape(text, sizeof(text), token.kms.key_id, 0);
+		crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS key:    %s\n", text);
+		for (size_t i = 0; i < token.kms.n_servers; i++) {
+			sk_escape(text, sizeof(text), token.kms.servers[i], 0);
+			crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS server: %s\n", text);
+		}
 	} else {
 		crypt_logf(cd, CRYPT_LOG_NORMAL, "\tKMS:        none\n");
 	}

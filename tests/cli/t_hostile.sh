@@ -54,7 +54,7 @@ export HOSTILE_TIMEOUT=${HOSTILE_TIMEOUT:-60}
 # hostile_head: what every test case here needs.
 hostile_head()
 {
-	common_head timeout find awk sha256sum
+	common_head timeout find awk sha256sum "$@"
 	# Thousands of commands; a loaded CI machine may need a while.
 	atf_set "timeout" 900
 }
@@ -347,8 +347,151 @@ writers_body()
 		"cr-w enroll @ --apqns $APQNS --key-file pass" "sk-w reencipher @ --key-file pass"
 }
 
+atf_test_case escapes cleanup
+escapes_head()
+{
+	hostile_head openssl
+	atf_set "require.files" "/usr/bin/pykmip-server /usr/bin/python3"
+	atf_set "descr" "kms.key_id, kms.servers and kms.name with newlines and '<0>', escape" \
+		"sequences, C1 controls and bytes that are not UTF-8 reach no terminal and no log raw:" \
+		"the plugin (open --debug, luksDump), validate, open, refresh, list, securekey-udev" \
+		"check and refresh (journal stream and a stand-in /dev/kmsg) print them escaped, one" \
+		"log line a message"
+}
+escapes_body()
+{
+	KMS_DIR=@abs_top_srcdir@/tests/kms
+	. @abs_top_srcdir@/tests/cli/kms.sh
+	UDEV=$SK_BUILDDIR/cli/securekey-udev
+	# A KMS configured, so that a fetch reaches the check of the servers the
+	# header names (it names kmip://127.0.0.1:1, which is not configured).
+	kms_setup
+	mkimg plain.base
+	enroll plain.base
+	atf_check -s exit:0 -o match:"^[0-9]+ hostile images in hi\$" -e ignore \
+		"$PYTHON" "$MAKE_HEADERS" hi plain=plain.base --no-check
+	rm -f plain.base
+	test "$(wc -l <hi/escapes.tsv)" -ge 8 || atf_fail "fewer than 8 images in hi/escapes.tsv"
+	# The keys are then under no register: the plugin and refresh go to the KMS.
+	change_mk_twice
+	_dir=$(cryptsetup --help | sed -n 's/^LUKS2 external token plugin path: \(.*\)\.$/\1/p')
+	PCS_PRELOAD=$(ldd "$PLUGIN_DIR/libcryptsetup-token-securekey.so" | awk '/libasan/ { print $3 }')
+	export CR SECUREKEY UDEV PCS_PRELOAD JOURNAL_STREAM=8:1 HOSTILE_ONLY='esc-*' HOSTILE_LIST=each
+	mkdir -p out
+	unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec sh "$@"' nsrun \
+		"$PLUGIN_DIR" "${_dir:-/lib/x86_64-linux-gnu/cryptsetup}" "$RUN_SERIES" hi out \
+		"pcs-r open --debug --test-passphrase --token-only --token-type securekey @" \
+		"pcs-r luksDump @" "cr-r validate @" "cr-r validate @ --json" \
+		"cr-r open @ --test-passphrase" "cr-w refresh @" "sk-r list @" \
+		"ud-r check @ --debug" "ud-w refresh @" \
+		2>out/runner.log || atf_fail "run_series.sh failed: $(tail -5 out/runner.log)"
+	# The kernel log: a FIFO in place of /dev/kmsg (in a private mount
+	# namespace), read into out/NAME.kmsg; no JOURNAL_STREAM, so the helper
+	# writes there.
+	mkfifo kmsg
+	cat >kmsg.sh <<'EOF2'
+set -e
+mount --bind "$PWD/kmsg" /dev/kmsg
+cut -f 1 hi/escapes.tsv | sort -u | while read -r name; do
+	exec 3<>kmsg
+	cat kmsg >"out/$name.kmsg" 3>&- &
+	env -u JOURNAL_STREAM "$UDEV" refresh "hi/$name.img" 2>"out/$name.kmsg.err" || :
+	exec 3>&-
+	wait
+done
+EOF2
+	atf_check -s exit:0 -o empty -e empty unshare -m sh kmsg.sh
+	atf_check -s exit:0 -o match:"^[0-9]+ outputs checked\$" -e empty "$PYTHON" - <<'EOF2'
+import os, re, sys
+
+fails = []
+def fail(what, why, data=b""):
+    fails.append("%s: %s\n\t%r" % (what, why, data[:300]))
+
+def raw_controls(what, data, tabs):
+    """No byte that a terminal or a log takes for a control reaches it."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return fail(what, "bytes that are not UTF-8 (%s)" % e, data)
+    for line in text.split("\n"):
+        bad = [c for c in line if (ord(c) < 0x20 and not (tabs and c == "\t")) or
+               0x7f <= ord(c) <= 0x9f]
+        if bad:
+            return fail(what, "raw control characters %r" % bad, line.encode())
+        if line.startswith("<0>") or "securekey: EMERGENCY" in line and not "\\n<0>" in line:
+            return fail(what, "a line of its own from the header", line.encode())
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+escapes = {}
+for line in open("hi/escapes.tsv", encoding="utf-8"):
+    name, field, text = line.rstrip("\n").split("\t")
+    escapes.setdefault(name, []).append((field, text))
+checked = 0
+for line in open("out/index", encoding="utf-8"):
+    f = line.rstrip("\n").split("\t")
+    if f[1] == "sha256":
+        if f[2] != "same":
+            fail(f[0], "the image was written")
+        continue
+    name, n, kind, rc, undone, up, cmd = f
+    what = "%s: %s (exit %s)" % (name, cmd, rc)
+    out, err = read("out/%s.%s.out" % (name, n)), read("out/%s.%s.err" % (name, n))
+    checked += 2
+    # libcryptsetup aligns luksDump with tabs (a tab from the header must
+    # show as \\t: see the escaped text below)
+    raw_controls(what + " stdout", out, cmd.startswith("pcs "))
+    raw_controls(what + " stderr", err, cmd.startswith("pcs "))
+    if int(rc) > 2:
+        fail(what, "crashed", err)
+    both = (out + err).decode("utf-8", "replace")
+    for field, text in escapes.get(name, []):
+        want = []
+        if cmd.startswith("cr validate") and not cmd.endswith("--json"):
+            want = [text]
+        elif cmd.startswith("pcs luksDump") and field != "name":
+            want = [text]
+        elif cmd.startswith("pcs open") and field == "key_id":
+            want = [text]
+        elif cmd.startswith("ud refresh") and field != "name":
+            # the helper's line keeps the start of each message
+            want = [text[:40]]
+        for w in want:
+            if w not in both:
+                fail(what, "does not show the %s escaped as %r" % (field, w), out + err)
+    if cmd.startswith("ud refresh"):
+        lines = err.split(b"\n")
+        if len(lines) != 2 or lines[1] or not re.match(rb"^<4>securekey-udev: %s\.img: " % name.encode(), lines[0]):
+            fail(what, "not one '<4>securekey-udev: IMG: ' line", err)
+for name in escapes:
+    what = "%s: securekey-udev refresh to the kernel log" % name
+    data, err = read("out/%s.kmsg" % name), read("out/%s.kmsg.err" % name)
+    checked += 1
+    raw_controls(what, data, False)
+    lines = data.split(b"\n")
+    if len(lines) != 2 or lines[1] or not re.match(rb"^<4>securekey-udev: hi/%s\.img: " % name.encode(), lines[0]):
+        fail(what, "not one '<4>securekey-udev: hi/IMG: ' record", data)
+    if err:
+        fail(what, "wrote on stderr", err)
+for f in fails:
+    print(f, file=sys.stderr)
+print("%d outputs checked" % checked)
+sys.exit(1 if fails else 0)
+EOF2
+}
+escapes_cleanup()
+{
+	KMS_DIR=@abs_top_srcdir@/tests/kms
+	. @abs_top_srcdir@/tests/cli/kms.sh
+	kms_cleanup
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case readers
 	atf_add_test_case writers
+	atf_add_test_case escapes
 }

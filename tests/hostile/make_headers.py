@@ -162,6 +162,7 @@ class Maker:
         self.outdir, self.bases = outdir, bases
         self.images = {}
         self.skipped = []
+        self.escapes = []
 
     def add(self, name, expect, loadable, why, desc, base, text, binary=None, bad_csum=False):
         if name in self.images:
@@ -217,10 +218,19 @@ class Maker:
         change(h["tokens"][self.bases[base].token_id], fill * n)
         self.text(name, expect, why, desc + " (%d bytes)" % n, h, base, loadable)
 
+    def escape(self, name, field, raw):
+        """Image NAME holds the bytes RAW in its kms FIELD: escapes.tsv
+        says how the tools must show them."""
+        if name in self.images:
+            self.escapes.append((name, field, escaped(raw)))
+
     def write_manifest(self):
         for name, i in self.images.items():
             with open(os.path.join(self.outdir, name + ".img"), "rb") as f:
                 i["sha256"] = hashlib.sha256(f.read()).hexdigest()
+        with open(os.path.join(self.outdir, "escapes.tsv"), "w") as f:
+            for name, field, text in self.escapes:
+                f.write("%s\t%s\t%s\n" % (name, field, text))
         with open(os.path.join(self.outdir, "manifest.json"), "w") as f:
             json.dump(self.images, f, indent=1, sort_keys=True)
             f.write("\n")
@@ -229,6 +239,37 @@ class Maker:
                 i = self.images[name]
                 f.write("\t".join([name, i["expect"], "yes" if i["loadable"] else "no",
                                    i["why"], i["sha256"], i["description"]]) + "\n")
+
+
+def escaped(raw):
+    """RAW as lib/escape.c shows it: \\n \\r \\t for newline, carriage
+    return and tab, \\xNN for the other control bytes (C0, DEL), for the
+    bytes of a C1 control U+0080..U+009F and for every byte that is not part
+    of valid UTF-8; all else, backslashes included, as it is."""
+    out = []
+    i = 0
+    while i < len(raw):
+        c = raw[i]
+        n = 1 if c < 0x80 else 2 if 0xc2 <= c <= 0xdf else 3 if 0xe0 <= c <= 0xef \
+            else 4 if 0xf0 <= c <= 0xf4 else 0
+        seq = raw[i:i + n] if n else b""
+        try:
+            ch = seq.decode("utf-8") if n and len(seq) == n else None
+        except UnicodeDecodeError:
+            ch = None
+        if ch is None:
+            out.append("\\x%02x" % c)
+            i += 1
+        elif ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+            i += 1
+        elif ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f:
+            out.append("".join("\\x%02x" % b for b in seq))
+            i += n
+        else:
+            out.append(ch)
+            i += n
+    return "".join(out)
 
 
 def setf(field, value):
@@ -434,6 +475,43 @@ def make(m):
           with_kms(key_id="@@K@@"), raw={"@@K@@": b'"\\ud800"'})
     m.huge("kms-key_id-huge", INV, "field 'kms.key_id", "kms.key_id as long as the area allows",
            lambda t, v: with_kms(key_id=v)(t))
+
+    # ------------------------------------ text for logs and terminals
+    # kms.key_id, kms.servers and kms.name reach log lines, the journal, the
+    # kernel log and terminals; what they hold must come out escaped (see
+    # escaped() below and lib/escape.h): a newline must not start a line of
+    # its own ("<0>" is an emergency priority to /dev/kmsg and the journal),
+    # escape sequences must not reach a terminal. OUTDIR/escapes.tsv lists,
+    # one image and field a line, the escaped text the tools must show.
+    emerg = "\n<0>securekey: EMERGENCY from the header"
+    for name, field, value in [
+            ("esc-key_id-newline", "key_id", "hostile-key" + emerg),
+            ("esc-servers-newline", "servers", "kmip://127.0.0.1:1" + emerg),
+            ("esc-name-newline", "name", "hostile-name" + emerg),
+            ("esc-key_id-csi", "key_id", "\x1b[2J\x1b[1;31mcleared\x1b[0m"),
+            ("esc-servers-osc", "servers", "kmip://127.0.0.1:1/\x1b]0;title\x07"),
+            ("esc-name-osc", "name", "\x1b]0;title\x07"),
+            ("esc-key_id-c1", "key_id", "c1-\u009b2J-\u0085-\u009d0;title\u009c"),
+            ("esc-key_id-controls", "key_id", "del\x7f-cr\r-tab\t-bs\b-bell\a-bs\\n-\u00e9"),
+            ]:
+        m.tok(name, "valid", None,
+              "kms.%s %s (escaped in logs and on terminals)" % (field, json.dumps(value)[:60]),
+              with_kms(**{field: [value] if field == "servers" else value}))
+        m.escape(name, field, value.encode())
+    # Bytes that are not UTF-8, raw in the JSON text: libcryptsetup loads
+    # the header, the token parser refuses the token as a whole (JSON is
+    # UTF-8), so they reach no output; lib/escape.c would show them as \xNN.
+    raw = b"bad-\x9b2J-\xc2-\xff-\xe2\x80-\xed\xa0\x80"
+    m.tok("esc-key_id-non-utf8", INV, "not valid JSON: invalid utf-8",
+          "kms.key_id %r (not UTF-8)" % raw, with_kms(key_id="@@K@@"),
+          raw={"@@K@@": b'"' + raw + b'"'})
+    # refused: the refusal says why without the text
+    m.tok("esc-servers-refused", INV, "field 'kms.servers'",
+          "kms.servers holds \"\\u001b]0;title\\u0007http://x\" (not kmip://)",
+          with_kms(servers=["\x1b]0;title\x07http://x" + emerg]))
+    m.tok("esc-key_id-refused", INV, "field 'kms.key_id'",
+          "kms.key_id of 300 bytes with escape sequences and newlines",
+          with_kms(key_id=(("\x1b[2J" + emerg) * 7)[:300]))
 
     # ---------------------------------------------- non-UTF-8, NUL bytes
     # the token text is refused as a whole before any field is looked at

@@ -6,7 +6,7 @@
 #
 # SPEC is "KIND WORD..." where the word @ stands for the image and KIND says
 # which program runs: cr-* securekey-cryptsetup ($CR), sk-* securekey
-# ($SECUREKEY), pcs-* cryptsetup (the caller puts this script in a mount
+# ($SECUREKEY), ud-* securekey-udev ($UDEV), pcs-* cryptsetup (the caller puts this script in a mount
 # namespace where libcryptsetup finds the plugin of the build; $PCS_PRELOAD,
 # if set, is preloaded into cryptsetup, e.g. the ASan runtime).
 #
@@ -44,7 +44,7 @@
 # seconds (default 60): its exit status is then 137, and OUT/hung names it.
 # (A watchdog rather than timeout(1) for each command: an exec less each.)
 #
-# Environment: CR, SECUREKEY, PCS_PRELOAD, HOSTILE_TIMEOUT, HOSTILE_LIST,
+# Environment: CR, SECUREKEY, UDEV, PCS_PRELOAD, HOSTILE_TIMEOUT, HOSTILE_LIST,
 # HOSTILE_ONLY (blank-separated shell patterns: only the images whose names
 # match), HOSTILE_EXPECT (blank-separated EXPECT values of the manifest:
 # only the images expected so), HOSTILE_EVERY=N (only every Nth image of the
@@ -135,6 +135,7 @@ run_one()
 		case $_kind in
 		cr-*) "$CR" "$@" >"$p.out" 2>"$p.err" </dev/null & ;;
 		sk-*) "$SECUREKEY" "$@" >"$p.out" 2>"$p.err" </dev/null & ;;
+		ud-*) "$UDEV" "$@" >"$p.out" 2>"$p.err" </dev/null & ;;
 		pcs-*)
 			if [ -n "${PCS_PRELOAD:-}" ]; then
 				LD_PRELOAD=$PCS_PRELOAD ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
