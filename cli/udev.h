@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "cli.h"
 #include "log.h"
@@ -44,6 +45,17 @@ void udev_deadline_stop(void);
  */
 int udev_parse_device(int argc, char **argv, const char *usage, unsigned *timeout,
 		      const char **device, bool *pin_stdin);
+
+/*
+ * Whether this host knows the LUKS2 device @dev (opened from @device): a
+ * known volume (<state>/volumes/UUID, written by enroll), or named by the
+ * source field of a crypttab line (UUID=, LABEL=, PARTUUID=, PARTLABEL= or a
+ * path) in /etc/crypttab or /cryptroot/crypttab (initramfs-tools'), or in
+ * the colon-separated files of $SECUREKEY_CRYPTTAB instead (for tests).
+ * @why says which, or why not.
+ */
+struct sk_device;
+bool udev_known(const struct sk_device *dev, const char *device, char *why, size_t why_size);
 
 /* Exit status of 'passphrase' when the HSM token needs its PIN (--pin-stdin). */
 #define EXIT_NEEDS_PIN 3

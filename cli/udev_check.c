@@ -14,7 +14,10 @@ static const char usage[] =
 	"  SECUREKEY_REGISTER=R      the register its secure key is under: CURRENT,\n"
 	"                            OLD, NEW, none, or unknown (HSM not readable)\n"
 	"  SECUREKEY_REFRESH=1       a refresh from the KMS is due: the secure key is\n"
-	"                            not under the CURRENT master key\n"
+	"                            not under the CURRENT master key, and this host\n"
+	"                            knows the device: a known volume (enrolled here)\n"
+	"                            or named in /etc/crypttab or /cryptroot/crypttab\n"
+	"                            (--verbose says which, or why it is not refreshed)\n"
 	"Prints nothing for a device that is not LUKS2 or has no securekey token.\n"
 	"Reads only: neither the header nor the HSM is changed.\n"
 	"\n"
@@ -50,7 +53,7 @@ int udev_check(int argc, char **argv)
 	struct sk_device *dev = NULL;
 	const char *device, *reg;
 	unsigned timeout;
-	bool due;
+	bool due, known = false;
 	int r = udev_parse_device(argc, argv, usage, &timeout, &device, NULL);
 
 	if (r)
@@ -65,11 +68,24 @@ int udev_check(int argc, char **argv)
 		return 0;
 	}
 	reg = register_of(dev, &due);
+	/*
+	 * The header is input whoever holds the disk can replace: a disk that
+	 * merely appears (a USB stick) makes no KMS request and no header write.
+	 */
+	if (due && dev->token.has_kms) {
+		char why[600];
+
+		known = udev_known(dev, device, why, sizeof(why));
+		if (known)
+			sk_verbose("%s: refresh from the KMS due; %s", device, why);
+		else
+			sk_verbose("%s: refresh from the KMS due, but not done: %s", device, why);
+	}
 	printf("SECUREKEY_TOKEN=%d\n", dev->token_id);
 	if (dev->token.has_kms)
 		printf("SECUREKEY_KMS=1\n");
 	printf("SECUREKEY_REGISTER=%s\n", reg);
-	if (due && dev->token.has_kms)
+	if (known)
 		printf("SECUREKEY_REFRESH=1\n");
 	sk_device_close(dev);
 	return 0;

@@ -50,6 +50,56 @@ check_properties_body()
 }
 check_properties_cleanup() { kms_cleanup; }
 
+atf_test_case check_known_devices cleanup
+check_known_devices_head()
+{
+	atf_set "descr" "check asks for a refresh only for a device this host knows: a known" \
+		"volume or one that crypttab names (UUID=, a path); an unknown LUKS2 device with a" \
+		"securekey token that is due is not refreshed, and --verbose says why"
+	kms_head
+}
+check_known_devices_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	change_mk_twice
+	uuid=$(cryptsetup luksUUID img)
+	due="SECUREKEY_TOKEN=0\nSECUREKEY_KMS=1\nSECUREKEY_REGISTER=none\n"
+	export SECUREKEY_CRYPTTAB="$PWD/crypttab:$PWD/cryptroot-crypttab"
+	atf_check -s exit:0 -o inline:"${due}SECUREKEY_REFRESH=1\n" \
+		-e match:"^img: refresh from the KMS due; a known volume \($PWD/state/volumes/$uuid\)\$" \
+		"$UDEV" check img --verbose
+	# the same disk, not known here (a disk that was plugged in)
+	rm "state/volumes/$uuid"
+	atf_check -s exit:0 -o inline:"$due" -e empty "$UDEV" check img
+	atf_check -s exit:0 -o inline:"$due" \
+		-e match:"^img: refresh from the KMS due, but not done: neither a known volume \($PWD/state/volumes/$uuid\) nor named in crypttab \($SECUREKEY_CRYPTTAB\)\$" \
+		"$UDEV" check img --verbose
+	# lines that do not name it: commented out, another UUID, another file
+	printf '# vol UUID=%s none luks\nother UUID=5ec0e4e7-0000-4000-8000-000000000009 none luks\nimg2 %s/plain none luks\n' \
+		"$uuid" "$PWD" >crypttab
+	mkimg plain
+	atf_check -s exit:0 -o inline:"$due" -e empty "$UDEV" check img
+	# named in the initramfs' crypttab by UUID (as cryptroot writes it), then in crypttab by path
+	printf 'croot\tUUID=%s none luks,keyscript=/usr/lib/securekey/keyscript,initramfs\n' \
+		"$(echo "$uuid" | tr a-f A-F)" >cryptroot-crypttab
+	atf_check -s exit:0 -o inline:"${due}SECUREKEY_REFRESH=1\n" \
+		-e match:"^img: refresh from the KMS due; named by $PWD/cryptroot-crypttab, line 1\$" \
+		"$UDEV" check img --verbose
+	rm cryptroot-crypttab
+	echo "vol $PWD/sub/../img none luks" >>crypttab
+	mkdir sub
+	atf_check -s exit:0 -o inline:"${due}SECUREKEY_REFRESH=1\n" \
+		-e match:"^img: refresh from the KMS due; named by $PWD/crypttab, line 4\$" \
+		"$UDEV" check img --verbose
+	# refreshed, the key is not due any more: nothing to say
+	atf_check -s exit:0 -o empty -e match:"img: secure key refreshed from the KMS" "$UDEV" refresh img
+	atf_check -s exit:0 -o inline:"SECUREKEY_TOKEN=0\nSECUREKEY_KMS=1\nSECUREKEY_REGISTER=CURRENT\n" \
+		-e empty "$UDEV" check img --verbose
+}
+check_known_devices_cleanup() { kms_cleanup; }
+
 atf_test_case read_only_state cleanup
 read_only_state_head()
 {
@@ -232,6 +282,7 @@ EOF2
 atf_init_test_cases()
 {
 	atf_add_test_case check_properties
+	atf_add_test_case check_known_devices
 	atf_add_test_case read_only_state
 	atf_add_test_case refresh_one_line
 	atf_add_test_case refresh_bounded
