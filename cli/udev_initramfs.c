@@ -1,9 +1,13 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <ftw.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "conf.h"
@@ -17,9 +21,12 @@ static const char files_usage[] =
 	"as SOURCE<TAB>TARGET: the configuration (TARGET is the default path, where\n"
 	"the tools look at boot), the KMS CA, client certificate and identity key,\n"
 	"and the soft HSM's state files, which hold master keys and so carry a third\n"
-	"field, 'secret' (as does a configuration that holds a PKCS#11 PIN). Used by\n"
-	"the initramfs-tools hook and the dracut module, so both install the same\n"
-	"pieces.\n"
+	"field, 'secret' (as do a configuration that holds a PKCS#11 PIN and the\n"
+	"pin_file). With backend = pkcs11: the token's module and libp11-kit (third\n"
+	"field 'library': their libraries come too), SoftHSM2's configuration and\n"
+	"token directory when the module is SoftHSM2's, and every initramfs_file of\n"
+	"[hsm]. Used by the initramfs-tools hook and the dracut module, so both\n"
+	"install the same pieces.\n"
 	"\n"
 	"Options:\n" CLI_COMMON_HELP;
 
@@ -37,10 +44,80 @@ static void print_pair(const char *source, const char *target)
 		printf("%s\t%s\n", source, target);
 }
 
+static int print_tree_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_F)
+		printf("%s\t%s\n", path, path);
+	return 0;
+}
+
+/* A file, or every file under a directory, where it is. */
+static void print_tree(const char *path)
+{
+	if (nftw(path, print_tree_file, 16, FTW_PHYS) < 0)
+		sk_warn("%s is not added to the initramfs: %s", path, strerror(errno));
+}
+
+/* The pkcs11 backend opens libp11-kit at run time: where the loader finds it. */
+static void print_p11kit(void)
+{
+	void *lib = dlopen("libp11-kit.so.0", RTLD_LAZY | RTLD_LOCAL);
+	struct link_map *map = NULL;
+
+	if (lib && dlinfo(lib, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name[0] == '/')
+		printf("%s\t%s\tlibrary\n", map->l_name, map->l_name);
+	else
+		sk_warn("libp11-kit.so.0 not found: the PKCS#11 HSM cannot be reached at boot "
+			"(apt-get install libp11-kit0)");
+	if (lib)
+		dlclose(lib);
+}
+
+/* SoftHSM2's configuration (where it looks at boot) and its token directory. */
+static void print_softhsm(void)
+{
+	const char *conf = getenv("SOFTHSM2_CONF");
+	char line[512], dir[PATH_MAX];
+	FILE *f;
+
+	conf = conf && *conf ? conf : "/etc/softhsm/softhsm2.conf";
+	f = fopen(conf, "re");
+	if (!f) {
+		sk_warn("SoftHSM2's configuration %s is not added: %s", conf, strerror(errno));
+		return;
+	}
+	printf("%s\t/etc/softhsm/softhsm2.conf\n", conf);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " directories.tokendir = %4095s", dir) == 1)
+			print_tree(dir);
+	fclose(f);
+}
+
+static int print_pkcs11_files(const struct sk_config *cfg)
+{
+	const char *base = strrchr(cfg->hsm_module, '/');
+
+	print_p11kit();
+	if (!cfg->hsm_module[0])
+		sk_warn("[hsm] names no module: the modules p11-kit is configured with are not "
+			"added to the initramfs; set module = PATH");
+	else
+		printf("%s\t%s\tlibrary\n", cfg->hsm_module, cfg->hsm_module);
+	if (base && !strcmp(base, "/libsofthsm2.so"))
+		print_softhsm();
+	if (cfg->hsm_pin_file[0])
+		printf("%s\t%s\tsecret\n", cfg->hsm_pin_file, cfg->hsm_pin_file);
+	for (size_t i = 0; i < cfg->n_initramfs_files; i++)
+		print_tree(cfg->initramfs_files[i]);
+	return 0;
+}
+
 static int print_hsm_files(const struct sk_config *cfg)
 {
 	if (cfg->hsm_pkcs11)
-		return 0; /* the token's module and its own files are the HSM vendor's to add */
+		return print_pkcs11_files(cfg);
 	char *source = sk_path_hsm_dir_or(cli.hsm_dir, cfg->hsm_dir);
 	char *target = cfg->hsm_dir[0] ? sk_path_join(cfg->hsm_dir, "")
 				       : sk_path_join(SK_DEFAULT_STATE_DIR, "hsm/");

@@ -227,6 +227,14 @@ static int set_hsm(struct sk_config *cfg, const char *name, const char *value, c
 		cfg->hsm_pin_in_config = true;
 		return *value ? 0 : fail(why, "pin is empty");
 	}
+	if (!strcmp(name, "initramfs_file")) {
+		if (value[0] != '/')
+			return fail(why, "initramfs_file must be an absolute path");
+		if (cfg->n_initramfs_files == SK_CONFIG_MAX_INITRAMFS_FILES)
+			return fail(why, "more than 16 initramfs_file lines");
+		return copy_value(cfg->initramfs_files[cfg->n_initramfs_files++],
+				  sizeof(cfg->initramfs_files[0]), value, why);
+	}
 	if (!strcmp(name, "module") || !strcmp(name, "pin_file")) {
 		if (value[0] != '/') {
 			*why = "module and pin_file must be absolute paths";
@@ -263,8 +271,8 @@ static int finish_hsm(struct sk_config *cfg, const char **why)
 
 	if (!cfg->hsm_pkcs11) {
 		if (cfg->hsm_uri[0] || cfg->hsm_module[0] || cfg->hsm_pin_file[0] ||
-		    cfg->hsm_pin_in_config) {
-			*why = "[hsm] uri, module, pin and pin_file need backend = pkcs11";
+		    cfg->hsm_pin_in_config || cfg->n_initramfs_files) {
+			*why = "[hsm] uri, module, pin, pin_file and initramfs_file need backend = pkcs11";
 			return -EINVAL;
 		}
 		snprintf(cfg->hsm_location, sizeof(cfg->hsm_location), "%s", cfg->hsm_dir);
@@ -428,6 +436,8 @@ int sk_config_save(const struct sk_config *cfg)
 		fprintf(mem, "module = %s\n", cfg->hsm_module);
 	if (cfg->hsm_pin_file[0])
 		fprintf(mem, "pin_file = %s\n", cfg->hsm_pin_file);
+	for (size_t i = 0; i < cfg->n_initramfs_files; i++)
+		fprintf(mem, "initramfs_file = %s\n", cfg->initramfs_files[i]);
 	if (cfg->n_servers) {
 		sk_apqn_list_format(&cfg->apqns, apqns, sizeof(apqns));
 		format_protocol(&cfg->protocol, protocol);

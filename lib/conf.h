@@ -9,6 +9,9 @@
  *   pin_file = /etc/securekey/hsm.pin    ; pkcs11: a 0600 file, else a prompt
  *   ; pkcs11, only in a 0600 file: the rest of the line is the PIN
  *   pin = 1234
+ *   ; pkcs11, repeatable: what the token's module needs at boot besides its
+ *   ; library (a vendor module's configuration, a directory of its state)
+ *   initramfs_file = /etc/vendor/hsm.conf
  *
  *   [kms]
  *   server = kmip://kms1.example:5696    ; repeat: the first is the primary
@@ -43,6 +46,7 @@
 #define SK_KMS_DEFAULT_TIMEOUT 10
 /* "identity_key = VALUE" must fit libinih's 200-byte line. */
 #define SK_CONFIG_VALUE_MAX 180
+#define SK_CONFIG_MAX_INITRAMFS_FILES 16
 
 struct sk_config {
 	char path[PATH_MAX];
@@ -53,6 +57,8 @@ struct sk_config {
 	char hsm_module[PATH_MAX];
 	char hsm_pin_file[PATH_MAX];
 	bool hsm_pin_in_config; /* [hsm] pin: the value is read only when a token asks */
+	size_t n_initramfs_files;
+	char initramfs_files[SK_CONFIG_MAX_INITRAMFS_FILES][SK_CONFIG_VALUE_MAX + 1];
 	/* Where sk_hsm_open finds the HSM: the dir, or the URI with module and PIN file. */
 	char hsm_location[PATH_MAX * 4];
 	size_t n_servers;

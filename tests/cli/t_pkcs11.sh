@@ -173,6 +173,41 @@ token_pin_asked_body()
 	pass_opens img
 }
 
+atf_test_case initramfs_files
+initramfs_files_head()
+{
+	p11_head
+	atf_set "descr" "securekey-udev files with the pkcs11 backend: the module and libp11-kit as" \
+		"libraries, SoftHSM2's configuration (to its default path) and token files, the" \
+		"PIN file as a secret, every initramfs_file (a directory's files), no soft HSM state"
+}
+initramfs_files_body()
+{
+	setup
+	unset SECUREKEY_HSM_DIR
+	export SECUREKEY_CONF=$PWD/securekey.conf
+	mkdir -p vendor/sub
+	echo a >vendor/a.conf
+	echo b >vendor/sub/b.state
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin_file = %s\ninitramfs_file = %s\n' \
+		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" "$PWD/vendor" >securekey.conf
+	atf_check -s exit:0 -e empty -o save:files "$SK_BUILDDIR/cli/securekey-udev" files
+	T=$(printf '\t')
+	for line in "$P11_MODULE$T$P11_MODULE${T}library" \
+		"$SOFTHSM2_CONF$T/etc/softhsm/softhsm2.conf" \
+		"$PWD/hsm/pin$T$PWD/hsm/pin${T}secret" \
+		"$PWD/vendor/a.conf$T$PWD/vendor/a.conf" \
+		"$PWD/vendor/sub/b.state$T$PWD/vendor/sub/b.state" \
+		"$PWD/securekey.conf$T/etc/securekey/securekey.conf"; do
+		grep -qxF "$line" files || { cat files >&2; atf_fail "files lacks: $line"; }
+	done
+	grep -qE "/libp11-kit\.so\.0$T.*/libp11-kit\.so\.0${T}library\$" files ||
+		{ cat files >&2; atf_fail "files lacks libp11-kit"; }
+	grep -qE "^$PWD/hsm/tokens/[^/]+/token\.object$T" files ||
+		{ cat files >&2; atf_fail "files lacks the token's objects"; }
+	! grep -q "\.mk$T" files || atf_fail "soft HSM state listed for the pkcs11 backend"
+}
+
 atf_test_case token_absent
 token_absent_head()
 {
@@ -478,7 +513,7 @@ config_backend_body()
 	printf '[hsm]\nbackend = pkcs11\ndir = /x\nuri = pkcs11:token=a\n' >securekey.conf
 	refused "securekey.conf: backend = pkcs11 needs \[hsm\] uri, and no dir" "$SECUREKEY" hsm status
 	printf '[hsm]\nuri = pkcs11:token=a\n' >securekey.conf
-	refused "uri, module, pin and pin_file need backend = pkcs11" "$SECUREKEY" hsm status
+	refused "uri, module, pin, pin_file and initramfs_file need backend = pkcs11" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = hardware\n' >securekey.conf
 	refused "securekey.conf:2: backend must be soft or pkcs11" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = pkcs11\nuri = token=a\n' >securekey.conf
@@ -532,7 +567,7 @@ pin_in_config_body()
 	conf ""
 	refused "securekey.conf:5: pin is empty" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = soft\npin = 1\n' >securekey.conf
-	refused "uri, module, pin and pin_file need backend = pkcs11" "$SECUREKEY" hsm status
+	refused "uri, module, pin, pin_file and initramfs_file need backend = pkcs11" "$SECUREKEY" hsm status
 	conf "$P11_PIN"
 	vstate img CURRENT - none
 }
@@ -616,6 +651,7 @@ atf_init_test_cases()
 	atf_add_test_case wrong_pin
 	atf_add_test_case pin_prompt
 	atf_add_test_case token_pin_asked
+	atf_add_test_case initramfs_files
 	atf_add_test_case token_absent
 	atf_add_test_case object_missing
 	atf_add_test_case parts_refused

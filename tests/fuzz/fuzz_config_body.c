@@ -210,7 +210,9 @@ static const char *check_save(const struct sk_config *cfg)
 	if (r != 0)
 		return "a saved configuration does not load again";
 	if (strcmp(again.hsm_dir, cfg->hsm_dir) ||
-	    again.allow_token_auth != cfg->allow_token_auth || !same_kms(cfg, &again))
+	    again.allow_token_auth != cfg->allow_token_auth || !same_kms(cfg, &again) ||
+	    again.n_initramfs_files != cfg->n_initramfs_files ||
+	    memcmp(again.initramfs_files, cfg->initramfs_files, sizeof(cfg->initramfs_files)))
 		return "a saved configuration loads to another configuration";
 	return NULL;
 }

@@ -455,6 +455,8 @@ def config_valid():
     yield "hsm-pkcs11-pin", PKCS11_CONF + b"pin = 1234\n"
     yield "hsm-pkcs11-pin-blanks", PKCS11_CONF + b"pin =  12 34 \t\r\n"
     yield "hsm-pkcs11-pin-file", PKCS11_CONF + b"pin_file = /etc/securekey/pin\n"
+    yield "hsm-pkcs11-initramfs-files", PKCS11_CONF + b"".join(
+        b"initramfs_file = /etc/vendor/f%d\n" % i for i in range(16))
 
 
 def config_broken():
@@ -462,6 +464,10 @@ def config_broken():
     yield "bad-pin-and-pin-file", PKCS11_CONF + b"pin = 1234\npin_file = /etc/pin\n"
     yield "bad-pin-empty", PKCS11_CONF + b"pin =\n"
     yield "bad-pin-soft", b"[hsm]\npin = 1234\n"
+    yield "bad-initramfs-file-17", PKCS11_CONF + b"".join(
+        b"initramfs_file = /f%d\n" % i for i in range(17))
+    yield "bad-initramfs-file-relative", PKCS11_CONF + b"initramfs_file = etc/x\n"
+    yield "bad-initramfs-file-soft", b"[hsm]\ninitramfs_file = /etc/x\n"
     # fuzz_config's memfd was 0777, so the pin's 0600 check refused it (-EACCES)
     yield "bad-pin-found", base64.b64decode(
         "W2hzbV1lciA9IGttaXA5Ly9rbXMxLmV4YW1wbGVuPSB0IC9ldGMvJGEucGVtCnBpbj0gdCAvZXRjLyQkJCQkJCQk"

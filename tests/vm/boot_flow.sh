@@ -67,8 +67,6 @@ set_new()
 	sk kms reencipher --complete >/dev/null
 }
 
-# header IMG: the LUKS2 header area (both JSON copies and the keyslots).
-header() { head -c $((16384 * 2 + 1048576)) "$1" | sha256sum; }
 
 # validate IMG: "REGISTER|NEXT-STEP" of IMG's secure key.
 validate()
@@ -81,9 +79,7 @@ print(v["secure_key"]["register"] + "|" + v["next_step"])'
 
 mkinitramfs_ours()
 {
-	rm -f initrd.img
-	mkinitramfs -d "$VM/initramfs-conf" -o initrd.img "$KVER" >mkinitramfs.log 2>&1 ||
-		{ cat mkinitramfs.log; fail "mkinitramfs"; }
+	vm_mkinitramfs "$KVER" || fail "mkinitramfs"
 }
 
 # boot NAME QEMU_RUN-ARGS...: boot the guest, console in NAME.log (its
@@ -138,17 +134,7 @@ printf 'correct horse battery' >pass
 cp pass sktest/pass
 head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n' >sktest/nonce
 DATA="root data $(cat sktest/nonce)"
-head -c 64 /dev/urandom >vk.bin
-truncate -s 24M root.img
-cryptsetup luksFormat --type luks2 --batch-mode --cipher aes-xts-plain64 --key-size 512 \
-	--sector-size 512 --volume-key-file vk.bin --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-	--luks2-metadata-size 16k --luks2-keyslots-size 1M --uuid "$ROOT_UUID" \
-	--key-file pass root.img >/dev/null
-mkdir -p rootfs/sbin rootfs/dev rootfs/proc rootfs/sys rootfs/run
-cc -static -Os -o rootfs/sbin/init "$VM/guest_init.c"
-printf '%s' "$DATA" >rootfs/data.txt
-mkfs.ext4 -q -F -d rootfs fs.img 8M
-"$VM/encrypt_payload.py" root.img vk.bin fs.img
+vm_root_volume root.img "$ROOT_UUID" "$DATA" pass || fail "root volume"
 cr enroll root.img --apqns "$APQNS" --key-file pass --kms >/dev/null
 
 step "data volume, enrolled without KMS; NEW master key committed"
@@ -162,15 +148,9 @@ new_mk n1
 # ------------------------------------------------------------ 2. initramfs
 
 step "securekey installed (prefix /usr) in overlays over /usr and /etc; mkinitramfs"
-make -s -C "$BUILD" install DESTDIR="$WORK/inst" prefix=/usr >install.log 2>&1 ||
-	{ cat install.log; fail "make install"; }
-mkdir -p upper/usr upper/etc/securekey ovl/usr ovl/etc
-cp -a inst/usr/. upper/usr/
-cp -a inst/lib/. upper/usr/lib/
-printf 'croot UUID=%s none luks,keyscript=/usr/lib/securekey/keyscript,initramfs\n' \
-	"$ROOT_UUID" >upper/etc/crypttab
-mount -t overlay overlay -o "lowerdir=/usr,upperdir=$WORK/upper/usr,workdir=$WORK/ovl/usr" /usr
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$WORK/upper/etc,workdir=$WORK/ovl/etc" /etc
+vm_install_overlays "$BUILD" \
+	"croot UUID=$ROOT_UUID none luks,keyscript=/usr/lib/securekey/keyscript,initramfs" ||
+	fail "make install and overlays"
 mkinitramfs_ours
 lsinitramfs initrd.img >lsinitramfs.txt
 missing=""
@@ -191,14 +171,14 @@ echo "lsinitramfs lists every file the unlock needs ($(wc -l <lsinitramfs.txt) e
 # ------------------------------------------------------------ 3. boot 1
 
 step "boot 1: root unlocked by token via the keyscript; data volume opened and re-enciphered while active"
-root_before=$(header root.img)
+root_before=$(vm_header_sum root.img)
 BOOT_ARGS=sktest=active boot boot1 \
 	--expect 'croot: set up successfully' \
 	--expect 'SECUREKEY-VM-DATA: re-enciphered while active' \
 	--expect 'SECUREKEY-VM-DATA: data read back after re-opening by token' \
 	--expect "SECUREKEY-VM-ROOT: data=$DATA" \
 	--reject 'Please unlock disk' --reject 'SECUREKEY-VM-DATA: FAIL'
-[ "$(header root.img)" = "$root_before" ] || fail "boot 1 changed the root header"
+[ "$(vm_header_sum root.img)" = "$root_before" ] || fail "boot 1 changed the root header"
 [ "$(validate data.img)" = "CURRENT|hsm set" ] ||
 	fail "data volume not staged after boot 1: $(validate data.img)"
 
@@ -217,7 +197,7 @@ kms_stop primary "$WORK/kms"
 /usr/bin/python3 "$KMS_DIR/badserver.py" "$PORT" stall.ready stall &
 stalled=$!
 while [ ! -e stall.ready ]; do sleep 0.1; done
-root_before=$(header root.img)
+root_before=$(vm_header_sum root.img)
 boot boot2 --answer 'Please unlock disk croot: =correct horse battery' \
 	--expect 'securekey-udev: /dev/vda: refresh from the KMS failed \([5-9]\.[0-9] s\): .*timed out' \
 	--expect 'Please unlock disk croot' \
@@ -225,7 +205,7 @@ boot boot2 --answer 'Please unlock disk croot: =correct horse battery' \
 	--expect "SECUREKEY-VM-ROOT: data=$DATA"
 kill "$stalled"
 stalled=""
-[ "$(header root.img)" = "$root_before" ] || fail "boot 2 changed the root header"
+[ "$(vm_header_sum root.img)" = "$root_before" ] || fail "boot 2 changed the root header"
 [ "$(validate root.img)" = "none|refresh or setkey" ] || fail "root key state: $(validate root.img)"
 
 # ------------------------------------------------------------ 5. boot 3

@@ -87,6 +87,25 @@ fake_kvm_host()
 	export SK_VM_KVM_DEV="$PWD/kvm" SK_VM_CPUINFO="$PWD/cpuinfo"
 }
 
+atf_test_case pkcs11_boot
+pkcs11_boot_head()
+{
+	atf_set "descr" "the root volume's master key on a SoftHSM2 token (pkcs11 backend): the module, its files and the PIN file in the initramfs, unlocked by token; without the PIN file the keyscript asks for the PIN; a wrong PIN leads to the passphrase"
+	atf_set "require.user" "root"
+	atf_set "require.progs" "mkinitramfs lsinitramfs unshare cryptsetup mkfs.ext4 cc softhsm2-util"
+	atf_set "require.files" "/usr/share/initramfs-tools/hooks/cryptroot /usr/lib/softhsm/libsofthsm2.so"
+	atf_set "timeout" "900"
+}
+pkcs11_boot_body()
+{
+	_why=$(vm_unusable)
+	[ -z "$_why" ] || atf_skip "$_why"
+	if ! unshare -n -m "$VMDIR/pkcs11_flow.sh" "$SK_BUILDDIR" "$SK_SRCDIR" >flow.log 2>&1; then
+		cat flow.log
+		atf_fail "$(grep 'pkcs11_flow: FAIL' flow.log | tail -n 1)"
+	fi
+	grep -E '^(===|accelerator|qemu_run.py|lsinitramfs)' flow.log
+}
 atf_test_case accel_kvm_hangs
 accel_kvm_hangs_head()
 {
@@ -297,6 +316,7 @@ refresh_unit_body()
 atf_init_test_cases()
 {
 	atf_add_test_case boot_flow
+	atf_add_test_case pkcs11_boot
 	atf_add_test_case accel_kvm_hangs
 	atf_add_test_case accel_kvm_works
 	atf_add_test_case boot_failure_console

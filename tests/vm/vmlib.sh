@@ -89,3 +89,56 @@ vm_boot()
 	echo "--- end of $name's console"
 	return 1
 }
+
+# vm_root_volume IMG UUID DATA PASSFILE: a LUKS2 aes-xts-plain64 image
+# (passphrase in PASSFILE) whose ext4 holds a static /sbin/init
+# (guest_init.c, which prints /data.txt and powers off) and /data.txt =
+# DATA, encrypted on the host with a volume key of its own.
+vm_root_volume()
+{
+	local img=$1 uuid=$2 data=$3 pass=$4 tmp
+	tmp=$(mktemp -d "$PWD/rootfs.XXXXXX")
+	head -c 64 /dev/urandom >"$tmp/vk.bin"
+	truncate -s 24M "$img"
+	cryptsetup luksFormat --type luks2 --batch-mode --cipher aes-xts-plain64 --key-size 512 \
+		--sector-size 512 --volume-key-file "$tmp/vk.bin" --pbkdf pbkdf2 \
+		--pbkdf-force-iterations 1000 --luks2-metadata-size 16k --luks2-keyslots-size 1M \
+		--uuid "$uuid" --key-file "$pass" "$img" >/dev/null || return 1
+	mkdir -p "$tmp/fs/sbin" "$tmp/fs/dev" "$tmp/fs/proc" "$tmp/fs/sys" "$tmp/fs/run"
+	cc -static -Os -o "$tmp/fs/sbin/init" "$VM/guest_init.c" || return 1
+	printf '%s' "$data" >"$tmp/fs/data.txt"
+	mkfs.ext4 -q -F -d "$tmp/fs" "$tmp/fs.img" 8M || return 1
+	"$VM/encrypt_payload.py" "$img" "$tmp/vk.bin" "$tmp/fs.img" || return 1
+	rm -rf "$tmp"
+}
+
+# vm_install_overlays BUILD CRYPTTAB-LINE: this build installed with prefix
+# /usr in overlays over /usr and /etc (in a private mount namespace only),
+# /etc/crypttab holding CRYPTTAB-LINE, for mkinitramfs to pick up.
+vm_install_overlays()
+{
+	make -s -C "$1" install DESTDIR="$PWD/inst" prefix=/usr >install.log 2>&1 ||
+		{ cat install.log; return 1; }
+	mkdir -p upper/usr upper/etc/securekey ovl/usr ovl/etc
+	cp -a inst/usr/. upper/usr/
+	cp -a inst/lib/. upper/usr/lib/
+	printf '%s\n' "$2" >upper/etc/crypttab
+	mount -t overlay overlay -o "lowerdir=/usr,upperdir=$PWD/upper/usr,workdir=$PWD/ovl/usr" /usr &&
+		mount -t overlay overlay -o "lowerdir=/etc,upperdir=$PWD/upper/etc,workdir=$PWD/ovl/etc" /etc
+}
+
+# vm_mkinitramfs KVER: initrd.img by mkinitramfs with the VM tests'
+# configuration (tests/vm/initramfs-conf: UMASK=0077, few modules).
+vm_mkinitramfs()
+{
+	rm -f initrd.img
+	mkinitramfs -d "$VM/initramfs-conf" -o initrd.img "$1" >mkinitramfs.log 2>&1 ||
+		{ cat mkinitramfs.log; return 1; }
+}
+
+# vm_header_sum IMG: SHA-256 of IMG's LUKS2 header area (both JSON copies
+# and the 1 MiB keyslot area the VM tests' images have).
+vm_header_sum()
+{
+	head -c $((16384 * 2 + 1048576)) "$1" | sha256sum
+}
