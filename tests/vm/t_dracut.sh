@@ -1,0 +1,88 @@
+#! @ATF_SH@
+# systemd-cryptsetup, the main consumer of token plugins, at boot (issue 21,
+# part 7): a dracut initramfs (Debian 12's dracut, not installed: unpacked
+# by dracut_root.sh into the build tree) with systemd as PID 1, our dracut
+# module and the soft HSM, booted under qemu (KVM when a probe boot shows it
+# runs a guest, TCG otherwise). See dracut_flow.sh; the initramfs is built
+# once per build tree and shared by the cases.
+
+SK_BUILDDIR=@abs_top_builddir@
+SK_SRCDIR=@abs_top_srcdir@
+. "$SK_SRCDIR/tests/cli/common.sh"
+VMDIR=$SK_SRCDIR/tests/vm
+
+KMS_DIR=$SK_SRCDIR/tests/kms
+. "$KMS_DIR/kmsenv.sh"
+
+# vm_unusable: why the VM test cannot run here, or nothing.
+vm_unusable()
+{
+	_kver=$(bash -c '. "$1/vmlib.sh"; vm_kernel' vmlib "$VMDIR")
+	if sanitized; then
+		echo "the VM test runs in the default build (it tests the boot pieces; the sanitizer build checks the same C code on the host)"
+	elif ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+	elif ! qemu-system-x86_64 -version >/dev/null 2>&1; then
+		echo "qemu-system-x86_64 does not start: $(qemu-system-x86_64 -version 2>&1 | head -n 1)"
+	elif [ -z "$_kver" ]; then
+		echo "no guest kernel: no /boot/vmlinuz-V with /lib/modules/V (apt-get install linux-image-amd64)"
+	elif [ ! -x /lib/systemd/systemd-cryptsetup ]; then
+		echo "no /lib/systemd/systemd-cryptsetup (apt-get install systemd)"
+	elif ! _why=$("$VMDIR/dracut_root.sh" "$SK_BUILDDIR/tests/dracut-root"); then
+		echo "no Debian dracut to build the initramfs with: $_why"
+	fi
+}
+
+# dracut_flow SCENARIO: run dracut_flow.sh for the soft HSM backend.
+dracut_flow()
+{
+	_why=$(vm_unusable)
+	[ -z "$_why" ] || atf_skip "$_why"
+	if ! unshare -n -m "$VMDIR/dracut_flow.sh" "$SK_BUILDDIR" "$SK_SRCDIR" soft "$1" >flow.log 2>&1; then
+		cat flow.log
+		atf_fail "$(grep 'dracut_flow: FAIL' flow.log | tail -n 1)"
+	fi
+	grep -E '^(===|accelerator|qemu_run.py|lsinitrd|fixture|prompt|plugin)' flow.log
+}
+
+atf_test_case systemd_token_unlock cleanup
+systemd_token_unlock_head()
+{
+	atf_set "descr" "systemd-cryptsetup in a dracut initramfs (systemd as PID 1) unlocks the root by our token with the soft HSM: no prompt, no keyscript"
+	atf_set "require.user" "root"
+	atf_set "require.progs" "unshare flock cryptsetup mkfs.ext4 ip cc"
+	atf_set "require.files" "/usr/bin/pykmip-server"
+	atf_set "timeout" "900"
+}
+systemd_token_unlock_body()
+{
+	dracut_flow token
+}
+systemd_token_unlock_cleanup()
+{
+	kms_stop_all "$SK_BUILDDIR/tests/dracut-fixture/soft/kms" >/dev/null 2>&1 || true
+}
+
+atf_test_case systemd_passphrase_fallback cleanup
+systemd_passphrase_fallback_head()
+{
+	atf_set "descr" "HSM without the key's master key and the KMS stalled: systemd-cryptsetup asks for the passphrase within the [kms] timeout plus a margin, and the answer unlocks"
+	atf_set "require.user" "root"
+	atf_set "require.progs" "unshare flock cryptsetup mkfs.ext4 ip cc"
+	atf_set "require.files" "/usr/bin/pykmip-server"
+	atf_set "timeout" "900"
+}
+systemd_passphrase_fallback_body()
+{
+	dracut_flow fallback
+}
+systemd_passphrase_fallback_cleanup()
+{
+	kms_stop_all "$SK_BUILDDIR/tests/dracut-fixture/soft/kms" >/dev/null 2>&1 || true
+}
+
+atf_init_test_cases()
+{
+	atf_add_test_case systemd_token_unlock
+	atf_add_test_case systemd_passphrase_fallback
+}
