@@ -41,15 +41,23 @@ boot_flow_head()
 	atf_set "require.files" "/usr/share/initramfs-tools/hooks/cryptroot /usr/bin/pykmip-server"
 	atf_set "timeout" "900"
 }
-boot_flow_body()
+# run_flow NAME: tests/vm/NAME.sh in a private network and mount namespace;
+# its steps, the accelerator and the console lines it matched on success,
+# its whole log on failure.
+run_flow()
 {
 	_why=$(vm_unusable)
 	[ -z "$_why" ] || atf_skip "$_why"
-	if ! unshare -n -m "$VMDIR/boot_flow.sh" "$SK_BUILDDIR" "$SK_SRCDIR" >flow.log 2>&1; then
+	if ! unshare -n -m "$VMDIR/$1.sh" "$SK_BUILDDIR" "$SK_SRCDIR" >flow.log 2>&1; then
 		cat flow.log
-		atf_fail "$(grep 'boot_flow: FAIL' flow.log | tail -n 1)"
+		atf_fail "$(grep "$1: FAIL" flow.log | tail -n 1)"
 	fi
 	grep -E '^(===|accelerator|qemu_run.py|lsinitramfs)' flow.log
+}
+
+boot_flow_body()
+{
+	run_flow boot_flow
 }
 boot_flow_cleanup()
 {
@@ -98,13 +106,7 @@ pkcs11_boot_head()
 }
 pkcs11_boot_body()
 {
-	_why=$(vm_unusable)
-	[ -z "$_why" ] || atf_skip "$_why"
-	if ! unshare -n -m "$VMDIR/pkcs11_flow.sh" "$SK_BUILDDIR" "$SK_SRCDIR" >flow.log 2>&1; then
-		cat flow.log
-		atf_fail "$(grep 'pkcs11_flow: FAIL' flow.log | tail -n 1)"
-	fi
-	grep -E '^(===|accelerator|qemu_run.py|lsinitramfs)' flow.log
+	run_flow pkcs11_flow
 }
 atf_test_case accel_kvm_hangs
 accel_kvm_hangs_head()
