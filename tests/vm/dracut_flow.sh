@@ -83,6 +83,60 @@ backend_soft_initramfs_check()
 	grep -qx 'var/lib/securekey/hsm/01.0001.mk' "$1" && grep -qx 'var/lib/securekey/hsm/02.0001.mk' "$1"
 }
 
+# pkcs11: the master keys on a SoftHSM2 token (its configuration and token
+# directory under the fixture), the PIN in a pin_file that goes into the
+# initramfs; pkcs11typed: the same token without a pin_file, so that
+# systemd-cryptsetup asks for the token PIN (the plugin returns ENOANO).
+PIN=4711-boot-pin
+backend_pkcs11_env()
+{
+	unset SECUREKEY_HSM_DIR
+	export SOFTHSM2_CONF=$1/softhsm/softhsm2.conf
+}
+backend_pkcs11_init()
+{
+	mkdir -p "$FIX/softhsm/tokens"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$FIX/softhsm/tokens" >"$SOFTHSM2_CONF"
+	softhsm2-util --init-token --free --label securekey --pin "$PIN" --so-pin 0815-so-pin \
+		>/dev/null || fail "softhsm2-util --init-token"
+	printf '%s' "$PIN" >"$FIX/etc/pin"
+	chmod 0600 "$FIX/etc/pin"
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=securekey\nmodule = %s\npin_file = %s\n' \
+		/usr/lib/softhsm/libsofthsm2.so "$FIX/etc/pin" >"$SECUREKEY_CONF"
+	sk hsm init --apqns "$APQNS" >/dev/null
+}
+# backend_pkcs11_new_mk NAME: the token generates NEW (SoftHSM2 has no XOR
+# of key parts), then as for the soft HSM.
+backend_pkcs11_new_mk()
+{
+	sk hsm generate-new --apqns "$APQNS" >/dev/null
+	sk hsm commit --apqns "$APQNS" >/dev/null
+	sk kms reencipher --staged >/dev/null
+	sk hsm set --apqns "$APQNS" --force >/dev/null 2>&1 || fail "hsm set"
+	sk kms reencipher --complete >/dev/null
+}
+backend_pkcs11_initramfs_check()
+{
+	grep -qx 'usr/lib/softhsm/libsofthsm2.so' "$1" && grep -qx 'etc/softhsm/softhsm2.conf' "$1" &&
+		grep -q "^${FIX#/}/softhsm/tokens/[^/]*/token\.object\$" "$1" &&
+		grep -q '/libp11-kit\.so\.0$' "$1" && grep -qx "${FIX#/}/etc/pin" "$1" &&
+		! grep -q '^var/lib/securekey/hsm/' "$1"
+}
+backend_pkcs11typed_env() { backend_pkcs11_env "$@"; }
+backend_pkcs11typed_init()
+{
+	backend_pkcs11_init
+	# The PIN stays on the host: enrolling reads it, the initramfs has none.
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=securekey\nmodule = %s\n' \
+		/usr/lib/softhsm/libsofthsm2.so >"$FIX/etc/boot.conf"
+}
+backend_pkcs11typed_new_mk() { backend_pkcs11_new_mk "$@"; }
+backend_pkcs11typed_initramfs_check()
+{
+	grep -qx 'usr/lib/softhsm/libsofthsm2.so' "$1" && ! grep -qx "${FIX#/}/etc/pin" "$1"
+}
+
 declare -F "backend_${BACKEND}_init" >/dev/null || fail "unknown backend '$BACKEND'"
 backend() { local f=$1; shift; "backend_${BACKEND}_$f" "$@"; }
 
@@ -149,6 +203,12 @@ fixture_build()
 	cp base.img root.img
 	cr enroll root.img --apqns "$APQNS" --key-file pass --kms >/dev/null
 
+	# A configuration for the boot only (pkcs11typed: the one without the PIN).
+	if [ -f etc/boot.conf ]; then
+		grep -v '^\[hsm\]\|^backend\|^uri\|^module\|^pin_file' "$SECUREKEY_CONF" >>etc/boot.conf
+		cp "$SECUREKEY_CONF" etc/host.conf
+		cp etc/boot.conf "$SECUREKEY_CONF"
+	fi
 	step "fixture: dracut (Debian 12's, modules: $MODULES + securekey), the HSM state in (umask 0077)"
 	mkdir -p upper/usr ovl/usr empty
 	cp -a "$DRACUT_ROOT/usr/." upper/usr/
@@ -170,6 +230,7 @@ fixture_build()
 	lsinitrd initrd.img >lsinitrd.log 2>&1 || { cat lsinitrd.log; umount -l /usr; fail "lsinitrd"; }
 	umount -l /usr
 	rm -rf upper ovl
+	[ ! -f etc/host.conf ] || cp etc/host.conf "$SECUREKEY_CONF"
 	awk '$1 ~ /^[-dlcbps][-rwxsStT]+$/ && NF >= 9 { print ($(NF - 1) == "->") ? $(NF - 2) : $NF }' \
 		lsinitrd.log >lsinitrd.txt
 	local missing="" f
@@ -246,6 +307,15 @@ stamp()
 PROMPT='Please enter passphrase for disk'
 START='Starting .*systemd-cryptsetu'
 case $SCENARIO in
+pin)
+	step "boot: no PIN in the initramfs; systemd-cryptsetup asks for the token PIN, typed, the root unlocks by token"
+	boot pin root.img --answer "Please enter LUKS2 token PIN=$PIN" \
+		--expect "$START" \
+		--expect 'Please enter LUKS2 token PIN' \
+		--expect 'Finished .*systemd-cryptsetu' \
+		--expect "SECUREKEY-VM-ROOT: data=$DATA" \
+		--reject "$PROMPT" --reject "$PIN"
+	;;
 token)
 	step "boot: systemd-cryptsetup unlocks the root by our token, no prompt"
 	boot token root.img \

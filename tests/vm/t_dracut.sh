@@ -33,12 +33,13 @@ vm_unusable()
 	fi
 }
 
-# dracut_flow SCENARIO: run dracut_flow.sh for the soft HSM backend.
+# dracut_flow SCENARIO [BACKEND]: run dracut_flow.sh (default: the soft HSM).
 dracut_flow()
 {
 	_why=$(vm_unusable)
 	[ -z "$_why" ] || atf_skip "$_why"
-	if ! unshare -n -m "$VMDIR/dracut_flow.sh" "$SK_BUILDDIR" "$SK_SRCDIR" soft "$1" >flow.log 2>&1; then
+	if ! unshare -n -m "$VMDIR/dracut_flow.sh" "$SK_BUILDDIR" "$SK_SRCDIR" "${2:-soft}" "$1" \
+		>flow.log 2>&1; then
 		cat flow.log
 		atf_fail "$(grep 'dracut_flow: FAIL' flow.log | tail -n 1)"
 	fi
@@ -81,8 +82,46 @@ systemd_passphrase_fallback_cleanup()
 	kms_stop_all "$SK_BUILDDIR/tests/dracut-fixture/soft/kms" >/dev/null 2>&1 || true
 }
 
+atf_test_case systemd_pkcs11_token_unlock cleanup
+systemd_pkcs11_token_unlock_head()
+{
+	atf_set "descr" "the same with the master keys on a SoftHSM2 token (pkcs11 backend): the module, its files and the PIN file in the dracut initramfs, no soft HSM state; the root unlocks by token, no prompt"
+	atf_set "require.user" "root"
+	atf_set "require.progs" "unshare flock cryptsetup mkfs.ext4 ip cc softhsm2-util"
+	atf_set "require.files" "/usr/bin/pykmip-server /usr/lib/softhsm/libsofthsm2.so"
+	atf_set "timeout" "900"
+}
+systemd_pkcs11_token_unlock_body()
+{
+	dracut_flow token pkcs11
+}
+systemd_pkcs11_token_unlock_cleanup()
+{
+	kms_stop_all "$SK_BUILDDIR/tests/dracut-fixture/pkcs11/kms" >/dev/null 2>&1 || true
+}
+
+atf_test_case systemd_pkcs11_pin_prompt cleanup
+systemd_pkcs11_pin_prompt_head()
+{
+	atf_set "descr" "pkcs11 backend without a PIN in the initramfs: the plugin returns ENOANO, systemd-cryptsetup asks for the token PIN, the typed PIN unlocks the root by token (no passphrase)"
+	atf_set "require.user" "root"
+	atf_set "require.progs" "unshare flock cryptsetup mkfs.ext4 ip cc softhsm2-util"
+	atf_set "require.files" "/usr/bin/pykmip-server /usr/lib/softhsm/libsofthsm2.so"
+	atf_set "timeout" "900"
+}
+systemd_pkcs11_pin_prompt_body()
+{
+	dracut_flow pin pkcs11typed
+}
+systemd_pkcs11_pin_prompt_cleanup()
+{
+	kms_stop_all "$SK_BUILDDIR/tests/dracut-fixture/pkcs11typed/kms" >/dev/null 2>&1 || true
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case systemd_token_unlock
 	atf_add_test_case systemd_passphrase_fallback
+	atf_add_test_case systemd_pkcs11_token_unlock
+	atf_add_test_case systemd_pkcs11_pin_prompt
 }
