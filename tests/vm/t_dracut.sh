@@ -14,18 +14,14 @@ VMDIR=$SK_SRCDIR/tests/vm
 KMS_DIR=$SK_SRCDIR/tests/kms
 . "$KMS_DIR/kmsenv.sh"
 
-# vm_unusable: why the VM test cannot run here, or nothing.
-vm_unusable()
+. "$VMDIR/vmtest.sh"
+
+# dracut_unusable: why the dracut VM test cannot run here, or nothing.
+dracut_unusable()
 {
-	_kver=$(bash -c '. "$1/vmlib.sh"; vm_kernel' vmlib "$VMDIR")
-	if sanitized; then
-		echo "the VM test runs in the default build (it tests the boot pieces; the sanitizer build checks the same C code on the host)"
-	elif ! command -v qemu-system-x86_64 >/dev/null; then
-		echo "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
-	elif ! qemu-system-x86_64 -version >/dev/null 2>&1; then
-		echo "qemu-system-x86_64 does not start: $(qemu-system-x86_64 -version 2>&1 | head -n 1)"
-	elif [ -z "$_kver" ]; then
-		echo "no guest kernel: no /boot/vmlinuz-V with /lib/modules/V (apt-get install linux-image-amd64)"
+	_why=$(vm_unusable)
+	if [ -n "$_why" ]; then
+		echo "$_why"
 	elif [ ! -x /lib/systemd/systemd-cryptsetup ]; then
 		echo "no /lib/systemd/systemd-cryptsetup (apt-get install systemd)"
 	elif ! _why=$("$VMDIR/dracut_root.sh" "$SK_BUILDDIR/tests/dracut-root"); then
@@ -36,14 +32,9 @@ vm_unusable()
 # dracut_flow SCENARIO [BACKEND]: run dracut_flow.sh (default: the soft HSM).
 dracut_flow()
 {
-	_why=$(vm_unusable)
+	_why=$(dracut_unusable)
 	[ -z "$_why" ] || atf_skip "$_why"
-	if ! unshare -n -m "$VMDIR/dracut_flow.sh" "$SK_BUILDDIR" "$SK_SRCDIR" "${2:-soft}" "$1" \
-		>flow.log 2>&1; then
-		cat flow.log
-		atf_fail "$(grep 'dracut_flow: FAIL' flow.log | tail -n 1)"
-	fi
-	grep -E '^(===|accelerator|qemu_run.py|lsinitrd|fixture|prompt|plugin)' flow.log
+	run_flow dracut_flow "${2:-soft}" "$1"
 }
 
 atf_test_case systemd_token_unlock cleanup
