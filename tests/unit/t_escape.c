@@ -9,6 +9,10 @@
 #include "escape.h"
 #include "log.h"
 
+#include "helpers.h"
+
+SK_TEST_LSAN_SUPPRESSIONS
+
 static const char *esc(const char *src, unsigned flags)
 {
 	static char out[SK_ESCAPE_SIZE(256)];
