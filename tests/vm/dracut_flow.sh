@@ -309,9 +309,10 @@ START='Starting .*systemd-cryptsetu'
 case $SCENARIO in
 pin)
 	step "boot: no PIN in the initramfs; systemd-cryptsetup asks for the token PIN, typed, the root unlocks by token"
-	# The console may echo what is typed before the password agent turns
-	# echo off (a loaded host); what must never hold the PIN is a log line.
-	boot pin root.img --answer "Please enter LUKS2 token PIN=$PIN" \
+	# Typed once the agent's whole prompt is out: before that the console
+	# may still echo (seen on a loaded host). What must never hold the PIN
+	# is a log line.
+	boot pin root.img --answer "LUKS2 token PIN: (press TAB for no echo)=$PIN" \
 		--expect "$START" \
 		--expect 'Please enter LUKS2 token PIN' \
 		--expect 'Finished .*systemd-cryptsetu' \
