@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
+#include "ossl_wipe.h"
 #include "paths.h"
 #include "secmem.h"
 
@@ -53,6 +54,9 @@ int cli_main(int argc, char **argv, const struct cli_command *commands, void (*u
 	};
 	int c, code = 0;
 
+	/* first: OpenSSL takes its allocator at its first allocation */
+	if (sk_ossl_wipe_on_free() < 0)
+		sk_dbg("OpenSSL allocated before main: its freed blocks are not wiped");
 	sk_secmem_harden_process();
 	argv[0] = (char *)cli.program; /* messages name the tool, not its path */
 	while ((c = cli_getopt(argc, argv, options, "", &code)) != -1) {

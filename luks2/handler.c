@@ -78,15 +78,12 @@ static int verify_volume_key(struct crypt_device *cd, const char *what, struct s
 static int fetch_from_kms(struct crypt_device *cd, const struct sk_config *cfg,
 			  const struct sk_token *token, const char *why, struct sk_secret **vk)
 {
-	struct sk_kms *kms = NULL;
 	int r;
 
 	sk_info("%s: %s; fetching volume key %s from the KMS", crypt_get_device_name(cd), why,
 		token->kms.key_id);
-	r = sk_kms_open(cfg, hsm_dir_override, &kms);
-	if (!r)
-		r = sk_kms_fetch(kms, crypt_get_device_name(cd), &token->kms, vk);
-	sk_kms_close(kms);
+	r = sk_kms_fetch_isolated(cfg, hsm_dir_override, crypt_get_device_name(cd), &token->kms,
+				  vk);
 	if (!r)
 		r = verify_volume_key(cd, "key fetched from the KMS", vk);
 	if (!r)

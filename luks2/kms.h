@@ -34,6 +34,17 @@ int sk_kms_fetch(struct sk_kms *kms, const char *device, const struct sk_token_k
 		 struct sk_secret **vk);
 
 /*
+ * sk_kms_open, sk_kms_fetch and sk_kms_close in a child process, whose
+ * memory (the identity key, OpenSSL's unwiped copies of it, TLS buffers)
+ * ends with it: only the volume key comes back, into locked memory.
+ * Bounded by [kms] timeout plus a margin for the HSM; the child is killed
+ * after that. For processes that cannot make OpenSSL wipe what it frees
+ * (the token plugin in cryptsetup).
+ */
+int sk_kms_fetch_isolated(const struct sk_config *cfg, const char *hsm_dir, const char *device,
+			  const struct sk_token_kms *where, struct sk_secret **vk);
+
+/*
  * Register @vk on the primary as an active AES key named @name (the LUKS
  * UUID) with @device in its Application Specific Information; @where gets
  * the servers, key id and name for the token.
