@@ -309,10 +309,10 @@ START='Starting .*systemd-cryptsetu'
 case $SCENARIO in
 pin)
 	step "boot: no PIN in the initramfs; systemd-cryptsetup asks for the token PIN, typed, the root unlocks by token"
-	# Typed once the agent's whole prompt is out: before that the console
-	# may still echo (seen on a loaded host). What must never hold the PIN
-	# is a log line.
-	boot pin root.img --answer "LUKS2 token PIN: (press TAB for no echo)=$PIN" \
+	# Typed on the prompt's first words (its rest may come after other
+	# console lines), so the console may still echo it before the agent
+	# turns echo off: what must never hold the PIN is a log line.
+	boot pin root.img --answer "Please enter LUKS2 token PIN=$PIN" \
 		--expect "$START" \
 		--expect 'Please enter LUKS2 token PIN' \
 		--expect 'Finished .*systemd-cryptsetu' \
