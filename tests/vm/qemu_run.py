@@ -10,6 +10,9 @@ and judge the boot by marker lines: qemu exits 0 after a guest panic too.
   --expect RE           a console line must match RE (repeatable, in order)
   --reject RE           no console line may match RE (repeatable)
   --answer PROMPT=TEXT  type TEXT and Enter when PROMPT appears (once each)
+  --answer-delay S      type answers S seconds after their prompt (default 0):
+                        systemd's password agent flushes the terminal's
+                        input as it starts reading, after its prompt
   --quit-when-matched   stop qemu once every --expect matched (a probe)
 Exit 0 when every --expect matched, no --reject did and qemu powered off
 (or, with --quit-when-matched, was stopped after the last match).
@@ -30,6 +33,7 @@ def parse():
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--answer", action="append", default=[])
+    p.add_argument("--answer-delay", type=float, default=0)
     p.add_argument("--quit-when-matched", action="store_true")
     p.add_argument("qemu", nargs=argparse.REMAINDER)
     args = p.parse_args()
@@ -39,11 +43,19 @@ def parse():
 
 
 class Console:
-    def __init__(self, log, answers, proc, start):
-        self.log, self.proc, self.start = log, proc, start
+    def __init__(self, log, answers, proc, start, delay):
+        self.log, self.proc, self.start, self.delay = log, proc, start, delay
         self.answers = dict(a.split("=", 1) for a in answers)
         self.pending = b""  # bytes since the last newline (prompts have none)
         self.lines = []
+        self.due = []  # (monotonic time, answer) not typed yet
+
+    def type_due(self):
+        now = time.monotonic()
+        for when, text in [d for d in self.due if d[0] <= now]:
+            self.proc.stdin.write(text.encode() + b"\n")
+            self.proc.stdin.flush()
+            self.due.remove((when, text))
 
     def feed(self, data):
         self.pending += data
@@ -55,8 +67,8 @@ class Console:
             if prompt in tail:
                 self.line(tail + " <typed by qemu_run.py>")
                 self.pending = b""
-                self.proc.stdin.write(self.answers.pop(prompt).encode() + b"\n")
-                self.proc.stdin.flush()
+                self.due.append((time.monotonic() + self.delay, self.answers.pop(prompt)))
+        self.type_due()
 
     def line(self, text):
         stamp = time.monotonic() - self.start
@@ -85,7 +97,7 @@ def run(args):
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     with open(args.log, "w") as log:
-        console = Console(log, args.answer, proc, start)
+        console = Console(log, args.answer, proc, start, args.answer_delay)
         timed_out = stopped = False
         while True:
             left = args.timeout - (time.monotonic() - start)
@@ -93,7 +105,8 @@ def run(args):
                 timed_out = True
                 proc.kill()
                 break
-            if not sel.select(timeout=min(left, 1.0)):
+            if not sel.select(timeout=min(left, 0.2 if console.due else 1.0)):
+                console.type_due()
                 continue
             data = os.read(proc.stdout.fileno(), 65536)
             if not data:
