@@ -159,8 +159,6 @@ int sk_kms_fetch(struct sk_kms *kms, const char *device, const struct sk_token_k
 	kms->tls.deadline_ms = 0;
 	if (r == 0)
 		return 0;
-	if (!tried && !refused)
-		sk_err("%s: the LUKS2 header names no KMS server", device);
 	if (refused)
 		snprintf(more, sizeof(more), "; refused %zu that only the header names", refused);
 	sk_err("%s: no KMS server answered with volume key %s (tried %zu server%s%s)", device,
