@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "paths.h"
+#include "secfile.h"
 #include "udev.h"
 
 static const char files_usage[] =
@@ -173,6 +174,9 @@ int udev_files(int argc, char **argv)
 
 	if (!cfg)
 		return code;
+	/* the module runs as root at boot: nothing is listed when others may have changed it */
+	if (cfg->hsm_module[0] && sk_trusted_file_check(-1, cfg->hsm_module, "PKCS#11 module") < 0)
+		return EXIT_REFUSED;
 	if (cfg->exists && cfg->hsm_pin_in_config)
 		printf("%s\t%s\tsecret\n", cfg->path, SK_DEFAULT_CONFIG);
 	else if (cfg->exists)

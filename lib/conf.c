@@ -373,6 +373,13 @@ int sk_config_load(struct sk_config *cfg)
 		return -errno;
 	}
 	cfg->exists = true;
+	/* it chooses the HSM and the PKCS#11 module loaded into root's processes */
+	r = sk_trusted_file_check(fileno(f), path, "configuration");
+	if (r < 0) {
+		fclose(f);
+		sk_secret_free(buffer);
+		return r;
+	}
 	line = parse_file(f, cfg, &why);
 	fclose(f);
 	sk_secret_free(buffer);

@@ -443,17 +443,5 @@ int sk_soft_dir_check(const char *dir, bool create)
 		sk_err("soft HSM directory %s is not a directory", dir);
 		return -ENOTDIR;
 	}
-	if (st.st_uid != geteuid()) {
-		sk_err("soft HSM directory %s is owned by uid %u, not by you (uid %u); fix with: "
-		       "chown %u %s",
-		       dir, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), dir);
-		return -EACCES;
-	}
-	if (st.st_mode & 022) {
-		sk_err("soft HSM directory %s has mode %04o and may be changed by others; fix with: "
-		       "chmod 0700 %s",
-		       dir, (unsigned)(st.st_mode & 07777), dir);
-		return -EACCES;
-	}
-	return 0;
+	return sk_check_owner_mode(&st, dir, "soft HSM directory", SK_OWNER_CALLER, 022, "0700");
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "hsm_backend.h"
@@ -126,6 +127,13 @@ static void search_module(CK_FUNCTION_LIST *module, P11KitUri *uri, struct p11_m
 	}
 }
 
+int sk_p11_module_check(const char *path)
+{
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	return sk_trusted_file_check(-1, path, "PKCS#11 module");
+}
+
 static int load_modules(struct p11_private *p, P11KitUri *uri)
 {
 	const char *path = sym_p11_kit_uri_get_module_path(uri);
@@ -143,6 +151,8 @@ static int load_modules(struct p11_private *p, P11KitUri *uri)
 		return 0;
 	}
 	snprintf(p->pub.module_path, sizeof(p->pub.module_path), "%s", path);
+	if (sk_p11_module_check(path) < 0)
+		return -EACCES;
 	p->loaded = sym_p11_kit_module_load(path, 0);
 	if (!p->loaded) {
 		sk_err("cannot load PKCS#11 module %s: %s", path,

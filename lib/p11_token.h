@@ -36,6 +36,13 @@ struct sk_p11 {
 /* True when @location is a PKCS#11 URI (it starts with "pkcs11:"). */
 bool sk_p11_is_uri(const char *location);
 
+/*
+ * A module-path is code run in root's processes (the cryptsetup plugin too):
+ * refuse a file that others than root or the caller may change (its
+ * directories are not checked). A missing one is left to the loader.
+ */
+int sk_p11_module_check(const char *path);
+
 /* Load, find the one matching token, open a session and log in. */
 int sk_p11_open(const char *uri, struct sk_p11 **out);
 void sk_p11_close(struct sk_p11 *p11);

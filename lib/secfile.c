@@ -13,30 +13,66 @@
 
 #include "log.h"
 
-int sk_secfile_check(int fd, const char *path, const char *what)
+static int check_owner(const struct stat *st, const char *path, const char *what,
+		       enum sk_owner_rule rule)
 {
-	struct stat st;
+	uid_t me = geteuid();
 
-	if (fstat(fd, &st) < 0) {
+	if (st->st_uid == me || (rule == SK_OWNER_ROOT_OR_CALLER && st->st_uid == 0))
+		return 0;
+	if (rule == SK_OWNER_ROOT_OR_CALLER && me == 0)
+		sk_err("%s %s is owned by uid %u, not by root; fix with: chown root %s", what, path,
+		       (unsigned)st->st_uid, path);
+	else
+		sk_err("%s %s is owned by uid %u, not by %syou (uid %u); fix with: chown %u %s",
+		       what, path, (unsigned)st->st_uid,
+		       rule == SK_OWNER_ROOT_OR_CALLER ? "root or " : "", (unsigned)me,
+		       (unsigned)me, path);
+	return -EACCES;
+}
+
+int sk_check_owner_mode(const struct stat *st, const char *path, const char *what,
+			enum sk_owner_rule rule, mode_t forbidden, const char *fix_mode)
+{
+	int r = check_owner(st, path, what, rule);
+
+	if (!r && (st->st_mode & forbidden)) {
+		sk_err("%s %s has mode %04o and may be %s by others; fix with: chmod %s %s", what,
+		       path, (unsigned)(st->st_mode & 07777), forbidden & 044 ? "read" : "changed",
+		       fix_mode, path);
+		r = -EACCES;
+	}
+	return r;
+}
+
+/* fstat @fd, or stat @path when @fd is -1; a regular file only. */
+static int stat_regular(int fd, const char *path, const char *what, struct stat *st)
+{
+	if ((fd >= 0 ? fstat(fd, st) : stat(path, st)) < 0) {
 		sk_err("cannot stat %s %s: %s", what, path, strerror(errno));
 		return -errno;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		sk_err("%s %s is not a regular file", what, path);
 		return -EINVAL;
 	}
-	if (st.st_uid != geteuid()) {
-		sk_err("%s %s is owned by uid %u, not by you (uid %u); fix with: chown %u %s",
-		       what, path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(),
-		       path);
-		return -EACCES;
-	}
-	if (st.st_mode & 077) {
-		sk_err("%s %s has mode %04o and may be read by others; fix with: chmod 0600 %s",
-		       what, path, (unsigned)(st.st_mode & 07777), path);
-		return -EACCES;
-	}
 	return 0;
+}
+
+int sk_secfile_check(int fd, const char *path, const char *what)
+{
+	struct stat st;
+	int r = stat_regular(fd, path, what, &st);
+
+	return r ? r : sk_check_owner_mode(&st, path, what, SK_OWNER_CALLER, 077, "0600");
+}
+
+int sk_trusted_file_check(int fd, const char *path, const char *what)
+{
+	struct stat st;
+	int r = stat_regular(fd, path, what, &st);
+
+	return r ? r : sk_check_owner_mode(&st, path, what, SK_OWNER_ROOT_OR_CALLER, 022, "go-w");
 }
 
 /* Reads up to @len + 1 bytes so that a longer file is detected. */

@@ -7,11 +7,34 @@
 
 #include "secmem.h"
 
+#include <sys/stat.h>
+
+/* Who may own a file or directory that securekey relies on. */
+enum sk_owner_rule {
+	SK_OWNER_CALLER,         /* secrets and the soft HSM: the caller alone */
+	SK_OWNER_ROOT_OR_CALLER, /* configuration, code and state: root too */
+};
+
+/*
+ * Refuse what @st describes (the @what at @path) unless @rule allows its
+ * owner and it has none of the @forbidden mode bits. The one line logged
+ * names the chown, or the 'chmod @fix_mode', that fixes it.
+ */
+int sk_check_owner_mode(const struct stat *st, const char *path, const char *what,
+			enum sk_owner_rule rule, mode_t forbidden, const char *fix_mode);
+
 /*
  * Refuse @fd (opened from @path) unless it is a regular file owned by the
  * caller with no group or other permission bits; the message says how to fix it.
  */
 int sk_secfile_check(int fd, const char *path, const char *what);
+
+/*
+ * What chooses or is code run as root (securekey.conf, a PKCS#11 module):
+ * @fd, or @path (links followed) when @fd is -1, must be a regular file
+ * owned by root or the caller and not writable by group or others.
+ */
+int sk_trusted_file_check(int fd, const char *path, const char *what);
 
 /*
  * Read a secret of exactly @len bytes from @path ("-" is stdin, which is not
