@@ -5,10 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -22,9 +22,20 @@ struct sk_journal {
 	char *path;
 };
 
+/* Opens without following a link: a journal is never one (see sk_journal_open). */
+static FILE *open_read(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+
+	if (fd >= 0 && !f)
+		close(fd);
+	return f;
+}
+
 static int read_all(const char *path, char **text, size_t *len)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = open_read(path);
 	int r = 0;
 
 	*text = NULL;
@@ -70,17 +81,29 @@ static int drop_torn_line(int fd, const char *path)
 	return r;
 }
 
+/*
+ * Create @path afresh (O_EXCL), else open the journal that is there; never
+ * through a link, which would append to whatever it points to.
+ */
+static int open_append(const char *path, bool *existed)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	*existed = fd < 0 && errno == EEXIST;
+	if (*existed)
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	return fd;
+}
+
 int sk_journal_open(const char *path, struct sk_journal **journal)
 {
 	struct sk_journal *j = calloc(1, sizeof(*j));
-	struct stat st;
+	bool existed;
 	int r = 0;
 
 	if (!j)
 		return -ENOMEM;
-	bool existed = stat(path, &st) == 0;
-
-	j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	j->fd = open_append(path, &existed);
 	j->path = strdup(path);
 	if (j->fd < 0 || !j->path)
 		r = j->fd < 0 ? -errno : -ENOMEM;

@@ -11,7 +11,10 @@
 
 struct sk_journal;
 
-/* Open @path for appending, creating it (0600, directory fsync'd) if missing. */
+/*
+ * Open @path for appending, creating it (0600, directory fsync'd) if
+ * missing; a symbolic link there is refused.
+ */
 int sk_journal_open(const char *path, struct sk_journal **journal);
 /* Append one line (no newline in it); on disk when this returns 0. */
 int sk_journal_append(struct sk_journal *journal, const char *fmt, ...)

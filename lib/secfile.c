@@ -249,12 +249,17 @@ int sk_file_replace_mode(const char *path, const void *data, size_t len, mode_t 
 	char *tmp;
 	int fd, r;
 
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+	/*
+	 * A random name made with O_EXCL: one that others could guess might
+	 * be a link they planted, and writing through it would change what it
+	 * points to.
+	 */
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		sk_err("cannot create %s: %s", tmp, strerror(errno));
+		sk_err("cannot create a temporary file beside %s: %s", path, strerror(errno));
 		free(tmp);
 		return r;
 	}
