@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backup.h"
 #include "batch_report.h"
 #include "conf.h"
 #include "inventory.h"
@@ -313,10 +314,29 @@ static void crypt_log_quiet(int level, const char *msg, void *usrptr)
 		fprintf(stderr, "# %s", msg);
 }
 
-int cli_batch_run(struct cli_batch *b)
+/* Every device of the run backs its header up once: refuse before the first when short. */
+static int check_backup_space(const struct cli_batch *b)
 {
+	char **paths = calloc(b->count ? b->count : 1, sizeof(*paths));
+	size_t n = 0;
 	int r;
 
+	if (!paths)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->count; i++)
+		if (b->items[i].path)
+			paths[n++] = (char *)b->items[i].path;
+	r = sk_backup_check_space(paths, n);
+	free(paths);
+	return r;
+}
+
+int cli_batch_run(struct cli_batch *b)
+{
+	int r = b->dry_run ? 0 : check_backup_space(b);
+
+	if (r < 0)
+		return r;
 	crypt_set_log_callback(NULL, crypt_log_quiet, NULL);
 	cli_batch_report_start(b);
 	r = sk_batch_run(b->items, b->count, b->jobs, work, b, cli_batch_report_item, b);

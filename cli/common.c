@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backup.h"
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
@@ -150,8 +151,11 @@ const struct sk_config *cli_config(void)
 	static struct sk_config cfg;
 	static int loaded; /* 0 not yet, 1 ok, -1 failed */
 
-	if (!loaded)
+	if (!loaded) {
 		loaded = sk_config_load(&cfg) < 0 ? -1 : 1;
+		if (loaded > 0)
+			sk_backup_set_keep(cfg.backup_keep);
+	}
 	return loaded > 0 ? &cfg : NULL;
 }
 

@@ -16,6 +16,8 @@ enum {
 	OPT_COMPLETE,
 	OPT_TEST_PASSPHRASE,
 	OPT_SECURE_KEY_FILE,
+	OPT_LIST,
+	OPT_BACKUP,
 };
 
 /*
@@ -78,6 +80,7 @@ int cr_reencipher(int argc, char **argv);
 int cr_validate(int argc, char **argv);
 int cr_setkey(int argc, char **argv);
 int cr_export(int argc, char **argv);
+int cr_restore(int argc, char **argv);
 int cr_remove(int argc, char **argv);
 int cr_open(int argc, char **argv);
 int cr_refresh(int argc, char **argv);

@@ -140,6 +140,8 @@ static void drop_keyslot(struct sk_device *dev, int slot)
 {
 	int r = crypt_keyslot_destroy(dev->cd, slot);
 
+	if (r >= 0)
+		(void)sk_device_note_written(dev);
 	if (r < 0)
 		sk_err("%s: cannot remove the keyslot %d this enroll added: %s; remove it with "
 		       "'cryptsetup luksKillSlot %s %d'",

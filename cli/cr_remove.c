@@ -51,6 +51,8 @@ static int remove_token(struct sk_device *dev)
 		       "'cryptsetup luksKillSlot %s %d'",
 		       dev->path, slot, strerror(-r), dev->path, slot);
 	if (!r && owned)
+		r = sk_device_note_written(dev);
+	if (!r && owned)
 		printf("%s: securekey token and keyslot %d removed.\n", dev->path, slot);
 	else if (!r)
 		printf("%s: securekey token removed.\n", dev->path);

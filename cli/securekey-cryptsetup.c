@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
 	{ "export", cr_export, "write the secure key blob to a file", false },
 	{ "refresh", cr_refresh, "fetch the volume key from the KMS and re-wrap it", false },
 	{ "remove", cr_remove, "remove the token and its keyslot", false },
+	{ "restore", cr_restore, "put a header backup back", false },
 	{ "open", cr_open, "activate the device by its token", false },
 	{ NULL, NULL, NULL, false },
 };

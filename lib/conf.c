@@ -136,6 +136,20 @@ int sk_config_set_kms(struct sk_config *cfg, const char *key, const char *value,
 	return fail(why, "unknown key in [kms]");
 }
 
+/* [backup] keep: header backups kept per device (1 to 1000). */
+static int set_backup_keep(struct sk_config *cfg, const char *value, const char **why)
+{
+	char *end;
+	long keep;
+
+	errno = 0;
+	keep = strtol(value, &end, 10);
+	if (errno || *end || end == value || keep < 1 || keep > SK_CONFIG_BACKUP_KEEP_MAX)
+		return fail(why, "keep must be 1 to 1000 header backups per device");
+	cfg->backup_keep = (unsigned)keep;
+	return 0;
+}
+
 static int parse_yes_no(const char *value, bool *out, const char **why)
 {
 	if (!strcmp(value, "yes") || !strcmp(value, "no")) {
@@ -313,6 +327,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		return sk_config_set_kms(ctx->cfg, name, value, &ctx->error) == 0;
 	if (!strcmp(section, "batch") && !strcmp(name, "allow_token_auth"))
 		return parse_yes_no(value, &ctx->cfg->allow_token_auth, &ctx->error) == 0;
+	if (!strcmp(section, "backup"))
+		return !strcmp(name, "keep") ? set_backup_keep(ctx->cfg, value, &ctx->error) == 0
+					     : !(ctx->error = "unknown key in [backup]");
 	ctx->error = !strcmp(section, "batch") ? "unknown key in [batch]" : "unknown section";
 	return 0;
 }
@@ -457,6 +474,8 @@ int sk_config_save(const struct sk_config *cfg)
 	}
 	if (cfg->allow_token_auth)
 		fprintf(mem, "\n[batch]\nallow_token_auth = yes\n");
+	if (cfg->backup_keep)
+		fprintf(mem, "\n[backup]\nkeep = %u\n", cfg->backup_keep);
 	if (fclose(mem)) {
 		free(text);
 		return -ENOMEM;

@@ -23,6 +23,9 @@
  *   timeout = 10                         ; seconds, per connect/read/write
  *   protocol = auto                      ; or 1.2, 1.3, 1.4, 2.0
  *
+ *   [backup]
+ *   keep = 5                             ; header backups kept per device
+ *
  * A missing file is an empty configuration; anything unknown or malformed
  * is an error naming the file and line.
  */
@@ -47,6 +50,7 @@
 /* "identity_key = VALUE" must fit libinih's 200-byte line. */
 #define SK_CONFIG_VALUE_MAX 180
 #define SK_CONFIG_MAX_INITRAMFS_FILES 16
+#define SK_CONFIG_BACKUP_KEEP_MAX 1000
 
 struct sk_config {
 	char path[PATH_MAX];
@@ -70,6 +74,7 @@ struct sk_config {
 	int timeout; /* seconds */
 	struct sk_kmip_version protocol; /* {0,0}: negotiate */
 	bool allow_token_auth; /* [batch]: root may re-encipher with --auth=token */
+	unsigned backup_keep;  /* [backup] keep; 0: not set (5) */
 };
 
 /* --config, else SECUREKEY_CONF, else the default. */

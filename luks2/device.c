@@ -3,16 +3,15 @@
 #include "device.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "backup.h"
 #include "lockfile.h"
 #include "log.h"
 #include "paths.h"
@@ -31,7 +30,7 @@ static const unsigned char luks2_magic[8] = { 'L', 'U', 'K', 'S', 0xba, 0xbe, 0,
  * loads a header with any text there: only the canonical 8-4-4-4-12 hex
  * form is taken, so a hostile header cannot point those paths elsewhere.
  */
-static bool uuid_ok(const char *uuid)
+bool sk_device_uuid_ok(const char *uuid)
 {
 	for (int i = 0; i < 36; i++) {
 		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
@@ -55,7 +54,7 @@ static bool raw_uuid(const char *path, char uuid[LUKS2_UUID_LEN])
 		close(fd);
 	if (ok)
 		memcpy(uuid, hdr + LUKS2_UUID_OFFSET, LUKS2_UUID_LEN);
-	return ok && uuid_ok(uuid);
+	return ok && sk_device_uuid_ok(uuid);
 }
 
 int sk_device_read_seqid(const char *path, uint64_t *seqid)
@@ -110,7 +109,7 @@ static int load_luks2(struct sk_device *dev)
 		       dev->path, crypt_get_type(dev->cd));
 		return -EINVAL;
 	}
-	if (!crypt_get_uuid(dev->cd) || !uuid_ok(crypt_get_uuid(dev->cd))) {
+	if (!crypt_get_uuid(dev->cd) || !sk_device_uuid_ok(crypt_get_uuid(dev->cd))) {
 		sk_err("%s: its LUKS2 UUID is not of the form 8-4-4-4-12 hex digits; set one with "
 		       "'cryptsetup luksUUID --uuid'",
 		       dev->path);
@@ -166,10 +165,9 @@ static int find_token(struct sk_device *dev)
 	if (crypt_token_json_get(dev->cd, dev->token_id, &json) < 0 ||
 	    sk_token_parse(json, &dev->token) < 0) {
 		sk_err("%s: securekey token %d is invalid (see above); remove it with 'cryptsetup "
-		       "token remove --token-id %d %s' and enroll again, or restore a header backup "
-		       "from %s/backup/%s with 'cryptsetup luksHeaderRestore'",
-		       dev->path, dev->token_id, dev->token_id, dev->path, sk_path_state_dir(),
-		       dev->uuid);
+		       "token remove --token-id %d %s' and enroll again, or put a header backup "
+		       "back with 'securekey-cryptsetup restore %s'",
+		       dev->path, dev->token_id, dev->token_id, dev->path, dev->path);
 		return -EINVAL;
 	}
 	return 0;
@@ -205,7 +203,10 @@ int sk_device_peek_uuid(const char *path, char uuid[40])
 	return r;
 }
 
-int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_device **out)
+/* What sk_device_open does with the securekey token. */
+enum token_mode { TOKEN_NEEDED, TOKEN_OPTIONAL, TOKEN_IGNORED };
+
+static int open_device(const char *path, bool for_write, enum token_mode mode, struct sk_device **out)
 {
 	struct sk_device *dev = calloc(1, sizeof(*dev));
 	char locked[LUKS2_UUID_LEN];
@@ -231,9 +232,9 @@ int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_
 	}
 	if (!r)
 		r = sk_device_read_seqid(path, &dev->seqid);
-	if (!r) {
+	if (!r && mode != TOKEN_IGNORED) {
 		r = find_token(dev);
-		if (r == -ENOENT && need_token)
+		if (r == -ENOENT && mode == TOKEN_NEEDED)
 			sk_err("%s has no securekey token; enroll it with 'securekey-cryptsetup enroll %s'",
 			       path, path);
 		else if (r == -ENOENT)
@@ -245,6 +246,16 @@ int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_
 	}
 	*out = dev;
 	return 0;
+}
+
+int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_device **out)
+{
+	return open_device(path, for_write, need_token ? TOKEN_NEEDED : TOKEN_OPTIONAL, out);
+}
+
+int sk_device_open_header(const char *path, bool for_write, struct sk_device **out)
+{
+	return open_device(path, for_write, TOKEN_IGNORED, out);
 }
 
 void sk_device_close(struct sk_device *dev)
@@ -274,50 +285,6 @@ static int check_seqid(struct sk_device *dev)
 		return -EAGAIN;
 	}
 	return 0;
-}
-
-static int name_order(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static int is_backup(const struct dirent *e)
-{
-	size_t n = strlen(e->d_name);
-
-	return n > 6 && !strcmp(e->d_name + n - 6, ".luks2");
-}
-
-static void prune_backups(const char *dir)
-{
-	struct dirent **names;
-	int n = scandir(dir, &names, is_backup, name_order);
-
-	for (int i = 0; i < n; i++) {
-		if (i < n - SK_BACKUPS_KEPT) {
-			char *path = sk_path_join(dir, names[i]->d_name);
-
-			if (path)
-				unlink(path);
-			free(path);
-		}
-		free(names[i]);
-	}
-	if (n >= 0)
-		free(names);
-}
-
-static char *backup_dir(const char *uuid)
-{
-	char *backup_root = sk_path_join(sk_path_state_dir(), "backup");
-	char *dir = backup_root ? sk_path_join(backup_root, uuid) : NULL;
-
-	if (!dir || sk_path_make_state_subdir(backup_root) < 0 || sk_path_make_dir(dir) < 0) {
-		free(dir);
-		dir = NULL;
-	}
-	free(backup_root);
-	return dir;
 }
 
 /*
@@ -351,72 +318,22 @@ static void quiet_libcryptsetup(struct sk_device *dev, bool quiet)
 	crypt_set_log_callback(dev->cd, quiet ? crypt_log_debug : NULL, NULL);
 }
 
-static int fsync_path(const char *path)
+int sk_device_note_written(struct sk_device *dev)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
-
-	if (fd < 0 || fsync(fd) < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
-/* A backup must be on disk before the header write it guards. */
-static int sync_backup(const char *path, const char *dir)
-{
-	int r = fsync_path(path);
-
-	return r ? r : fsync_path(dir);
-}
-
-/* Names sort by time, then seqid, so pruning keeps the newest. */
-static int take_backup(struct sk_device *dev, char **dir_out, char **path_out)
-{
-	char *dir = backup_dir(dev->uuid), *path = NULL;
-	char stamp[32];
-	time_t now = time(NULL);
-	int r;
-
-	if (!dir)
+	if (sk_device_read_seqid(dev->path, &dev->seqid) < 0)
 		return -EIO;
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", gmtime(&now));
-	if (asprintf(&path, "%s/%s-%020llu-%ld.luks2", dir, stamp, (unsigned long long)dev->seqid,
-		     (long)getpid()) < 0) {
-		free(dir);
-		return -ENOMEM;
-	}
-	quiet_libcryptsetup(dev, true);
-	r = write_errno(crypt_header_backup(dev->cd, CRYPT_LUKS2, path));
-	quiet_libcryptsetup(dev, false);
-	if (!r && chmod(path, 0600) < 0)
-		r = -errno;
-	if (!r)
-		r = sync_backup(path, dir);
-	if (r < 0) {
-		sk_err("cannot back up the LUKS2 header of %s to %s: %s; nothing was written",
-		       dev->path, path, strerror(-r));
-		/* A partial backup would count among the kept ones and push out a good one. */
-		unlink(path);
-		(void)rmdir(dir);
-		free(path);
-		free(dir);
-		return r;
-	}
-	*dir_out = dir;
-	*path_out = path;
+	sk_backup_note_written(dev->uuid, dev->seqid);
 	return 0;
 }
 
 int sk_device_backup(struct sk_device *dev)
 {
-	char *dir = NULL, *path = NULL;
-	int r = take_backup(dev, &dir, &path);
+	char *path = NULL;
+	int r = sk_backup_take(dev, &path);
 
 	if (!r)
-		prune_backups(dir);
+		sk_backup_prune(dev->uuid);
 	free(path);
-	free(dir);
 	return r;
 }
 
@@ -450,11 +367,11 @@ static void report_write_failure(struct sk_device *dev, int r, int disk_r)
 
 int sk_device_write_token(struct sk_device *dev, struct sk_token *token)
 {
-	char *dir = NULL, *backup = NULL;
+	char *backup = NULL;
 	int r = check_seqid(dev), disk_r;
 
 	if (!r)
-		r = take_backup(dev, &dir, &backup);
+		r = sk_backup_take(dev, &backup);
 	if (r < 0)
 		return r;
 	quiet_libcryptsetup(dev, true);
@@ -465,17 +382,15 @@ int sk_device_write_token(struct sk_device *dev, struct sk_token *token)
 	/* A refused write leaves the backups as they were: drop this one, prune none. */
 	if (r < 0) {
 		report_write_failure(dev, r, disk_r);
-		unlink(backup);
-		(void)rmdir(dir); /* made for this backup, unless older ones are there */
+		sk_backup_drop(backup);
 	} else {
-		prune_backups(dir);
+		sk_backup_prune(dev->uuid);
 		dev->token_id = r;
 	}
 	free(backup);
-	free(dir);
 	if (r < 0)
 		return r;
-	return sk_device_read_seqid(dev->path, &dev->seqid) < 0 ? -EIO : r;
+	return sk_device_note_written(dev) < 0 ? -EIO : r;
 }
 
 int sk_device_remove_token(struct sk_device *dev)
@@ -491,5 +406,26 @@ int sk_device_remove_token(struct sk_device *dev)
 	}
 	if (r < 0)
 		sk_err("cannot remove the securekey token of %s: %s", dev->path, strerror(-r));
-	return r < 0 ? r : 0;
+	return r < 0 ? r : sk_device_note_written(dev);
+}
+
+int sk_device_restore(struct sk_device *dev, const char *image)
+{
+	int r = check_seqid(dev), disk_r;
+
+	if (!r)
+		r = sk_device_backup(dev);
+	if (r < 0)
+		return r;
+	quiet_libcryptsetup(dev, true);
+	r = crypt_header_restore(dev->cd, CRYPT_LUKS2, image);
+	disk_r = write_errno(r);
+	quiet_libcryptsetup(dev, false);
+	if (r < 0) {
+		sk_err("cannot restore the LUKS2 header of %s: %s; the backup taken just before is "
+		       "the newest in %s/backup/%s",
+		       dev->path, strerror(-disk_r), sk_path_state_dir(), dev->uuid);
+		return disk_r;
+	}
+	return sk_device_note_written(dev);
 }

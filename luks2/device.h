@@ -14,8 +14,6 @@
 
 #include "token.h"
 
-#define SK_BACKUPS_KEPT 5
-
 struct sk_device {
 	struct crypt_device *cd;
 	char *path;
@@ -32,6 +30,8 @@ struct sk_device {
  * Two securekey tokens are always refused. Errors name the device.
  */
 int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_device **dev);
+/* The same, with the token not looked at (restore puts a damaged one right). */
+int sk_device_open_header(const char *path, bool for_write, struct sk_device **dev);
 void sk_device_close(struct sk_device *dev);
 
 /* The LUKS UUID of @path when only its header loads (to name a device that failed). */
@@ -50,7 +50,23 @@ int sk_device_write_token(struct sk_device *dev, struct sk_token *token);
 /* Remove the securekey token (same checks and backup). */
 int sk_device_remove_token(struct sk_device *dev);
 
-/* Back the header up into <state>/backup/<uuid>/, keeping the last 5. */
+/* Back the header up into <state>/backup/<uuid>/ (see backup.h), pruning old ones. */
 int sk_device_backup(struct sk_device *dev);
+
+/*
+ * Put the whole header image @image (a path libcryptsetup opens) back on
+ * @dev: seqid unchanged since open, the current header backed up, then one
+ * crypt_header_restore (both metadata copies and the keyslot area).
+ */
+int sk_device_restore(struct sk_device *dev, const char *image);
+
+/*
+ * After a header write not made by the two above (a keyslot added or
+ * destroyed): read the new seqid and record it for restore.
+ */
+int sk_device_note_written(struct sk_device *dev);
+
+/* The canonical 8-4-4-4-12 hex form, the only UUID that names state files. */
+bool sk_device_uuid_ok(const char *uuid);
 
 #endif

@@ -29,7 +29,7 @@ print(k and (k.get("secure_key") if isinstance(k, dict) else k) or None)' "${2:-
 seqids()
 {
 	ls "state/backup/$(cryptsetup luksUUID "$1")" |
-		sed -n 's/^[0-9T]*-0*\([0-9][0-9]*\)-[0-9]*\.luks2$/\1/p' | sort -n
+		sed -n 's/^[0-9T]*-0*\([0-9][0-9]*\)-[0-9]*\.hdr$/\1/p' | sort -n
 }
 
 # distinct_seqids IMG: no two header backups of IMG have one seqid.

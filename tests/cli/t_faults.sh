@@ -252,11 +252,11 @@ backup_write_no_partial_file_body()
 	enroll img
 	new_mk n1
 	uuid=$(cryptsetup luksUUID img)
-	before=$(find "state/backup/$uuid" -name '*.luks2' | wc -l)
+	before=$(find "state/backup/$uuid" -name '*.hdr' | wc -l)
 	faulted ENOSPC write "$PWD/state/backup/*" 1 "$CR" reencipher img --staged --key-file pass
 	test $? = 1 || atf_fail "reencipher did not fail"
-	test "$(find "state/backup/$uuid" -name '*.luks2' | wc -l)" = "$before" ||
-		atf_fail "a failed backup left: $(find "state/backup/$uuid" -name '*.luks2' -size -1k -printf '%s bytes, mode %m: %p\n')"
+	test "$(find "state/backup/$uuid" -name '*.hdr' | wc -l)" = "$before" ||
+		atf_fail "a failed backup left: $(find "state/backup/$uuid" -name '*.hdr' -size -1k -printf '%s bytes, mode %m: %p\n')"
 }
 
 atf_test_case enroll_fresh_fails_after_keyslot
