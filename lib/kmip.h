@@ -17,6 +17,8 @@
 #define SK_KMIP_UID_MAX 128
 #define SK_KMIP_TEXT_MAX 256
 #define SK_KMIP_DEFAULT_PORT "5696"
+/* Items of one batched request: a Get response item takes about 14 TTLV items. */
+#define SK_KMIP_BATCH_MAX 32
 
 struct sk_kmip_version {
 	int major, minor;
@@ -34,7 +36,8 @@ struct sk_kmip_tls {
 	const char *ca_file;   /* the only trust anchor: no system store */
 	const char *cert_file; /* client certificate, may hold its chain */
 	EVP_PKEY *key;         /* client private key (the identity key) */
-	int timeout_ms;        /* the whole connection: resolve, connect, handshake, requests */
+	int timeout_ms;        /* the whole connection: resolve, connect, handshake, requests
+				  (sk_kmip_set_deadline: the next requests) */
 	long long deadline_ms; /* when set, no connection lasts past it (sk_kmip_clock_ms) */
 };
 
@@ -50,6 +53,16 @@ void sk_kmip_close(struct sk_kmip_conn *conn);
 struct sk_kmip_version sk_kmip_conn_version(const struct sk_kmip_conn *conn);
 /* "HOST:PORT", for messages. */
 const char *sk_kmip_conn_name(const struct sk_kmip_conn *conn);
+/*
+ * A connection kept for further requests gets a new bound for them from
+ * @tls (timeout_ms from now, never past deadline_ms), as sk_kmip_connect
+ * gave it for the first ones.
+ */
+void sk_kmip_set_deadline(struct sk_kmip_conn *conn, const struct sk_kmip_tls *tls);
+/* Nothing arrived since the last response and no TLS error: fit for another request. */
+bool sk_kmip_conn_idle(const struct sk_kmip_conn *conn);
+/* A transport failure (TLS error, timeout) ended it: drop it. */
+bool sk_kmip_conn_broken(const struct sk_kmip_conn *conn);
 
 struct sk_kmip_attrs {
 	char name[SK_KMIP_TEXT_MAX];
@@ -68,6 +81,15 @@ int sk_kmip_create_aes(struct sk_kmip_conn *conn, unsigned bits, const char *nam
 		       char uid[SK_KMIP_UID_MAX]);
 /* The raw key material of symmetric key @uid, in locked memory. */
 int sk_kmip_get_key(struct sk_kmip_conn *conn, const char *uid, struct sk_secret **key);
+/*
+ * Get @n keys (2 to SK_KMIP_BATCH_MAX) in one request of @n batch items:
+ * @results[i] is 0 with @keys[i] set, or the errno of that item (refusals
+ * logged). Returns 0 when the server answered item by item, -EOPNOTSUPP
+ * when it does not take batches (ask one by one), or the error of the
+ * exchange (then no key is set).
+ */
+int sk_kmip_get_keys(struct sk_kmip_conn *conn, const char *const *uids, size_t n,
+		     struct sk_secret **keys, int *results);
 int sk_kmip_locate(struct sk_kmip_conn *conn, const char *name, char (*uids)[SK_KMIP_UID_MAX],
 		   size_t max, size_t *count);
 int sk_kmip_get_attributes(struct sk_kmip_conn *conn, const char *uid,

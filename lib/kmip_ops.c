@@ -103,11 +103,8 @@ static void aes_attrs(struct sk_kmip_request *req, unsigned bits, const char *na
 static int transact(struct sk_kmip_conn *conn, struct sk_kmip_request *req,
 		    struct sk_kmip_response *resp)
 {
-	int r = sk_kmip_request_finish(req);
+	int r = sk_kmip_exchange(conn, req, resp);
 
-	if (r == 0)
-		r = sk_kmip_roundtrip(conn, req, resp);
-	sk_kmip_request_free(req);
 	if (r < 0)
 		return r;
 	r = sk_kmip_response_parse(resp, req->op, sk_kmip_conn_name(conn));
@@ -225,21 +222,91 @@ static int key_material(struct sk_kmip_conn *conn, const struct sk_kmip_response
 	return 0;
 }
 
-int sk_kmip_get_key(struct sk_kmip_conn *conn, const char *uid, struct sk_secret **key)
+/* The key material of a Get payload as a new secret. */
+static int payload_key(struct sk_kmip_conn *conn, struct sk_kmip_response *resp,
+		       struct sk_secret **key)
 {
-	struct sk_kmip_response resp;
 	const unsigned char *data;
 	size_t len;
-	int r = uid_only(conn, KMIP_OP_GET, uid, &resp);
+	int r = key_material(conn, resp, &data, &len);
 
-	if (r < 0)
-		return r;
-	r = key_material(conn, &resp, &data, &len);
 	if (r == 0) {
 		*key = sk_secret_dup(data, len);
 		r = *key ? 0 : -ENOMEM;
 	}
+	return r;
+}
+
+int sk_kmip_get_key(struct sk_kmip_conn *conn, const char *uid, struct sk_secret **key)
+{
+	struct sk_kmip_response resp;
+	int r = uid_only(conn, KMIP_OP_GET, uid, &resp);
+
+	if (r < 0)
+		return r;
+	r = payload_key(conn, &resp, key);
 	sk_kmip_response_free(&resp);
+	return r;
+}
+
+/* Take the keys of the items that succeeded; keep the others' Result Messages. */
+static void batch_keys(struct sk_kmip_conn *conn, struct sk_kmip_response *resp, size_t n,
+		       const struct sk_kmip_item_result *res, struct sk_secret **keys,
+		       int *results, char (*messages)[SK_KMIP_TEXT_MAX])
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sk_kmip_response one = *resp;
+
+		messages[i][0] = '\0';
+		results[i] = res[i].r;
+		one.payload = res[i].payload;
+		if (res[i].r == 0)
+			results[i] = payload_key(conn, &one, &keys[i]);
+		else
+			sk_kmip_item_message(resp, &res[i], messages[i], SK_KMIP_TEXT_MAX);
+	}
+}
+
+/*
+ * Logged once the response (with the other items' keys) is gone: the
+ * guard would withhold a Result Message copied from a live secret.
+ */
+static void log_refused(struct sk_kmip_conn *conn, const char *const *uids, size_t n,
+			const struct sk_kmip_item_result *res, const int *results,
+			char (*messages)[SK_KMIP_TEXT_MAX])
+{
+	for (size_t i = 0; i < n; i++)
+		if (res[i].r < 0 && results[i] < 0)
+			sk_err("KMS %s refused Get of key %s: %s%s%s", sk_kmip_conn_name(conn),
+			       uids[i], sk_kmip_reason_name(res[i].reason),
+			       messages[i][0] ? ": " : "", messages[i]);
+}
+
+int sk_kmip_get_keys(struct sk_kmip_conn *conn, const char *const *uids, size_t n,
+		     struct sk_secret **keys, int *results)
+{
+	struct sk_kmip_item_result res[SK_KMIP_BATCH_MAX];
+	char messages[SK_KMIP_BATCH_MAX][SK_KMIP_TEXT_MAX];
+	struct sk_kmip_response resp;
+	struct sk_kmip_request req;
+	int r = sk_kmip_request_begin_batch(&req, sk_kmip_conn_version(conn), KMIP_OP_GET, n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = NULL;
+		sk_kmip_request_item(&req);
+		sk_ttlv_put_text(&req.enc, KMIP_TAG_UNIQUE_IDENTIFIER, uids[i]);
+	}
+	r = sk_kmip_exchange(conn, &req, &resp);
+	if (r < 0)
+		return r;
+	r = sk_kmip_response_parse_batch(&resp, KMIP_OP_GET, sk_kmip_conn_name(conn), n, res);
+	if (r == 0)
+		batch_keys(conn, &resp, n, res, keys, results, messages);
+	sk_kmip_response_free(&resp);
+	if (r == 0)
+		log_refused(conn, uids, n, res, results, messages);
 	return r;
 }
 

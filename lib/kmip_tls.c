@@ -418,6 +418,29 @@ void sk_kmip_close(struct sk_kmip_conn *conn)
 	free(conn);
 }
 
+void sk_kmip_set_deadline(struct sk_kmip_conn *conn, const struct sk_kmip_tls *tls)
+{
+	conn->deadline_ms = now_ms() + tls->timeout_ms;
+	if (tls->deadline_ms && tls->deadline_ms < conn->deadline_ms)
+		conn->deadline_ms = tls->deadline_ms;
+}
+
+/*
+ * KMIP is request and response: an idle connection with something to read
+ * was closed by the server (its close_notify or FIN) or is out of step.
+ */
+bool sk_kmip_conn_idle(const struct sk_kmip_conn *conn)
+{
+	struct pollfd pfd = { .fd = conn->fd, .events = POLLIN };
+
+	return !conn->broken && SSL_pending(conn->ssl) == 0 && poll(&pfd, 1, 0) == 0;
+}
+
+bool sk_kmip_conn_broken(const struct sk_kmip_conn *conn)
+{
+	return conn->broken;
+}
+
 struct sk_kmip_version sk_kmip_conn_version(const struct sk_kmip_conn *conn)
 {
 	return conn->version;
@@ -501,6 +524,17 @@ int sk_kmip_roundtrip(struct sk_kmip_conn *conn, struct sk_kmip_request *req,
 	return r;
 }
 
+int sk_kmip_exchange(struct sk_kmip_conn *conn, struct sk_kmip_request *req,
+		     struct sk_kmip_response *resp)
+{
+	int r = sk_kmip_request_finish(req);
+
+	if (r == 0)
+		r = sk_kmip_roundtrip(conn, req, resp);
+	sk_kmip_request_free(req);
+	return r;
+}
+
 static const struct sk_kmip_version supported[] = { { 2, 0 }, { 1, 4 }, { 1, 3 }, { 1, 2 } };
 #define N_SUPPORTED (sizeof(supported) / sizeof(supported[0]))
 
@@ -526,10 +560,7 @@ static int negotiate(struct sk_kmip_conn *conn)
 		return r;
 	for (size_t i = 0; i < N_SUPPORTED; i++)
 		sk_kmip_put_version(&req.enc, supported[i]);
-	r = sk_kmip_request_finish(&req);
-	if (r == 0)
-		r = sk_kmip_roundtrip(conn, &req, &resp);
-	sk_kmip_request_free(&req);
+	r = sk_kmip_exchange(conn, &req, &resp);
 	if (r < 0)
 		return r;
 	if (sk_kmip_response_parse(&resp, KMIP_OP_DISCOVER_VERSIONS, conn->name) == 0) {
@@ -563,9 +594,7 @@ int sk_kmip_connect(const struct sk_kmip_endpoint *ep, const struct sk_kmip_tls 
 		sk_kmip_close(conn);
 		return -EINVAL;
 	}
-	conn->deadline_ms = now_ms() + tls->timeout_ms;
-	if (tls->deadline_ms && tls->deadline_ms < conn->deadline_ms)
-		conn->deadline_ms = tls->deadline_ms;
+	sk_kmip_set_deadline(conn, tls);
 	conn->fd = tcp_connect(ep, conn->deadline_ms, conn->name);
 	r = conn->fd < 0 ? conn->fd : tls_handshake(conn, ep);
 	if (r == 0 && want.major == 0)

@@ -1093,6 +1093,142 @@ ATF_TC_BODY(response_success, tc)
 	sk_kmip_response_free(&resp);
 }
 
+/* One item of a batch response: its ID (-1: none), status and reason. */
+struct batch_answer {
+	int id, status;
+	uint32_t reason;
+	const char *message;
+};
+
+static struct sk_secret *batch_response(int32_t count, const struct batch_answer *a, size_t n)
+{
+	struct sk_ttlv_enc enc;
+	struct sk_secret *out;
+
+	ATF_REQUIRE_EQ(sk_ttlv_enc_init(&enc, 4096), 0);
+	sk_ttlv_begin(&enc, KMIP_TAG_RESPONSE_MESSAGE);
+	sk_ttlv_begin(&enc, KMIP_TAG_RESPONSE_HEADER);
+	sk_kmip_put_version(&enc, (struct sk_kmip_version){ 1, 2 });
+	sk_ttlv_put_int(&enc, KMIP_TAG_BATCH_COUNT, count);
+	sk_ttlv_end(&enc);
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char id[4] = { 0, 0, 0, (unsigned char)a[i].id };
+
+		sk_ttlv_begin(&enc, KMIP_TAG_BATCH_ITEM);
+		sk_ttlv_put_enum(&enc, KMIP_TAG_OPERATION, KMIP_OP_GET);
+		if (a[i].id >= 0)
+			sk_ttlv_put_bytes(&enc, KMIP_TAG_UNIQUE_BATCH_ITEM_ID, id, sizeof(id));
+		sk_ttlv_put_enum(&enc, KMIP_TAG_RESULT_STATUS, (uint32_t)a[i].status);
+		if (a[i].status) {
+			sk_ttlv_put_enum(&enc, KMIP_TAG_RESULT_REASON, a[i].reason);
+			sk_ttlv_put_text(&enc, KMIP_TAG_RESULT_MESSAGE, a[i].message);
+		} else {
+			sk_ttlv_begin(&enc, KMIP_TAG_RESPONSE_PAYLOAD);
+			sk_ttlv_put_text(&enc, KMIP_TAG_UNIQUE_IDENTIFIER, a[i].message);
+			sk_ttlv_end(&enc);
+		}
+		sk_ttlv_end(&enc);
+	}
+	sk_ttlv_end(&enc);
+	ATF_REQUIRE_EQ(sk_ttlv_enc_finish(&enc), 0);
+	out = sk_secret_dup(enc.buf->data, enc.len);
+	sk_ttlv_enc_free(&enc);
+	ATF_REQUIRE(out != NULL);
+	return out;
+}
+
+static int parse_batch(int32_t count, const struct batch_answer *a, size_t n,
+		       struct sk_kmip_item_result *res)
+{
+	struct sk_kmip_response resp = { .buf = batch_response(count, a, n) };
+	int r = sk_kmip_response_parse_batch(&resp, KMIP_OP_GET, "kms.test:5696", 3, res);
+
+	sk_kmip_response_free(&resp);
+	return r;
+}
+
+ATF_TC_WITHOUT_HEAD(batch_request);
+ATF_TC_BODY(batch_request, tc)
+{
+	struct sk_ttlv_item items[MAX_ITEMS];
+	struct sk_kmip_request req;
+	struct sk_ttlv_doc doc;
+	const unsigned char *id;
+	size_t len, n = 0;
+	int32_t count;
+	uint32_t option;
+	int h, item = -1;
+
+	ATF_REQUIRE_EQ(sk_kmip_request_begin_batch(&req, (struct sk_kmip_version){ 2, 0 },
+						   KMIP_OP_GET, 3),
+		       0);
+	for (int i = 0; i < 3; i++) {
+		sk_kmip_request_item(&req);
+		sk_ttlv_put_text(&req.enc, KMIP_TAG_UNIQUE_IDENTIFIER, "k");
+	}
+	ATF_REQUIRE_EQ(sk_kmip_request_finish(&req), 0);
+	decode_ok(req.enc.buf->data, req.enc.len, &doc, items, MAX_ITEMS);
+	h = sk_ttlv_find(&doc, 0, KMIP_TAG_REQUEST_HEADER, -1);
+	ATF_REQUIRE_EQ(sk_ttlv_get_int(&doc, sk_ttlv_find(&doc, h, KMIP_TAG_BATCH_COUNT, -1), &count),
+		       0);
+	ATF_REQUIRE_EQ(count, 3);
+	/* Continue (1): PyKMIP stops at the first failed item without it */
+	ATF_REQUIRE_EQ(sk_ttlv_get_enum(&doc,
+					sk_ttlv_find(&doc, h, KMIP_TAG_BATCH_ERROR_CONTINUATION_OPTION,
+						     -1),
+					&option),
+		       0);
+	ATF_REQUIRE_EQ(option, KMIP_BATCH_CONTINUE);
+	ATF_REQUIRE_EQ(option, 1);
+	while ((item = sk_ttlv_find(&doc, 0, KMIP_TAG_BATCH_ITEM, item)) >= 0) {
+		ATF_REQUIRE_EQ(sk_ttlv_get_bytes(&doc,
+						 sk_ttlv_find(&doc, item,
+							      KMIP_TAG_UNIQUE_BATCH_ITEM_ID, -1),
+						 &id, &len),
+			       0);
+		ATF_REQUIRE(len == 4 && id[0] == 0 && id[1] == 0 && id[2] == 0 && id[3] == n);
+		ATF_REQUIRE(sk_ttlv_find(&doc, item, KMIP_TAG_REQUEST_PAYLOAD, -1) >= 0);
+		n++;
+	}
+	ATF_REQUIRE_EQ(n, 3);
+	sk_kmip_request_free(&req);
+	ATF_REQUIRE_EQ(sk_kmip_request_begin_batch(&req, (struct sk_kmip_version){ 2, 0 },
+						   KMIP_OP_GET, SK_KMIP_BATCH_MAX + 1),
+		       -EINVAL);
+}
+
+ATF_TC_WITHOUT_HEAD(batch_response_items);
+ATF_TC_BODY(batch_response_items, tc)
+{
+	const struct batch_answer out_of_order[] = {
+		{ 2, 0, 0, "c" }, { 0, 0, 0, "a" }, { 1, 1, 0x01, "gone" } };
+	const struct batch_answer repeated[] = {
+		{ 0, 0, 0, "a" }, { 0, 0, 0, "a" }, { 1, 0, 0, "b" } };
+	const struct batch_answer whole[] = { { -1, 1, 0x04, "batches are not supported" } };
+	struct sk_kmip_item_result res[3];
+	struct sk_kmip_response resp = { .buf = batch_response(3, out_of_order, 3) };
+	char uid[8], message[SK_KMIP_TEXT_MAX];
+
+	capture_start();
+	ATF_REQUIRE_EQ(sk_kmip_response_parse_batch(&resp, KMIP_OP_GET, "kms.test:5696", 3, res), 0);
+	/* a failed item is for the caller to report, after the keys are gone */
+	ATF_REQUIRE_EQ(capture_errors(), 0);
+	ATF_REQUIRE(res[0].r == 0 && res[2].r == 0 && res[1].r == -ENOENT && res[1].reason == 1);
+	ATF_REQUIRE_EQ(sk_ttlv_get_text(&resp.doc,
+					sk_ttlv_find(&resp.doc, res[2].payload,
+						     KMIP_TAG_UNIQUE_IDENTIFIER, -1),
+					uid, sizeof(uid)),
+		       0);
+	ATF_REQUIRE_STREQ(uid, "c");
+	sk_kmip_item_message(&resp, &res[1], message, sizeof(message));
+	ATF_REQUIRE_STREQ(message, "gone");
+	sk_kmip_response_free(&resp);
+	/* a server without batches answers the message once */
+	ATF_REQUIRE_EQ(parse_batch(1, whole, 1, res), -EOPNOTSUPP);
+	ATF_REQUIRE_EQ(parse_batch(3, repeated, 3, res), -EBADMSG);
+	ATF_REQUIRE_EQ(parse_batch(3, out_of_order, 2, res), -EBADMSG);
+}
+
 ATF_TC_WITHOUT_HEAD(response_failures);
 ATF_TC_BODY(response_failures, tc)
 {
@@ -1596,5 +1732,7 @@ ATF_TP_ADD_TCS(tp)
 	ATF_TP_ADD_TC(tp, fuzz_corpus_replay);
 	ATF_TP_ADD_TC(tp, revocation_reason_code);
 	ATF_TP_ADD_TC(tp, pykmip_vectors);
+	ATF_TP_ADD_TC(tp, batch_request);
+	ATF_TP_ADD_TC(tp, batch_response_items);
 	return atf_no_error();
 }
