@@ -21,46 +21,21 @@ static const char usage[] =
 	"register any more, e.g. after two master-key changes. The volume key\n"
 	"itself proves the right to do so: no passphrase is asked. Does nothing when\n"
 	"the secure key is already under the CURRENT master key. With several\n"
-	"devices, each is refreshed in turn (each with its own KMS connection);\n"
+	"devices, each is refreshed in turn over one KMS connection per server;\n"
 	"a failure does not stop the others, and the exit status says if any failed.\n"
+	"'securekey kms refresh' does the same for many volumes at once.\n"
 	"\n"
 	"Options:\n" CLI_COMMON_HELP;
 
-static int wrap_into(struct sk_hsm *hsm, struct sk_token *token, const struct sk_secret *vk)
-{
-	unsigned char *blob = NULL;
-	size_t len;
-	bool staged;
-	int r = sk_hsm_wrap(hsm, SK_REG_CURRENT, &token->key, vk, &blob, &len);
-
-	if (!r)
-		r = sk_token_set_current(token, blob, len);
-	free(blob);
-	if (!r)
-		sk_token_drop_staged(token);
-	return r ? r : sk_reencipher_stage_vk(hsm, token, vk, &staged);
-}
-
-/* One KMS session (identity key unwrapped once) for all devices of the run. */
+/* One KMS session for all devices of the run: one identity key unwrap, one connection. */
 static struct sk_kms *session;
 
-static int fetch_verified(struct sk_device *dev, struct sk_secret **vk)
+static int fetch(struct sk_device *dev, struct sk_secret **vk)
 {
 	const struct sk_config *cfg = cli_config();
 	int r = session ? 0 : cfg ? sk_kms_open(cfg, cli.hsm_dir, &session) : -EINVAL;
 
-	if (!r)
-		r = sk_kms_fetch(session, dev->path, &dev->token.kms, vk);
-	if (!r && ((*vk)->len != dev->token.key.bits / 8 ||
-		   crypt_volume_key_verify(dev->cd, (const char *)(*vk)->data, (*vk)->len) < 0)) {
-		sk_err("%s: the key KMS object %s holds is not this device's volume key; "
-		       "nothing was changed",
-		       dev->path, dev->token.kms.key_id);
-		sk_secret_free(*vk);
-		*vk = NULL;
-		r = -EKEYREJECTED;
-	}
-	return r;
+	return r ? r : sk_kms_fetch(session, dev->path, &dev->token.kms, vk);
 }
 
 static int refresh(struct sk_device *dev)
@@ -81,11 +56,9 @@ static int refresh(struct sk_device *dev)
 		return 0;
 	}
 	if (!r)
-		r = fetch_verified(dev, &vk);
+		r = fetch(dev, &vk);
 	if (!r)
-		r = wrap_into(hsm, &dev->token, vk);
-	if (!r)
-		r = sk_device_write_token(dev, &dev->token);
+		r = sk_reencipher_refresh(dev, hsm, vk);
 	sk_mkvp_to_hex(dev->token.current.mkvp, hex);
 	sk_escape(key_id, sizeof(key_id), dev->token.kms.key_id, 0); /* header text */
 	if (r >= 0)

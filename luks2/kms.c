@@ -16,6 +16,14 @@ struct sk_kms {
 	struct sk_config cfg;
 	EVP_PKEY *identity;
 	struct sk_kmip_tls tls;
+	/*
+	 * Reads keep their connection, by configured server, for the next
+	 * fetch of the session: one TLS handshake for all the devices of a
+	 * command instead of one each.
+	 */
+	struct sk_kmip_conn *conns[SK_KMS_MAX_SERVERS];
+	bool no_batch[SK_KMS_MAX_SERVERS]; /* the server refused a batched request */
+	unsigned connections;		   /* opened by this session, for --debug */
 };
 
 static int unwrap_identity(struct sk_kms *kms, const char *hsm_dir)
@@ -60,6 +68,11 @@ void sk_kms_close(struct sk_kms *kms)
 {
 	if (!kms)
 		return;
+	for (size_t i = 0; i < SK_KMS_MAX_SERVERS; i++)
+		sk_kmip_close(kms->conns[i]);
+	if (kms->connections)
+		sk_dbg("KMS session: %u TLS connection%s opened", kms->connections,
+		       kms->connections == 1 ? "" : "s");
 	EVP_PKEY_free(kms->identity);
 	free(kms);
 }
@@ -73,19 +86,6 @@ int sk_kms_connect(struct sk_kms *kms, const char *url, struct sk_kmip_conn **co
 		return -EINVAL;
 	}
 	return sk_kmip_connect(&ep, &kms->tls, kms->cfg.protocol, conn);
-}
-
-static int fetch_from(struct sk_kms *kms, const char *url, const char *key_id,
-		      struct sk_secret **vk)
-{
-	struct sk_kmip_conn *conn;
-	int r = sk_kms_connect(kms, url, &conn);
-
-	if (r < 0)
-		return r;
-	r = sk_kmip_get_key(conn, key_id, vk);
-	sk_kmip_close(conn);
-	return r;
 }
 
 static bool same_server(const char *a, const char *b)
@@ -129,41 +129,257 @@ static size_t refuse_unconfigured(const struct sk_config *cfg, const char *devic
 	return refused;
 }
 
+static void drop_conn(struct sk_kms *kms, size_t server)
+{
+	sk_kmip_close(kms->conns[server]);
+	kms->conns[server] = NULL;
+}
+
+/* Configured server @server's kept connection, or a new one; *reused says which. */
+static int server_conn(struct sk_kms *kms, size_t server, bool *reused)
+{
+	struct sk_kmip_conn **conn = &kms->conns[server];
+	int r;
+
+	if (*conn && !sk_kmip_conn_idle(*conn)) {
+		sk_verbose("KMS %s closed the connection kept open; connecting again",
+			   sk_kmip_conn_name(*conn));
+		drop_conn(kms, server);
+	}
+	*reused = *conn != NULL;
+	if (*reused) {
+		sk_kmip_set_deadline(*conn, &kms->tls);
+		return 0;
+	}
+	r = sk_kms_connect(kms, kms->cfg.servers[server], conn);
+	if (r < 0)
+		return r;
+	kms->connections++;
+	sk_dbg("KMS %s: TLS connection opened", sk_kmip_conn_name(*conn));
+	return 0;
+}
+
+/* One exchange with a server, on its connection. */
+struct exchange {
+	int (*run)(struct sk_kmip_conn *conn, struct exchange *x);
+	const char *const *uids;
+	size_t n;
+	struct sk_secret **keys;
+	int *results;
+	bool connect_failed;
+};
+
+/*
+ * Run @x on @server's connection. A kept connection can have been closed
+ * by the server while idle, unseen, or fail in the middle: a read is
+ * idempotent, so it is asked again once on a new connection.
+ */
+static int on_server(struct sk_kms *kms, size_t server, struct exchange *x)
+{
+	for (int attempt = 0;; attempt++) {
+		bool reused;
+		int r = server_conn(kms, server, &reused);
+
+		x->connect_failed = r < 0;
+		if (r < 0)
+			return r;
+		r = x->run(kms->conns[server], x);
+		if (r < 0 && sk_kmip_conn_broken(kms->conns[server])) {
+			drop_conn(kms, server);
+			if (reused && !attempt && r != -ETIMEDOUT)
+				continue;
+		}
+		return r;
+	}
+}
+
+static int run_get(struct sk_kmip_conn *conn, struct exchange *x)
+{
+	return x->results[0] = sk_kmip_get_key(conn, x->uids[0], &x->keys[0]);
+}
+
+static int run_get_batch(struct sk_kmip_conn *conn, struct exchange *x)
+{
+	return sk_kmip_get_keys(conn, x->uids, x->n, x->keys, x->results);
+}
+
+/* Get @n keys from @server: in one batched request where it takes them. */
+static int get_keys(struct sk_kms *kms, size_t server, const char *const *uids, size_t n,
+		    struct sk_secret **keys, int *results)
+{
+	struct exchange x = { run_get_batch, uids, n, keys, results, false };
+	int r = -EOPNOTSUPP;
+
+	if (n > 1 && !kms->no_batch[server])
+		r = on_server(kms, server, &x);
+	if (r == -EOPNOTSUPP && n > 1 && !kms->no_batch[server]) {
+		sk_verbose("KMS %s takes no batched requests; asking for one key at a time",
+			   kms->cfg.servers[server]);
+		kms->no_batch[server] = true;
+	}
+	for (size_t i = 0; r == -EOPNOTSUPP && i < n; i++) {
+		int one;
+
+		x = (struct exchange){ run_get, uids + i, 1, keys + i, results + i, false };
+		one = on_server(kms, server, &x);
+		for (size_t j = i; x.connect_failed && j < n; j++)
+			results[j] = one;
+		if (x.connect_failed)
+			break;
+	}
+	if (r != -EOPNOTSUPP)
+		for (size_t i = 0; r < 0 && i < n; i++)
+			results[i] = r;
+	return x.connect_failed ? -ENOTCONN : 0;
+}
+
+static const char *cause(int r)
+{
+	switch (r) {
+	case -ENOENT:
+		return "no such key";
+	case -EACCES:
+		return "permission denied";
+	case -EPROTO:
+		return "refused";
+	case -EBADMSG:
+		return "malformed response";
+	case -EKEYREJECTED:
+		return "server certificate refused";
+	case -ETIMEDOUT:
+		return "timed out";
+	default:
+		return strerror(-r);
+	}
+}
+
+/* What sk_kms_fetch_many learns of an item while it runs. */
+struct attempt {
+	size_t tried, refused;
+	int last_r;
+	const char *last_server;
+};
+
+static void record(struct sk_kms_fetch *f, struct attempt *a, const char *server, bool secondary,
+		   int r, struct sk_secret *vk)
+{
+	a->tried++;
+	if (r < 0) {
+		f->r = a->last_r = r;
+		a->last_server = server;
+		return;
+	}
+	f->r = 0;
+	f->vk = vk;
+	sk_verbose("volume key %s fetched from %s%s", f->where->key_id, server,
+		   secondary ? " (a secondary server)" : "");
+}
+
+/* The items of @f (at most SK_KMIP_BATCH_MAX) that @server may answer and still lack a key. */
+static size_t to_ask(const struct sk_kms_fetch *f, size_t count, const char *server,
+		     size_t *idx, const char **uids)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < count; i++)
+		if (f[i].r != 0 && names_server(f[i].where, server)) {
+			idx[n] = i;
+			uids[n++] = f[i].where->key_id;
+		}
+	return n;
+}
+
+static void timed_out(const struct sk_config *cfg, struct sk_kms_fetch *f, const size_t *idx,
+		      size_t n, const char *server)
+{
+	for (size_t j = 0; j < n; j++) {
+		sk_err("%s: the KMS timeout of %d s ([kms] timeout) passed before %s was tried",
+		       f[idx[j]].device, cfg->timeout, server);
+		f[idx[j]].r = -ETIMEDOUT;
+	}
+}
+
+/*
+ * Up to SK_KMIP_BATCH_MAX items: each configured server in turn (primary
+ * first) is asked for the keys it may answer, all in one request. One
+ * [kms] timeout bounds the whole chunk, over every server and name lookup.
+ */
+static void fetch_chunk(struct sk_kms *kms, struct sk_kms_fetch *f, struct attempt *a,
+			size_t count, bool *down)
+{
+	const struct sk_config *cfg = &kms->cfg;
+
+	kms->tls.deadline_ms = sk_kmip_clock_ms() + cfg->timeout * 1000LL;
+	for (size_t s = 0; s < cfg->n_servers; s++) {
+		struct sk_secret *keys[SK_KMIP_BATCH_MAX];
+		const char *uids[SK_KMIP_BATCH_MAX];
+		size_t idx[SK_KMIP_BATCH_MAX], n = to_ask(f, count, cfg->servers[s], idx, uids);
+		int results[SK_KMIP_BATCH_MAX];
+
+		if (!n)
+			continue;
+		if (sk_kmip_clock_ms() >= kms->tls.deadline_ms) {
+			timed_out(cfg, f, idx, n, cfg->servers[s]);
+			break;
+		}
+		/* Not reached for an earlier chunk: its error was logged then. */
+		for (size_t j = 0; j < n; j++)
+			results[j] = -EHOSTUNREACH;
+		if (!down[s] && get_keys(kms, s, uids, n, keys, results) == -ENOTCONN)
+			down[s] = true;
+		for (size_t j = 0; j < n; j++)
+			record(&f[idx[j]], &a[idx[j]], cfg->servers[s], s > 0, results[j],
+			       results[j] ? NULL : keys[j]);
+	}
+	kms->tls.deadline_ms = 0;
+}
+
+static void summarize(struct sk_kms_fetch *f, const struct attempt *a)
+{
+	char more[64] = "", last[SK_KMS_URL_MAX + 64] = "";
+
+	if (a->refused)
+		snprintf(more, sizeof(more), "; refused %zu that only the header names", a->refused);
+	if (a->last_server)
+		snprintf(last, sizeof(last), "; %s: %s", a->last_server, cause(a->last_r));
+	snprintf(f->why, sizeof(f->why),
+		 "no KMS server answered with volume key %s (tried %zu server%s%s)%s",
+		 f->where->key_id, a->tried, a->tried == 1 ? "" : "s", more, last);
+	if (f->r == -ENOENT && a->refused)
+		f->r = -EPERM;
+}
+
+void sk_kms_fetch_many(struct sk_kms *kms, struct sk_kms_fetch *f, size_t n)
+{
+	struct attempt *a = calloc(n ? n : 1, sizeof(*a));
+	bool down[SK_KMS_MAX_SERVERS] = { false };
+
+	for (size_t i = 0; i < n; i++) {
+		f[i].vk = NULL;
+		f[i].r = a ? -ENOENT : -ENOMEM;
+		f[i].why[0] = '\0';
+		if (a)
+			a[i].refused = refuse_unconfigured(&kms->cfg, f[i].device, f[i].where);
+	}
+	for (size_t i = 0; a && i < n; i += SK_KMIP_BATCH_MAX)
+		fetch_chunk(kms, f + i, a + i, n - i < SK_KMIP_BATCH_MAX ? n - i : SK_KMIP_BATCH_MAX,
+			    down);
+	for (size_t i = 0; a && i < n; i++)
+		if (f[i].r < 0)
+			summarize(&f[i], &a[i]);
+	free(a);
+}
+
 int sk_kms_fetch(struct sk_kms *kms, const char *device, const struct sk_token_kms *where,
 		 struct sk_secret **vk)
 {
-	const struct sk_config *cfg = &kms->cfg;
-	size_t tried = 0, refused = refuse_unconfigured(cfg, device, where);
-	char more[64] = "";
-	int r = -ENOENT;
+	struct sk_kms_fetch f = { .device = device, .where = where };
 
-	/* One bound for the whole fetch, over every server and name lookup. */
-	kms->tls.deadline_ms = sk_kmip_clock_ms() + cfg->timeout * 1000LL;
-	for (size_t i = 0; i < cfg->n_servers; i++) {
-		if (!names_server(where, cfg->servers[i]))
-			continue;
-		if (sk_kmip_clock_ms() >= kms->tls.deadline_ms) {
-			sk_err("%s: the KMS timeout of %d s ([kms] timeout) passed before %s was tried",
-			       device, cfg->timeout, cfg->servers[i]);
-			r = -ETIMEDOUT;
-			break;
-		}
-		tried++;
-		r = fetch_from(kms, cfg->servers[i], where->key_id, vk);
-		if (r == 0) {
-			sk_verbose("volume key %s fetched from %s%s", where->key_id, cfg->servers[i],
-				   i ? " (a secondary server)" : "");
-			break;
-		}
-	}
-	kms->tls.deadline_ms = 0;
-	if (r == 0)
-		return 0;
-	if (refused)
-		snprintf(more, sizeof(more), "; refused %zu that only the header names", refused);
-	sk_err("%s: no KMS server answered with volume key %s (tried %zu server%s%s)", device,
-	       where->key_id, tried, tried == 1 ? "" : "s", more);
-	return r == -ENOENT && refused ? -EPERM : r;
+	sk_kms_fetch_many(kms, &f, 1);
+	if (f.r < 0 && f.why[0])
+		sk_err("%s: %s", device, f.why);
+	*vk = f.vk;
+	return f.r;
 }
 
 int sk_kms_register(struct sk_kms *kms, const struct sk_secret *vk, const char *name,

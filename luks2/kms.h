@@ -28,10 +28,30 @@ int sk_kms_connect(struct sk_kms *kms, const char *url, struct sk_kmip_conn **co
  * Fetch the volume key @where names from the configured servers, primary
  * first, that @where names too; a server only the header names is refused
  * with a message naming @device. The configured [kms] timeout bounds the
- * whole fetch, name lookups included.
+ * whole fetch, name lookups included. The connection stays open for the
+ * session's next fetch (reconnected once if the server dropped it).
  */
 int sk_kms_fetch(struct sk_kms *kms, const char *device, const struct sk_token_kms *where,
 		 struct sk_secret **vk);
+
+/* One volume key to fetch; sk_kms_fetch_many fills vk, r and why. */
+struct sk_kms_fetch {
+	const char *device;		  /* names it in messages */
+	const struct sk_token_kms *where; /* from its LUKS2 header */
+	struct sk_secret *vk;		  /* the key, or NULL */
+	int r;				  /* 0, or why not as a negative errno */
+	char why[SK_TOKEN_KMS_TEXT_MAX + SK_KMS_URL_MAX + 160]; /* a failure, without the device */
+};
+
+/*
+ * sk_kms_fetch for @n volume keys over the session's connections, the Gets
+ * for one server batched in requests of up to SK_KMIP_BATCH_MAX items where
+ * the server takes them (else one by one). One [kms] timeout bounds each
+ * such group of devices over all its servers; a server that could not be
+ * reached is not asked again for later groups. The caller checks each key
+ * against its header before use.
+ */
+void sk_kms_fetch_many(struct sk_kms *kms, struct sk_kms_fetch *f, size_t n);
 
 /*
  * sk_kms_open, sk_kms_fetch and sk_kms_close in a child process, whose

@@ -156,3 +156,34 @@ int sk_reencipher_device(struct sk_device *dev, struct sk_hsm *hsm, enum sk_next
 		r = sk_device_write_token(dev, &dev->token);
 	return r < 0 ? r : 0;
 }
+
+/* The secure key under CURRENT, staged to a committed NEW, in memory. */
+static int wrap_fetched(struct sk_hsm *hsm, struct sk_token *token, const struct sk_secret *vk)
+{
+	unsigned char *blob = NULL;
+	size_t len;
+	bool staged;
+	int r = sk_hsm_wrap(hsm, SK_REG_CURRENT, &token->key, vk, &blob, &len);
+
+	if (!r)
+		r = sk_token_set_current(token, blob, len);
+	free(blob);
+	if (!r)
+		sk_token_drop_staged(token);
+	return r ? r : sk_reencipher_stage_vk(hsm, token, vk, &staged);
+}
+
+int sk_reencipher_refresh(struct sk_device *dev, struct sk_hsm *hsm, const struct sk_secret *vk)
+{
+	int r;
+
+	if (vk->len != dev->token.key.bits / 8 ||
+	    crypt_volume_key_verify(dev->cd, (const char *)vk->data, vk->len) < 0) {
+		sk_err("%s: the key KMS object %s holds is not this device's volume key; "
+		       "nothing was changed",
+		       dev->path, dev->token.kms.key_id);
+		return -EKEYREJECTED;
+	}
+	r = wrap_fetched(hsm, &dev->token, vk);
+	return r ? r : sk_device_write_token(dev, &dev->token);
+}

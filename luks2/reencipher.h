@@ -32,6 +32,15 @@ int sk_reencipher_choose(const char *device, const struct sk_key_state *state,
 int sk_reencipher_stage_vk(struct sk_hsm *hsm, struct sk_token *token,
 			   const struct sk_secret *vk, bool *staged);
 
+/*
+ * Store @vk, fetched from the KMS, as the secure key of @dev (opened for
+ * writing): checked against the LUKS2 header first (the header names the
+ * KMS object, and whoever holds the disk can change it), then wrapped under
+ * CURRENT (and staged to a committed NEW) and the token written.
+ * -EKEYREJECTED when it is not this device's volume key: nothing changed.
+ */
+int sk_reencipher_refresh(struct sk_device *dev, struct sk_hsm *hsm, const struct sk_secret *vk);
+
 /* Apply @action to @token in memory (the caller writes it). */
 int sk_reencipher_apply(struct sk_hsm *hsm, struct sk_token *token, enum sk_next_step action);
 
