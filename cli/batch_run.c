@@ -56,6 +56,25 @@ bool cli_batch_option(struct cli_batch *b, int c, const char *arg, int *code)
 	}
 }
 
+int cli_batch_parse(struct cli_batch *b, int argc, char **argv, const struct option *options,
+		    const char *usage, const char *cmd, bool (*extra)(struct cli_batch *b, int c),
+		    bool *all)
+{
+	int c, code = 0;
+
+	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0 && !code) {
+		if (c == OPT_BATCH_ALL)
+			*all = true;
+		else if (!extra || !extra(b, c))
+			cli_batch_option(b, c, optarg, &code);
+	}
+	if (c == -2 || code)
+		return code ? code : -1;
+	if (*all && optind < argc)
+		return cli_usage_error("%s: give --all or paths, not both", cmd);
+	return 0;
+}
+
 static int allow_token_auth(void)
 {
 	const struct sk_config *cfg;
@@ -297,7 +316,7 @@ static void work(struct sk_batch_item *item, void *ctx)
 	if (dev->token_id < 0 || (b->filtered && !sk_apqn_list_overlap(&dev->token.apqns, &b->filter)))
 		item->outcome = SK_BATCH_IGNORED;
 	else if (cli_open_hsm_for(&dev->token.apqns, &hsm) == 0)
-		take_steps(b, item, dev, hsm);
+		(b->steps ? b->steps : take_steps)(b, item, dev, hsm);
 	sk_hsm_close(hsm);
 	sk_device_close(dev);
 }

@@ -40,6 +40,10 @@ enum {
 	"                    LUKS2 digest (root only, when the configuration allows it)\n" \
 	"  --key-file F      the passphrase of the volumes' passphrase keyslots, read\n"   \
 	"                    from F ('-': stdin); without it, asked once on the terminal\n" \
+	CLI_BATCH_RUN_HELP
+
+/* --jobs and --json alone: commands that need no passphrase (kms refresh). */
+#define CLI_BATCH_RUN_HELP                                                               \
 	"  --jobs N          devices worked on in parallel (default: online CPUs)\n"      \
 	"  --json            one JSON object per device, then a summary object\n"
 
@@ -61,6 +65,13 @@ struct cli_batch {
 	/* Called in the parent for each result (rotate's journal). */
 	void (*on_result)(const struct sk_batch_item *item, void *ctx);
 	void *on_result_ctx;
+	/*
+	 * In a worker, what to do to a device opened for writing, selected,
+	 * with the HSM of its APQNs: the re-encipher steps unless set.
+	 */
+	void (*steps)(struct cli_batch *b, struct sk_batch_item *item, struct sk_device *dev,
+		      struct sk_hsm *hsm);
+	void *steps_ctx;
 	/* The devices: items[first_scanned..] came from a libblkid scan. */
 	struct sk_batch_item *items;
 	size_t count, first_scanned;
@@ -72,6 +83,15 @@ struct cli_batch {
 
 /* Take a batch option; false when @c is not one (then *code is untouched). */
 bool cli_batch_option(struct cli_batch *b, int c, const char *arg, int *code);
+
+/*
+ * A batch command's options: the batch ones, --all (not with paths) and
+ * what @extra takes (NULL: nothing more). 0, -1 after --help, or the usage
+ * exit code.
+ */
+int cli_batch_parse(struct cli_batch *b, int argc, char **argv, const struct option *options,
+		    const char *usage, const char *cmd, bool (*extra)(struct cli_batch *b, int c),
+		    bool *all);
 
 /* Options that exclude each other: 0, or the usage exit code after saying why. */
 int cli_batch_check_options(const struct cli_batch *b);

@@ -132,6 +132,7 @@ int cmd_kms(int argc, char **argv);
 int cmd_kms_configure(int argc, char **argv);
 int cmd_kms_status(int argc, char **argv);
 int cmd_kms_reencipher(int argc, char **argv);
+int cmd_kms_refresh(int argc, char **argv);
 int cmd_kms_debug(int argc, char **argv);
 
 #define CLI_KEYFILE_MAX (8 * 1024 * 1024)

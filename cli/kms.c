@@ -12,6 +12,8 @@ static const struct cli_command kms_commands[] = {
 	{ "status", cmd_kms_status, "show the servers' reachability and the identity key", false },
 	{ "reencipher", cmd_kms_reencipher, "re-encipher the identity key (master-key change)",
 	  false },
+	{ "refresh", cmd_kms_refresh, "store many volumes' keys from the KMS under CURRENT",
+	  false },
 	{ "debug", cmd_kms_debug, "run one KMIP operation (for tests)", true },
 	{ NULL, NULL, NULL, false },
 };

@@ -51,19 +51,9 @@ static int parse(int argc, char **argv, struct cli_batch *b, bool *all)
 		{ "in-place", no_argument, NULL, OPT_BATCH_IN_PLACE },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, code = 0;
+	int r = cli_batch_parse(b, argc, argv, options, usage, "reencipher", step_option, all);
 
-	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0 && !code) {
-		if (c == OPT_BATCH_ALL)
-			*all = true;
-		else if (!step_option(b, c))
-			cli_batch_option(b, c, optarg, &code);
-	}
-	if (c == -2 || code)
-		return code ? code : -1;
-	if (*all && optind < argc)
-		return cli_usage_error("reencipher: give --all or paths, not both");
-	return cli_batch_check_options(b);
+	return r ? r : cli_batch_check_options(b);
 }
 
 int cmd_reencipher(int argc, char **argv)

@@ -227,9 +227,9 @@ options_match_help_body()
 			n=$((n + 1))
 		done <lines
 	done
-	# the 2 tools, securekey's 3 commands, 8 hsm and 3 kms ones, the 8 of
+	# the 2 tools, securekey's 3 commands, 8 hsm and 4 kms ones, the 8 of
 	# securekey-cryptsetup
-	test "$n" -eq 24 || atf_fail "$n command lines"
+	test "$n" -eq 25 || atf_fail "$n command lines"
 	# A group's help names no options; it takes -h and --help.
 	for group in hsm kms; do
 		option_column securekey "$group" >group.opts

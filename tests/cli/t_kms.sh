@@ -2,7 +2,7 @@
 # The KMS (issue 5) against real PyKMIP servers on 127.0.0.1, with a test
 # PKI made by the openssl CLI: kms configure/status/reencipher, enroll --kms
 # checked with PyKMIP's own client, refresh after two master-key changes,
-# the plugin's KMS fallback, fail-over to a secondary, both servers down,
+# kms refresh of many volumes over one connection, the plugin's KMS fallback, fail-over to a secondary, both servers down,
 # and the TLS refusals (wrong CA, expired client certificate, wrong host).
 # Every server a case starts is stopped by its cleanup.
 
@@ -205,6 +205,165 @@ print(json.dumps(t))' >img.json
 	refused "is not this device's volume key; nothing was changed" "$CR" refresh img
 }
 refresh_wrong_key_cleanup() { kms_cleanup; }
+
+# ------------------------------------------------------------- kms refresh
+
+# sessions NAME: the TLS sessions PyKMIP server NAME has started so far.
+sessions()
+{
+	grep -c "INFO - Starting session" "kms/$1/server.log"
+}
+
+# again_twice: change_mk_twice once more (its key part files go first).
+again_twice()
+{
+	rm -f n1-a n1-b n2-a n2-b
+	change_mk_twice
+}
+
+# bound_images N: img1..imgN enrolled with --kms, then two master-key changes.
+bound_images()
+{
+	for _i in $(seq "$1"); do
+		mkimg "img$_i"
+		enroll "img$_i" --kms
+	done
+	change_mk_twice
+}
+
+atf_test_case kms_refresh_one_connection cleanup
+kms_refresh_one_connection_head()
+{
+	atf_set "descr" "kms refresh and refresh DEV... fetch the keys of all devices over one TLS" \
+		"connection, the Gets of kms refresh in one batched KMIP request"
+	kms_head
+}
+kms_refresh_one_connection_body()
+{
+	kms_setup
+	bound_images 3
+	mkimg plain
+	enroll plain
+	before=$(sessions primary)
+	atf_check -s exit:0 -e match:"^KMS session: 1 TLS connection opened$" \
+		-o match:"^ok +[-0-9a-f]{36} +[^ ]*img1 +fetched from the KMS: under the CURRENT master key$" \
+		-o match:"^ok +[-0-9a-f]{36} +[^ ]*img3 " \
+		-o match:"^skipped +[-0-9a-f]{36} +[^ ]*plain +not bound to a KMS" \
+		-o match:"^4 devices: 3 ok, 1 skipped, 0 failed \(" \
+		"$SECUREKEY" kms refresh --debug
+	[ "$(sessions primary)" -eq $((before + 1)) ] ||
+		atf_fail "kms refresh made $(($(sessions primary) - before)) TLS connections, not 1"
+	# One request with three Get batch items (Batch Count 3 in its header).
+	atf_check -s exit:0 -o match:"^1$" -e empty sh -c \
+		"grep -c 'Request encoding: .*42000d0200000004000000030000000042000f' kms/primary/server.log"
+	for i in 1 2 3; do
+		vstate "img$i" CURRENT - none
+	done
+	token_unlocks img2 "secure key under the CURRENT master key"
+	# Nothing to fetch: no KMS connection at all.
+	before=$(sessions primary)
+	atf_check -s exit:0 -e empty -o match:"^skipped +[-0-9a-f]{36} +[^ ]*img1 +under the CURRENT master key: nothing to refresh" \
+		-o match:"^4 devices: 0 ok, 4 skipped, 0 failed" "$SECUREKEY" kms refresh
+	[ "$(sessions primary)" -eq "$before" ] || atf_fail "kms refresh connected with nothing to fetch"
+	# securekey-cryptsetup refresh of several devices: one connection too.
+	again_twice
+	before=$(sessions primary)
+	atf_check -s exit:0 -e empty -o match:"^The volume key of img3 was fetched" \
+		"$CR" refresh img1 img2 img3
+	[ "$(sessions primary)" -eq $((before + 1)) ] ||
+		atf_fail "refresh DEV... made $(($(sessions primary) - before)) TLS connections, not 1"
+}
+kms_refresh_one_connection_cleanup() { kms_cleanup; }
+
+atf_test_case kms_refresh_paths_apqns_json cleanup
+kms_refresh_paths_apqns_json_head()
+{
+	atf_set "descr" "kms refresh PATH..., --apqns and --json: the table, JSON lines and exit" \
+		"status of securekey reencipher"
+	kms_head
+}
+kms_refresh_paths_apqns_json_body()
+{
+	kms_setup
+	bound_images 3
+	atf_check -s exit:0 -e empty -o save:out "$SECUREKEY" kms refresh --apqns 0f.000f
+	atf_check -s exit:0 -o match:"^0 devices: 0 ok, 0 skipped, 0 failed" cat out
+	vstate img1 none - "refresh or setkey"
+	atf_check -s exit:0 -e empty \
+		-o match:"^\{\"path\":\"img1\",\"uuid\":\"[-0-9a-f]{36}\",\"result\":\"ok\",\"detail\":\"fetched from the KMS: under the CURRENT master key\"\}$" \
+		-o match:"^\{\"path\":\"img3\",.*\"result\":\"ok\"" \
+		-o match:"^\{\"summary\":\{\"devices\":2,\"ok\":2,\"skipped\":0,\"failed\":0," \
+		-o not-match:"img2" \
+		"$SECUREKEY" kms refresh --apqns "$APQNS" --json img1 img3
+	vstate img1 CURRENT - none
+	vstate img2 none - "refresh or setkey"
+	atf_check -s exit:2 -e match:"give --all or paths, not both" -o empty \
+		"$SECUREKEY" kms refresh --all img2
+	atf_check -s exit:2 -e match:"not a list of AA.DDDD" -o empty \
+		"$SECUREKEY" kms refresh --apqns nonsense
+}
+kms_refresh_paths_apqns_json_cleanup() { kms_cleanup; }
+
+atf_test_case kms_refresh_failures cleanup
+kms_refresh_failures_head()
+{
+	atf_set "descr" "kms refresh: a key the KMS lost and a key that is not the volume's fail" \
+		"with the reason, nothing written to them; the other devices are refreshed"
+	kms_head
+}
+kms_refresh_failures_body()
+{
+	kms_setup
+	bound_images 4
+	lost=$(key_id img2)
+	atf_check -s exit:0 -o ignore -e ignore ./tool-primary revoke "$lost"
+	atf_check -s exit:0 -o ignore -e ignore ./tool-primary destroy "$lost"
+	token_kms img3 "$(key_id img4)" "$URL_primary"
+	sum2=$(sha256sum img2)
+	sum3=$(sha256sum img3)
+	atf_check -s exit:1 -e match:"refused Get of key $lost: Item Not Found" \
+		-o match:"^failed +[-0-9a-f]{36} +[^ ]*img2 +no KMS server answered with volume key $lost \(tried 1 server\); $URL_primary: no such key$" \
+		-o match:"^failed +[-0-9a-f]{36} +[^ ]*img3 +the key KMS object $(key_id img4) holds is not this device's volume key; nothing was changed$" \
+		-o match:"^ok +[-0-9a-f]{36} +[^ ]*img1 " -o match:"^ok +[-0-9a-f]{36} +[^ ]*img4 " \
+		-o match:"^4 devices: 2 ok, 0 skipped, 2 failed" \
+		"$SECUREKEY" kms refresh
+	test "$(sha256sum img2)" = "$sum2" || atf_fail "a failed refresh wrote img2"
+	test "$(sha256sum img3)" = "$sum3" || atf_fail "a failed refresh wrote img3"
+	vstate img1 CURRENT - none
+	vstate img4 CURRENT - none
+	# The KMS down: every device fails with the reason, within the timeout.
+	again_twice
+	kms_stop_all "$PWD/kms"
+	atf_check -s exit:1 -e match:"cannot connect" \
+		-o match:"^failed +[-0-9a-f]{36} +[^ ]*img1 +no KMS server answered with volume key $(key_id img1) \(tried 1 server\); $URL_primary: " \
+		-o match:"^4 devices: 0 ok, 0 skipped, 4 failed" "$SECUREKEY" kms refresh
+}
+kms_refresh_failures_cleanup() { kms_cleanup; }
+
+atf_test_case kms_refresh_server_without_batches cleanup
+kms_refresh_server_without_batches_head()
+{
+	atf_set "descr" "a server that refuses batched requests and closes the connection after" \
+		"each response: kms refresh asks one key at a time, connecting again"
+	kms_head
+}
+kms_refresh_server_without_batches_body()
+{
+	kms_setup
+	bound_images 3
+	bad_server kmip "$(kms_port primary "$PWD/kms")" "$PWD/kms" nobatch close
+	relay=kmip://127.0.0.1:$bad_port
+	conf_servers 5 "$relay"
+	for i in 1 2 3; do
+		token_kms "img$i" "$(key_id "img$i")" "$relay"
+	done
+	atf_check -s exit:0 \
+		-e match:"KMS $relay takes no batched requests; asking for one key at a time" \
+		-e match:"closed the connection kept open; connecting again" \
+		-o match:"^3 devices: 3 ok, 0 skipped, 0 failed" "$SECUREKEY" kms refresh -v
+	vstate img2 CURRENT - none
+}
+kms_refresh_server_without_batches_cleanup() { bad_cleanup; }
 
 # ------------------------------------------------------------- fail-over
 
@@ -713,6 +872,10 @@ atf_init_test_cases()
 	atf_add_test_case plugin_fetches_from_kms
 	atf_add_test_case refresh_not_bound
 	atf_add_test_case refresh_wrong_key
+	atf_add_test_case kms_refresh_one_connection
+	atf_add_test_case kms_refresh_paths_apqns_json
+	atf_add_test_case kms_refresh_failures
+	atf_add_test_case kms_refresh_server_without_batches
 	atf_add_test_case failover_secondary
 	atf_add_test_case both_down
 	atf_add_test_case header_server_not_configured

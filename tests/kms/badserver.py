@@ -12,6 +12,15 @@ badserver.py PORT READY_FILE MODE [ARGS...]
                           every chunk back SECS seconds, both ways
   stall                   a TCP server that accepts connections and never
                           sends a byte (a KMS that hangs before TLS)
+  kmip TARGET_PORT KMSDIR [nobatch] [close]
+                          a KMIP relay to the PyKMIP server on TARGET_PORT:
+                          TLS with KMSDIR/server.pem to the client, TLS with
+                          KMSDIR/client.pem to the server (the same client
+                          identity). With nobatch, a request of more than one
+                          batch item is answered with one failed item
+                          (Invalid Message), as a server without batches
+                          would; with close, the client's connection is
+                          closed after each response (an idle timeout)
   trickle TARGET_PORT SECS
                           a TCP relay that passes the server's bytes on one
                           at a time, one every SECS seconds (the client's go
@@ -103,6 +112,72 @@ def serve_relay(s, target, delay, trickle):
         threading.Thread(target=pump, args=(up, conn, delay, trickle), daemon=True).start()
 
 
+def ttlv(tag, typ, value):
+    pad = (8 - len(value) % 8) % 8
+    return struct.pack(">IBI", tag, typ, len(value))[1:] + value + b"\0" * pad
+
+
+def ttlv_int(tag, typ, n):
+    return ttlv(tag, typ, struct.pack(">i", n))
+
+
+def no_batch_response():
+    version = ttlv(0x420069, 1, ttlv_int(0x42006A, 2, 1) + ttlv_int(0x42006B, 2, 2))
+    header = ttlv(0x42007A, 1, version + ttlv(0x420092, 9, struct.pack(">q", int(time.time())))
+                  + ttlv_int(0x42000D, 2, 1))
+    item = ttlv(0x42000F, 1, ttlv_int(0x42007F, 5, 1) + ttlv_int(0x42007E, 5, 4)
+                + ttlv(0x42007D, 7, b"batches are not supported"))
+    return ttlv(0x42007B, 1, header + item)
+
+
+def batch_count(request):
+    at = request.find(b"\x42\x00\x0d\x02\x00\x00\x00\x04")
+    return struct.unpack(">i", request[at + 8:at + 12])[0] if at >= 0 else 1
+
+
+def read_message(tls):
+    header = read_exact(tls, 8)
+    return header + read_exact(tls, struct.unpack(">I", header[4:])[0])
+
+
+def kmip_one(conn, ctx, up_ctx, target, nobatch, close):
+    up = None
+    try:
+        tls = ctx.wrap_socket(conn, server_side=True)
+        while True:
+            request = read_message(tls)
+            if nobatch and batch_count(request) > 1:
+                tls.sendall(no_batch_response())
+            else:
+                if up is None:
+                    up = up_ctx.wrap_socket(socket.create_connection(("127.0.0.1", target)),
+                                            server_hostname="127.0.0.1")
+                up.sendall(request)
+                tls.sendall(read_message(up))
+            if close:
+                tls.close()
+                break
+    except (OSError, EOFError, ssl.SSLError):
+        conn.close()
+    if up is not None:
+        up.close()
+
+
+def serve_kmip(s, target, kmsdir, flags):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(kmsdir + "/server.pem", kmsdir + "/server.key")
+    ctx.load_verify_locations(kmsdir + "/ca.pem")
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    up_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    up_ctx.load_cert_chain(kmsdir + "/client.pem", kmsdir + "/client.key")
+    up_ctx.load_verify_locations(kmsdir + "/ca.pem")
+    while True:
+        conn, _ = s.accept()
+        threading.Thread(target=kmip_one, daemon=True,
+                         args=(conn, ctx, up_ctx, target, "nobatch" in flags,
+                               "close" in flags)).start()
+
+
 def serve_stall(s):
     held = []
     while True:
@@ -115,6 +190,8 @@ def main(argv):
     open(ready, "w").close()
     if mode == "reset":
         serve_reset(s, *argv[4:7])
+    elif mode == "kmip":
+        serve_kmip(s, int(argv[4]), argv[5], argv[6:])
     elif mode == "stall":
         serve_stall(s)
     elif mode in ("slow", "trickle"):
