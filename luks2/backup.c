@@ -451,13 +451,32 @@ static char *written_path(const char *uuid)
 	return path;
 }
 
+/* Replace @path with @text, unsynced: a lost record only makes restore ask for --force. */
+static int write_record(const char *path, const char *text)
+{
+	char *tmp = NULL;
+	int fd = -1, r = asprintf(&tmp, "%s.XXXXXX", path) < 0 ? -ENOMEM : 0;
+
+	if (!r && (fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		r = -errno;
+	if (!r)
+		r = sk_write_full(fd, text, strlen(text));
+	if (fd >= 0)
+		close(fd);
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r && fd >= 0)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
 void sk_backup_note_written(const char *uuid, uint64_t seqid)
 {
 	char *path = written_path(uuid), text[32];
-	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", seqid);
 
-	/* Unsynced: a lost record only makes restore ask for --force. */
-	if (path && sk_file_replace_mode(path, text, (size_t)n, 0600) < 0)
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", seqid);
+	if (path && write_record(path, text) < 0)
 		sk_dbg("cannot record the seqid of %s in %s", uuid, path);
 	free(path);
 }
