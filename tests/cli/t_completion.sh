@@ -181,7 +181,7 @@ commands_match_help_body()
 	# a prefix narrows the list
 	words generate-new generate-part
 	comp_check want securekey hsm gen
-	words reencipher refresh remove
+	words reencipher refresh remove restore
 	comp_check want securekey-cryptsetup re
 	# an unknown command or group command completes nothing
 	words
@@ -229,7 +229,7 @@ options_match_help_body()
 	done
 	# the 2 tools, securekey's 3 commands, 8 hsm and 4 kms ones, the 8 of
 	# securekey-cryptsetup
-	test "$n" -eq 25 || atf_fail "$n command lines"
+	test "$n" -eq 26 || atf_fail "$n command lines"
 	# A group's help names no options; it takes -h and --help.
 	for group in hsm kms; do
 		option_column securekey "$group" >group.opts
@@ -288,10 +288,10 @@ file_options_body()
 			done <argopts
 		done <lines
 	done
-	# --hsm-dir and --config of 24 command lines, 6 --key-file (4 of
+	# --hsm-dir and --config of 26 command lines, 7 --key-file (5 of
 	# securekey-cryptsetup), 2 --part-file, 2 --out, --secure-key-file,
-	# --ca, --cert, --key
-	test "$n" -eq 62 || atf_fail "$n options with a FILE or DIR argument"
+	# --ca, --cert, --key, --backup
+	test "$n" -eq 68 || atf_fail "$n options with a FILE or DIR argument"
 	# an empty word lists the directory
 	COMPLETE_IN=$W/d
 	words other pass1 pass2 sub
@@ -361,7 +361,7 @@ EOF
 		comp_check want securekey-cryptsetup "$cmd" "$W/t"
 		n=$((n + 1))
 	done
-	test "$n" -eq 7 || atf_fail "$n commands with the device filter"
+	test "$n" -eq 8 || atf_fail "$n commands with the device filter"
 	# enroll: every LUKS device (no token yet)
 	words "$W/tok.img" "$W/plain.img" "$W/luks1.img" "$W/noise.img" /dev/sk-fake1
 	comp_check want securekey-cryptsetup enroll ""
