@@ -157,6 +157,9 @@ static int enroll(struct sk_device *dev, const struct enroll_args *a)
 	int r = cli_open_hsm(a->apqns, &hsm), slot = -1;
 	bool added = false;
 
+	/* the known-volume entry is written last: its directory is checked first */
+	if (!r)
+		r = sk_inventory_prepare();
 	if (!r)
 		r = cr_passphrase_volume_key(dev, -1, &vk);
 	if (!r)

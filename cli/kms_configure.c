@@ -12,6 +12,7 @@
 #include "identity.h"
 #include "kms.h"
 #include "log.h"
+#include "paths.h"
 #include "secfile.h"
 
 static const char usage[] =
@@ -132,7 +133,9 @@ static int write_all(struct configure_args *a, EVP_PKEY *pkey)
 		sk_err("cannot create %s: %s", dir, strerror(errno));
 		return -errno;
 	}
-	r = copy_public(a->ca, dir, "ca.pem", a->cfg.ca, sizeof(a->cfg.ca));
+	r = sk_path_check_dir(dir, "KMS directory", "go-w");
+	if (!r)
+		r = copy_public(a->ca, dir, "ca.pem", a->cfg.ca, sizeof(a->cfg.ca));
 	if (!r)
 		r = copy_public(a->cert, dir, "client.pem", a->cfg.cert, sizeof(a->cfg.cert));
 	if (!r && (size_t)snprintf(a->cfg.identity_key, sizeof(a->cfg.identity_key),

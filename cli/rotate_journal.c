@@ -131,19 +131,21 @@ int rotation_find(const struct sk_apqn_list *apqns, struct rotation **open,
 		  struct rotation **last_ended)
 {
 	char key[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1], *dir = rotate_dir();
-	DIR *d = dir ? opendir(dir) : NULL;
+	/* what a journal says is acted on: only from a directory no one else may change */
+	int r = dir ? sk_path_check_state_subdir(dir) : -ENOMEM;
+	DIR *d = r ? NULL : opendir(dir);
 	struct dirent *e;
-	int r = 0;
 
 	*open = *last_ended = NULL;
-	apqns_key(apqns, key, sizeof(key));
 	if (!d) {
-		r = !dir ? -ENOMEM : errno == ENOENT ? 0 : -errno;
-		if (r && dir)
+		if (!r && errno != ENOENT) {
+			r = -errno;
 			sk_err("cannot read %s: %s", dir, strerror(-r));
+		}
 		free(dir);
 		return r;
 	}
+	apqns_key(apqns, key, sizeof(key));
 	while (!r && (e = readdir(d)))
 		if (is_journal_of(e->d_name, key))
 			r = consider(dir, e->d_name, open, last_ended);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "secfile.h"
 
 static const char *env_or(const char *name, const char *fallback)
 {
@@ -27,28 +28,44 @@ const char *sk_path_run_dir(void)
 	return env_or("SECUREKEY_RUN_DIR", SK_DEFAULT_RUN_DIR);
 }
 
-int sk_path_make_run_dir(void)
+int sk_path_check_dir(const char *dir, const char *what, const char *fix_mode)
 {
-	const char *run = sk_path_run_dir();
+	struct stat st;
 
-	if (mkdir(run, 0700) < 0 && errno != EEXIST) {
+	if (stat(dir, &st) < 0) {
 		int r = -errno;
 
-		sk_err("cannot create lock directory %s: %s", run, strerror(errno));
+		if (errno != ENOENT)
+			sk_err("cannot access %s %s: %s", what, dir, strerror(errno));
 		return r;
 	}
-	return 0;
+	if (!S_ISDIR(st.st_mode)) {
+		sk_err("%s %s is not a directory", what, dir);
+		return -ENOTDIR;
+	}
+	return sk_check_owner_mode(&st, dir, what, SK_OWNER_ROOT_OR_CALLER, 022, fix_mode);
 }
 
-int sk_path_make_dir(const char *dir)
+/* Create @dir 0700, or check the one that is there: it may not be ours to trust. */
+static int make_checked_dir(const char *dir, const char *what)
 {
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		int r = -errno;
 
-		sk_err("cannot create %s: %s", dir, strerror(errno));
+		sk_err("cannot create %s %s: %s", what, dir, strerror(errno));
 		return r;
 	}
-	return 0;
+	return sk_path_check_dir(dir, what, "0700");
+}
+
+int sk_path_make_run_dir(void)
+{
+	return make_checked_dir(sk_path_run_dir(), "lock directory");
+}
+
+int sk_path_make_dir(const char *dir)
+{
+	return make_checked_dir(dir, "state directory");
 }
 
 int sk_path_make_state_subdir(const char *dir)
@@ -56,6 +73,15 @@ int sk_path_make_state_subdir(const char *dir)
 	int r = sk_path_make_dir(sk_path_state_dir());
 
 	return r ? r : sk_path_make_dir(dir);
+}
+
+int sk_path_check_state_subdir(const char *dir)
+{
+	int r = sk_path_check_dir(sk_path_state_dir(), "state directory", "0700");
+
+	if (!r)
+		r = sk_path_check_dir(dir, "state directory", "0700");
+	return r == -ENOENT ? 0 : r;
 }
 
 char *sk_path_join(const char *dir, const char *name)

@@ -3,6 +3,7 @@
 #include "identity.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,12 +98,29 @@ static int read_blob(const char *path, unsigned char **blob, size_t *len)
 	return sk_file_read(path, SK_BLOB_IDENTITY_MAX_LEN, blob, len);
 }
 
+/*
+ * The directory of the identity key (kms/, with the CA the KMS is trusted
+ * by): a key that others could swap is refused. A missing one is left to
+ * the read to report.
+ */
+static int check_dir_of(const char *path)
+{
+	char *copy = strdup(path);
+	int r = copy ? sk_path_check_dir(dirname(copy), "KMS directory", "go-w") : -ENOMEM;
+
+	free(copy);
+	return r == -ENOENT ? 0 : r;
+}
+
 int sk_identity_read(const char *path, const struct sk_apqn_list *apqns, struct sk_token *token)
 {
 	char *staged = staged_path(path);
 	unsigned char *blob = NULL;
 	size_t len;
-	int r = staged ? read_blob(path, &blob, &len) : -ENOMEM;
+	int r = staged ? check_dir_of(path) : -ENOMEM;
+
+	if (!r)
+		r = read_blob(path, &blob, &len);
 
 	if (r == 0)
 		r = sk_token_create(0, apqns, blob, len, token);

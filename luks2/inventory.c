@@ -29,7 +29,7 @@ static char *entry_path(const char *uuid)
 	return path;
 }
 
-static int make_dirs(void)
+int sk_inventory_prepare(void)
 {
 	char *dir = volumes_dir();
 	int r = dir ? sk_path_make_state_subdir(dir) : -ENOMEM;
@@ -43,7 +43,7 @@ int sk_inventory_add(const char *uuid, const char *path, const struct sk_apqn_li
 	json_object *obj = json_object_new_object(), *list = json_object_new_array();
 	char real[PATH_MAX], text[SK_APQN_TEXT_LEN + 1], *file = entry_path(uuid);
 	const char *json;
-	int r = make_dirs();
+	int r = sk_inventory_prepare();
 
 	for (size_t i = 0; i < apqns->count; i++) {
 		sk_apqn_format(&apqns->items[i], text);
@@ -157,8 +157,12 @@ int sk_inventory_paths_for(const struct sk_apqn_list *apqns, char ***paths, size
 
 	*paths = NULL;
 	*count = 0;
-	if (!dir)
-		return -ENOMEM;
+	/* entries name the devices commands act on: none from a directory others may change */
+	r = dir ? sk_path_check_state_subdir(dir) : -ENOMEM;
+	if (r) {
+		free(dir);
+		return r;
+	}
 	n = scandir(dir, &names, NULL, by_name);
 	for (int i = 0; i < n; i++) {
 		char *path = names[i]->d_name[0] != '.' && !strchr(names[i]->d_name, '.')

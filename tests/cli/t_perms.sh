@@ -1,10 +1,12 @@
 #! @ATF_SH@
 # Who may change what securekey trusts (issue 22, part 5): securekey.conf
 # chooses the HSM and the PKCS#11 module loaded into root's processes (the
-# cryptsetup plugin too). Each must be owned by root or by the caller and
-# not be writable by group or others; otherwise the command is refused with
-# one line naming the path and the command that fixes it, and nothing
-# changes.
+# cryptsetup plugin too), and the state, lock, backup and KMS directories
+# hold what later runs act on. Each must be owned by root or by the caller
+# and not be writable by group or others; otherwise the command is refused
+# with one line naming the path and the command that fixes it, and nothing
+# changes. The temporary files that replace state are covered by
+# unit/t_secfile.
 
 SK_BUILDDIR=@abs_top_builddir@
 . @abs_top_srcdir@/tests/cli/common.sh
@@ -161,10 +163,96 @@ module_mode_body()
 	refused_line "$(owner_msg "PKCS#11 module" "$PWD/mod/link.so")" "$SECUREKEY" hsm status
 }
 
+# ------------------------------------------------------- state directories
+
+atf_test_case state_dirs
+state_dirs_head()
+{
+	atf_set "descr" "a state, known-volume, backup, rotation or lock directory writable by group or others, or owned by another user, is refused before anything is written"
+	common_head
+}
+state_dirs_body()
+{
+	setup
+	mkimg a
+	mkimg b
+	enroll a
+	ua=$(cryptsetup luksUUID a)
+	mkdir state/rotate
+	for mode in 0770 0777 0757; do
+		for d in state state/volumes; do
+			chmod $mode "$d"
+			msg=$(mode_msg "state directory" "$PWD/$d" $mode 0700)
+			refused_line "$msg" "$SECUREKEY" list
+			refused_line "^(b: )?${msg#^}" "$CR" enroll b --apqns "$APQNS" --key-file pass
+			chmod 0700 "$d"
+		done
+	done
+	if [ "$(id -u)" = 0 ]; then
+		for d in state/backup state/volumes; do
+			chown 65534 "$d"
+			refused_line "^(b: )?$(owner_msg "state directory" "$PWD/$d" | cut -c2-)" \
+				"$CR" enroll b --apqns "$APQNS" --key-file pass
+			chown 0 "$d"
+		done
+	fi
+	new_mk n1
+	for mode in 0770 0777 0757; do
+		for d in state state/backup "state/backup/$ua"; do
+			chmod $mode "$d"
+			refused_line "^(a: )?$(mode_msg "state directory" "$PWD/$d" $mode 0700 | cut -c2-)" \
+				"$CR" reencipher a --staged --key-file pass
+			chmod 0700 "$d"
+		done
+		chmod $mode state/rotate
+		refused_line "$(mode_msg "state directory" "$PWD/state/rotate" $mode 0700)" \
+			"$SECUREKEY" rotate --apqns "$APQNS" --key-file pass
+		chmod 0700 state/rotate
+		chmod $mode run
+		refused_line "^(a: )?$(mode_msg "lock directory" "$PWD/run" $mode 0700 | cut -c2-)" \
+			"$CR" reencipher a --staged --key-file pass
+		chmod 0700 run
+	done
+	# 0755 (a StateDirectory= or RuntimeDirectory= default) is taken
+	chmod 0755 state state/backup state/volumes state/rotate run
+	atf_check -s exit:0 -o ignore -e ignore "$CR" reencipher a --staged --key-file pass
+	atf_check -s exit:0 -o match:"^b: enrolled" -e ignore \
+		"$CR" enroll b --apqns "$APQNS" --key-file pass
+	atf_check -s exit:0 -o match:"$PWD/b" -e empty "$SECUREKEY" list
+}
+
+atf_test_case kms_dir
+kms_dir_head()
+{
+	atf_set "descr" "the directory of the KMS identity key writable by group or others, or owned by another user, is refused before the key is read or replaced"
+}
+kms_dir_body()
+{
+	init_set
+	mkdir -p etc/kms
+	printf 'not yet a secure key' >etc/kms/identity.skey
+	chmod 0600 etc/kms/identity.skey
+	printf '[kms]\nserver = kmip://127.0.0.1:9\nca = %s\ncert = %s\nidentity_key = %s\napqns = %s\n' \
+		"$PWD/etc/kms/ca.pem" "$PWD/etc/kms/client.pem" "$PWD/etc/kms/identity.skey" \
+		"$APQNS" >securekey.conf
+	for mode in 0775 0757; do
+		chmod $mode etc/kms
+		msg=$(mode_msg "KMS directory" "$PWD/etc/kms" $mode go-w)
+		refused_line "$msg" "$SECUREKEY" kms reencipher --staged
+		refused_line "$msg" "$SECUREKEY" kms reencipher --complete
+	done
+	chmod 0755 etc/kms
+	test "$(id -u)" = 0 || return 0
+	chown 65534 etc/kms
+	refused_line "$(owner_msg "KMS directory" "$PWD/etc/kms")" "$SECUREKEY" kms reencipher --staged
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case config_mode
 	atf_add_test_case config_owner
 	atf_add_test_case config_plugin
 	atf_add_test_case module_mode
+	atf_add_test_case state_dirs
+	atf_add_test_case kms_dir
 }
