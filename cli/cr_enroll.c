@@ -159,7 +159,7 @@ static int enroll(struct sk_device *dev, const struct enroll_args *a)
 
 	/* the known-volume entry is written last: its directory is checked first */
 	if (!r)
-		r = sk_inventory_prepare();
+		r = sk_inventory_check();
 	if (!r)
 		r = cr_passphrase_volume_key(dev, -1, &vk);
 	if (!r)

@@ -29,10 +29,19 @@ static char *entry_path(const char *uuid)
 	return path;
 }
 
-int sk_inventory_prepare(void)
+static int make_dirs(void)
 {
 	char *dir = volumes_dir();
 	int r = dir ? sk_path_make_state_subdir(dir) : -ENOMEM;
+
+	free(dir);
+	return r;
+}
+
+int sk_inventory_check(void)
+{
+	char *dir = volumes_dir();
+	int r = dir ? sk_path_check_state_subdir(dir) : -ENOMEM;
 
 	free(dir);
 	return r;
@@ -43,7 +52,7 @@ int sk_inventory_add(const char *uuid, const char *path, const struct sk_apqn_li
 	json_object *obj = json_object_new_object(), *list = json_object_new_array();
 	char real[PATH_MAX], text[SK_APQN_TEXT_LEN + 1], *file = entry_path(uuid);
 	const char *json;
-	int r = sk_inventory_prepare();
+	int r = make_dirs();
 
 	for (size_t i = 0; i < apqns->count; i++) {
 		sk_apqn_format(&apqns->items[i], text);

@@ -16,10 +16,11 @@
 int sk_inventory_add(const char *uuid, const char *path, const struct sk_apqn_list *apqns);
 int sk_inventory_remove(const char *uuid);
 /*
- * Create the directory of the entries, or check the one there: a writer
- * calls it before it changes a header whose entry comes last.
+ * Check the directory of the entries where it exists (it is created when
+ * the first entry is added): a writer calls it before it changes a header
+ * whose entry comes last.
  */
-int sk_inventory_prepare(void);
+int sk_inventory_check(void);
 bool sk_inventory_has(const char *uuid);
 
 /* Paths of the known volumes, sorted by UUID; free with sk_inventory_free. */
