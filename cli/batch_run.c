@@ -122,6 +122,42 @@ static int add_path(struct cli_batch *b, const char *path)
 	return b->items[b->count++].path ? 0 : -ENOMEM;
 }
 
+/* A known volume: where it was found, else failed with why not (see struct cli_batch). */
+static int add_known_volume(struct cli_batch *b, const struct sk_known_volume *vol)
+{
+	struct sk_batch_item *item;
+	int r;
+
+	if (!vol->path && b->filtered && !sk_inventory_bound_to(vol, &b->filter))
+		return 0;
+	r = add_path(b, vol->path ? vol->path : vol->recorded);
+	if (r < 0)
+		return r;
+	item = &b->items[b->count - 1];
+	snprintf(item->uuid, sizeof(item->uuid), "%s", vol->uuid);
+	if (!vol->path)
+		snprintf(item->detail, sizeof(item->detail), "known volume not found: %s",
+			 vol->missing);
+	return 0;
+}
+
+static int add_known(struct cli_batch *b)
+{
+	struct sk_known_volume *vols = NULL;
+	size_t count = 0;
+	int r = sk_inventory_list(NULL, &vols, &count);
+
+	for (size_t i = 0; !r && i < count; i++)
+		r = add_known_volume(b, &vols[i]);
+	sk_inventory_list_free(vols, count);
+	return r;
+}
+
+static bool not_found(const struct sk_batch_item *item)
+{
+	return item->detail[0] != '\0';
+}
+
 struct resolved {
 	char *real;
 	size_t index;
@@ -141,17 +177,22 @@ static int drop_duplicates(struct cli_batch *b)
 	size_t n = b->count, kept = 0, scanned_kept = 0;
 	struct resolved *res = calloc(n ? n : 1, sizeof(*res));
 	bool *dup = calloc(n ? n : 1, sizeof(*dup));
+	size_t m = 0; /* resolved: the items that name a device */
 	int r = res && dup ? 0 : -ENOMEM;
 
+	/* A known volume not found names no device: it is never a duplicate. */
 	for (size_t i = 0; !r && i < n; i++) {
-		res[i].index = i;
-		res[i].real = realpath(b->items[i].path, NULL);
-		if (!res[i].real && !(res[i].real = strdup(b->items[i].path)))
+		if (not_found(&b->items[i]))
+			continue;
+		res[m].index = i;
+		res[m].real = realpath(b->items[i].path, NULL);
+		if (!res[m].real && !(res[m].real = strdup(b->items[i].path)))
 			r = -ENOMEM;
+		m++;
 	}
 	if (!r)
-		qsort(res, n, sizeof(*res), by_real_then_index);
-	for (size_t i = 1; !r && i < n; i++)
+		qsort(res, m, sizeof(*res), by_real_then_index);
+	for (size_t i = 1; !r && i < m; i++)
 		dup[res[i].index] = !strcmp(res[i].real, res[i - 1].real);
 	for (size_t i = 0; !r && i < n; i++) {
 		if (dup[i]) {
@@ -165,7 +206,7 @@ static int drop_duplicates(struct cli_batch *b)
 		b->count = kept;
 		b->first_scanned = kept - scanned_kept;
 	}
-	for (size_t i = 0; res && i < n; i++)
+	for (size_t i = 0; res && i < m; i++)
 		free(res[i].real);
 	free(res);
 	free(dup);
@@ -181,11 +222,11 @@ static int add_paths(struct cli_batch *b, char **paths, size_t count)
 	return r;
 }
 
-static int add_listed(struct cli_batch *b, int (*list)(char ***paths, size_t *count))
+static int add_scanned(struct cli_batch *b)
 {
 	char **paths = NULL;
 	size_t count = 0;
-	int r = list(&paths, &count);
+	int r = sk_inventory_scan(&paths, &count);
 
 	if (!r)
 		r = add_paths(b, paths, count);
@@ -195,11 +236,11 @@ static int add_listed(struct cli_batch *b, int (*list)(char ***paths, size_t *co
 
 int cli_batch_select(struct cli_batch *b, bool all, char **paths, int npaths)
 {
-	int r = npaths ? add_paths(b, paths, (size_t)npaths) : add_listed(b, sk_inventory_paths);
+	int r = npaths ? add_paths(b, paths, (size_t)npaths) : add_known(b);
 
 	b->first_scanned = b->count;
 	if (!r && all)
-		r = add_listed(b, sk_inventory_scan);
+		r = add_scanned(b);
 	if (!r)
 		r = drop_duplicates(b);
 	return r;
@@ -308,12 +349,20 @@ static void work(struct sk_batch_item *item, void *ctx)
 	struct sk_device *dev = NULL;
 	struct sk_hsm *hsm = NULL;
 
+	if (not_found(item))
+		return;
 	if (sk_device_open(item->path, !b->dry_run, !scanned, &dev) < 0) {
-		(void)sk_device_peek_uuid(item->path, item->uuid);
+		if (!item->uuid[0])
+			(void)sk_device_peek_uuid(item->path, item->uuid);
 		return;
 	}
-	snprintf(item->uuid, sizeof(item->uuid), "%s", dev->uuid);
-	if (dev->token_id < 0 || (b->filtered && !sk_apqn_list_overlap(&dev->token.apqns, &b->filter)))
+	if (!item->uuid[0])
+		snprintf(item->uuid, sizeof(item->uuid), "%s", dev->uuid);
+	/* A known volume was found there by its UUID a moment ago: another one is not it. */
+	if (strcmp(item->uuid, dev->uuid))
+		snprintf(item->detail, sizeof(item->detail),
+			 "holds LUKS UUID %s now, not this known volume; run it again", dev->uuid);
+	else if (dev->token_id < 0 || (b->filtered && !sk_apqn_list_overlap(&dev->token.apqns, &b->filter)))
 		item->outcome = SK_BATCH_IGNORED;
 	else if (cli_open_hsm_for(&dev->token.apqns, &hsm) == 0)
 		(b->steps ? b->steps : take_steps)(b, item, dev, hsm);

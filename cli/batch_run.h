@@ -72,7 +72,12 @@ struct cli_batch {
 	void (*steps)(struct cli_batch *b, struct sk_batch_item *item, struct sk_device *dev,
 		      struct sk_hsm *hsm);
 	void *steps_ctx;
-	/* The devices: items[first_scanned..] came from a libblkid scan. */
+	/*
+	 * The devices: items[first_scanned..] came from a libblkid scan. A
+	 * known volume's item has its UUID set before the run, which the
+	 * device opened must have; one not found also has its detail set
+	 * (why not) and fails with it, unopened. Select again before each run.
+	 */
 	struct sk_batch_item *items;
 	size_t count, first_scanned;
 	/* Results. */
@@ -100,8 +105,9 @@ int cli_batch_check_options(const struct cli_batch *b);
 int cli_batch_authorize(struct cli_batch *b);
 
 /*
- * The devices: @paths given, else the known volumes, and with @all every
- * LUKS block device libblkid finds (duplicates dropped).
+ * The devices: @paths given, else the known volumes (found by their UUID;
+ * those found nowhere fail), and with @all every LUKS block device
+ * libblkid finds (duplicates dropped).
  */
 int cli_batch_select(struct cli_batch *b, bool all, char **paths, int npaths);
 /* The known volumes (rotate). */

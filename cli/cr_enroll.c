@@ -195,27 +195,32 @@ static int enroll(struct sk_device *dev, const struct enroll_args *a)
 
 /*
  * The token is written before the known-volume entry: an enroll killed in
- * between is finished by running it again, which records the entry. Any
- * other second enroll is refused.
+ * between is finished by running it again, which records the entry. So is
+ * a known volume that moved: run again at its new path, it records that
+ * path. Any other second enroll is refused.
  */
 static int enrolled_already(struct sk_device *dev, const struct enroll_args *a)
 {
 	struct sk_apqn_list wanted = { 0 }, bound = dev->token.apqns;
+	bool known = sk_inventory_has(dev->uuid);
+	char *was = known ? sk_inventory_recorded_elsewhere(dev->uuid, dev->path) : NULL;
 	int r = sk_apqn_list_parse(a->apqns, &wanted);
 
 	sk_apqn_list_sort(&wanted);
 	sk_apqn_list_sort(&bound);
-	if (!r && !sk_inventory_has(dev->uuid) && sk_apqn_list_equal(&wanted, &bound)) {
+	if (!r && (!known || was) && sk_apqn_list_equal(&wanted, &bound)) {
 		r = sk_inventory_add(dev->uuid, dev->path, &dev->token.apqns);
 		if (!r)
 			printf("%s: already enrolled (securekey token %d); now recorded among the "
-			       "known volumes.\n",
-			       dev->path, dev->token_id);
+			       "known volumes%s%s%s.\n",
+			       dev->path, dev->token_id, was ? " at this path (was " : "",
+			       was ? was : "", was ? ")" : "");
 	} else if (!r) {
 		sk_err("%s already has a securekey token (%d); re-encipher it, or remove it first",
 		       dev->path, dev->token_id);
 		r = -EEXIST;
 	}
+	free(was);
 	return r;
 }
 

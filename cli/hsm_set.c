@@ -13,6 +13,7 @@ static const char usage[] =
 	"the OLD master key keep working until they are re-enciphered.\n"
 	"Refused while a known volume (see 'securekey list') bound to these APQNs\n"
 	"is not staged to the NEW master key: each one is named with its next step.\n"
+	"So is one that cannot be found by its LUKS UUID (moved, or gone).\n"
 	"\n"
 	"Options:\n"
 	"  --apqns LIST      the APQN set\n"

@@ -131,8 +131,8 @@ set_interlock_body()
 	mv b b.moved
 	# other, gone too, was enrolled with 03.0001: not opened, not in the way
 	mv other other.moved
-	atf_check -s exit:1 -o empty -e match:"$PWD/b .*cannot be read" -e not-match:"other" \
-		"$SECUREKEY" hsm set --apqns "$APQNS"
+	atf_check -s exit:1 -o empty -e match:"$PWD/b \(UUID .*\): not found: nothing is at $PWD/b" \
+		-e not-match:"other" "$SECUREKEY" hsm set --apqns "$APQNS"
 	rm "state/volumes/$(cryptsetup luksUUID b.moved)"
 	atf_check -s exit:0 -o match:"NEW master key set" -e empty "$SECUREKEY" hsm set --apqns "$APQNS"
 	# commit and clear-new take no --force
