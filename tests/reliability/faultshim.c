@@ -8,8 +8,9 @@
  * Environment (all optional; without FAULTSHIM_ACTION the shim only counts
  * and logs):
  *   FAULTSHIM_OPS      comma list of write, pwrite, fsync, fdatasync, rename,
- *                      open (open, open64, openat, creat and their _2
- *                      variants); "all" or unset: every one
+ *                      open (open, open64, openat, creat, their _2
+ *                      variants and mkstemp, mkostemp); "all" or unset:
+ *                      every one
  *   FAULTSHIM_PATH     fnmatch(3) pattern ('*' also matches '/') that the
  *                      call's absolute path must match: the file named by
  *                      open, either name of rename, the file of an fd
@@ -604,4 +605,39 @@ int __openat64_2(int dirfd, const char *path, int flags)
 	REAL(openat2_fn, "__openat64_2");
 
 	OPEN_BODY("__openat64_2", dirfd, real_fn(dirfd, path, flags));
+}
+
+/*
+ * mkstemp and its kin open their file inside glibc (__open, which no
+ * preload sees): the template, as the caller passed it, is the path.
+ */
+typedef int (*mkostemp_fn)(char *, int);
+typedef int (*mkstemp_fn)(char *);
+
+int mkostemp(char *path, int flags)
+{
+	REAL(mkostemp_fn, "mkostemp");
+
+	OPEN_BODY("mkostemp", AT_FDCWD, real_fn(path, flags));
+}
+
+int mkostemp64(char *path, int flags)
+{
+	REAL(mkostemp_fn, "mkostemp64");
+
+	OPEN_BODY("mkostemp64", AT_FDCWD, real_fn(path, flags));
+}
+
+int mkstemp(char *path)
+{
+	REAL(mkstemp_fn, "mkstemp");
+
+	OPEN_BODY("mkstemp", AT_FDCWD, real_fn(path));
+}
+
+int mkstemp64(char *path)
+{
+	REAL(mkstemp_fn, "mkstemp64");
+
+	OPEN_BODY("mkstemp64", AT_FDCWD, real_fn(path));
 }
