@@ -510,17 +510,32 @@ static bool parse_backup_name(const char *name, uint64_t *seqid)
 	return !errno && end != dash + 1 && *end == '-';
 }
 
+/* What restore reads must be as safe as what the writes made. */
+static int check_dirs(const char *dir)
+{
+	char *root = sk_path_join(sk_path_state_dir(), "backup");
+	int r = root ? sk_path_check_state_subdir(root) : -ENOMEM;
+
+	if (!r)
+		r = sk_path_check_dir(dir, "state directory", "0700");
+	free(root);
+	return r == -ENOENT ? 0 : r;
+}
+
 int sk_backup_list(const char *uuid, struct sk_backup **list, size_t *count)
 {
 	char *dir = uuid_dir(uuid, false);
 	struct dirent **names;
-	int n = dir ? scandir(dir, &names, is_backup_name, name_order) : -1;
+	int checked = dir ? check_dirs(dir) : -ENOMEM;
+	int n = !checked ? scandir(dir, &names, is_backup_name, name_order) : -1;
 	struct sk_backup *out = n > 0 ? calloc((size_t)n, sizeof(*out)) : NULL;
 	size_t used = 0;
 	int r = 0;
 
-	if (n < 0)
-		r = !dir ? -ENOMEM : errno == ENOENT ? 0 : -errno;
+	if (checked)
+		r = checked;
+	else if (n < 0)
+		r = errno == ENOENT ? 0 : -errno;
 	else if (n > 0 && !out)
 		r = -ENOMEM;
 	for (int i = 0; !r && i < n; i++) {

@@ -184,8 +184,9 @@ restore_refusals_body()
 	head -c 20000 "$newest" >short.hdr
 	refused "header backup $PWD/short.hdr is truncated or damaged" \
 		"$CR" restore img --backup "$PWD/short.hdr" --key-file pass
-	cp "$newest" bad.hdr
-	printf 'X' | dd of=bad.hdr bs=1 seek=5000 conv=notrunc 2>/dev/null
+	# one bit flipped in the primary JSON area (its checksum covers it all)
+	"$PYTHON" -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[5000] ^= 1
+open(sys.argv[2], "wb").write(d)' "$newest" bad.hdr
 	refused "header backup $PWD/bad.hdr is damaged: a metadata copy fails" \
 		"$CR" restore img --backup "$PWD/bad.hdr" --key-file pass
 	refused "img has no header backup named nosuch" \
@@ -199,6 +200,11 @@ restore_refusals_body()
 	refused "the keyslot area snapshot .* that header backup .* needs is missing" \
 		"$CR" restore img --key-file pass
 	mv away/* "$dir"/
+	# what restore reads must be as safe as what the writes made
+	chmod 0777 "$dir"
+	refused "chmod 0700 $PWD/$dir" "$CR" restore img --list
+	refused "chmod 0700 $PWD/$dir" "$CR" restore img --key-file pass
+	chmod 0700 "$dir"
 	SK_EXIT=2
 	refused "--list takes no --backup or --force" "$CR" restore img --list --backup x
 	SK_EXIT=1

@@ -251,7 +251,7 @@ one_device_body()
 	pass_opens sdb1.img
 	# Each write backed the header up first (enroll, the two re-encipher
 	# steps); the last 5 are kept.
-	n=$(ls "root/var/lib/securekey/backup/$(cryptsetup luksUUID sdb1.img)" | wc -l)
+	n=$(ls "root/var/lib/securekey/backup/$(cryptsetup luksUUID sdb1.img)" | grep -c '\.hdr$')
 	[ "$n" -ge 3 ] && [ "$n" -le 5 ] || atf_fail "$n header backups, not 3 to 5"
 }
 
