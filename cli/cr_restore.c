@@ -207,9 +207,12 @@ static int check_unchanged(struct sk_device *dev, bool force)
  * The passphrase must open a passphrase keyslot of the backup and give this
  * device's volume key: a backup of another device with a copied UUID fails.
  */
-static int gate(struct sk_device *dev, struct crypt_device *image, struct sk_secret **pass)
+static int gate(struct sk_device *dev, struct crypt_device *image, bool device_loaded,
+		struct sk_secret **pass)
 {
-	const struct cli_key_file source = { cr.key_file, cr.keyfile_offset, cr.keyfile_size };
+	const struct cli_key_file source = { .path = cr.key_file,
+					     .offset = cr.keyfile_offset,
+					     .size = cr.keyfile_size };
 	struct sk_device backup = { .cd = image, .path = dev->path, .lock_fd = -1 };
 	struct sk_token token = { 0 };
 	unsigned tries = cr.key_file ? 1 : cr.tries;
@@ -222,7 +225,8 @@ static int gate(struct sk_device *dev, struct crypt_device *image, struct sk_sec
 		r = cli_read_passphrase(&source, dev->path, pass);
 		if (!r)
 			r = sk_gate_passphrase_vk(&backup, token_slot, *pass, &vk);
-		if (!r && crypt_volume_key_verify(dev->cd, (const char *)vk->data, vk->len) < 0) {
+		if (!r && device_loaded &&
+		    crypt_volume_key_verify(dev->cd, (const char *)vk->data, vk->len) < 0) {
 			sk_err("%s: the backup does not hold this device's volume key; nothing was "
 			       "changed",
 			       dev->path);
@@ -268,7 +272,7 @@ static int restore(struct sk_device *dev, const struct sk_backup *b, bool force)
 	if (!r)
 		r = check_unchanged(dev, force);
 	if (!r)
-		r = gate(dev, cd, &pass);
+		r = gate(dev, cd, true, &pass);
 	if (!r)
 		r = sk_device_restore(dev, image);
 	close_image(fd, cd);
@@ -278,6 +282,71 @@ static int restore(struct sk_device *dev, const struct sk_backup *b, bool force)
 		printf("%s: restored header backup %s.\n", dev->path, b->name);
 	sk_secret_free(pass);
 	return r;
+}
+
+/* What restore overwrites: both metadata copies and the keyslot area. */
+static int header_area(struct crypt_device *image, size_t *len)
+{
+	uint64_t metadata, keyslots;
+	int r = crypt_get_metadata_size(image, &metadata, &keyslots);
+
+	*len = (size_t)(2 * metadata + keyslots);
+	return r;
+}
+
+/*
+ * Neither metadata copy of the device loads: nothing names its UUID but
+ * the backup, so the operator names that by path and confirms with
+ * --force. What is there is saved as it is before it is overwritten.
+ */
+static int restore_unloadable(const char *path, const struct restore_args *a)
+{
+	struct sk_backup b = { .path = (char *)a->backup };
+	struct sk_device *dev = NULL;
+	struct crypt_device *cd = NULL;
+	struct sk_secret *pass = NULL;
+	char uuid[40], image[32];
+	size_t saved = 0;
+	int fd = -1, r = sk_backup_uuid_of(a->backup, uuid);
+
+	b.name = strrchr(b.path, '/') + 1;
+	b.whole = strlen(b.name) < 4 || strcmp(b.name + strlen(b.name) - 4, ".hdr");
+	if (!r)
+		r = sk_device_open_unloadable(path, uuid, &dev);
+	if (!r)
+		r = load_image(dev, &b, &fd, &cd, image);
+	if (!r)
+		r = gate(dev, cd, false, &pass);
+	if (!r)
+		r = header_area(cd, &saved);
+	if (!r)
+		r = sk_device_restore_unloadable(dev, image, saved);
+	close_image(fd, cd);
+	if (!r)
+		r = check_restored(dev, pass);
+	if (!r)
+		printf("%s: restored header backup %s over a header that did not load.\n", path,
+		       b.name);
+	sk_secret_free(pass);
+	sk_device_close(dev);
+	return r;
+}
+
+/* Whether libcryptsetup loads a LUKS2 header from @path (one good copy is enough). */
+static bool header_loads(const char *path)
+{
+	char uuid[40];
+
+	return sk_device_peek_uuid(path, uuid) == 0;
+}
+
+static int unloadable_refused(const char *path)
+{
+	sk_err("%s: its LUKS2 header does not load (are both metadata copies damaged?); to put a "
+	       "backup back over it, name the backup by its path and add --force: "
+	       "'securekey-cryptsetup restore %s --backup %s/backup/UUID/NAME --force'",
+	       path, path, sk_path_state_dir());
+	return -EINVAL;
 }
 
 int cr_restore(int argc, char **argv)
@@ -305,6 +374,12 @@ int cr_restore(int argc, char **argv)
 	/* The configuration says how many backups to keep: restore takes one too. */
 	if (!cli_config())
 		return cli_exit_code(-EINVAL);
+	if (!a.list && access(args[0], F_OK) == 0 && !header_loads(args[0])) {
+		bool named = a.backup && strchr(a.backup, '/');
+
+		return cli_exit_code(named && a.force ? restore_unloadable(args[0], &a)
+						       : unloadable_refused(args[0]));
+	}
 	r = sk_device_open_header(args[0], !a.list, &dev);
 	if (!r)
 		r = sk_backup_list(dev->uuid, &list, &count);

@@ -824,3 +824,51 @@ int sk_backup_check_space(char *const *paths, size_t count)
 	free(where);
 	return r;
 }
+
+int sk_backup_uuid_of(const char *path, char uuid[40])
+{
+	unsigned char bin[BIN_HDR_LEN];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	bool ok = fd >= 0 && pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin) &&
+		  hdr_size_of(bin);
+
+	if (fd >= 0)
+		close(fd);
+	if (ok)
+		snprintf(uuid, 40, "%.36s", (const char *)bin + 168);
+	if (!ok || !sk_device_uuid_ok(uuid)) {
+		sk_err("%s is not a header backup with a LUKS UUID", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sk_backup_save_raw(const char *device, const char *uuid, size_t len)
+{
+	char *dir = uuid_dir(uuid, true), stamp[32], *path = NULL;
+	int in = open(device, O_RDONLY | O_CLOEXEC), out = -1, r = 0;
+	time_t now = time(NULL);
+
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", gmtime(&now));
+	if (!dir || asprintf(&path, "%s/%s-unloadable-%ld.raw", dir, stamp, (long)getpid()) < 0)
+		r = -ENOMEM;
+	if (!r && (in < 0 || (out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+					   0600)) < 0))
+		r = -errno;
+	if (!r)
+		r = copy_range(in, 0, out, 0, len);
+	if (!r && (fsync(out) < 0 || sk_fsync_dir(dir) < 0))
+		r = -errno;
+	if (r < 0)
+		sk_err("cannot save the first %zu bytes of %s to %s: %s; nothing was written", len,
+		       device, path ? path : dir ? dir : "the backup directory", strerror(-r));
+	if (r < 0 && out >= 0)
+		unlink(path);
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	free(path);
+	free(dir);
+	return r;
+}

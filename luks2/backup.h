@@ -58,6 +58,15 @@ void sk_backup_list_free(struct sk_backup *list, size_t count);
  */
 int sk_backup_assemble(const char *uuid, const struct sk_backup *b, int *fd);
 
+/* The LUKS UUID in the binary header of the backup file @path (canonical form only). */
+int sk_backup_uuid_of(const char *path, char uuid[40]);
+
+/*
+ * Before a restore over a header that does not load: the first @len bytes
+ * of @device, as they are, into its backup directory (TIME-unloadable-PID.raw).
+ */
+int sk_backup_save_raw(const char *device, const char *uuid, size_t len);
+
 /*
  * SHA-256 over both metadata copies of the header image @fd: libcryptsetup
  * repairs a damaged copy as it loads, and a change tells that one was.

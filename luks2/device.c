@@ -409,6 +409,45 @@ int sk_device_remove_token(struct sk_device *dev)
 	return r < 0 ? r : sk_device_note_written(dev);
 }
 
+int sk_device_open_unloadable(const char *path, const char *uuid, struct sk_device **out)
+{
+	struct sk_device *dev = calloc(1, sizeof(*dev));
+	int r = dev ? 0 : -ENOMEM;
+
+	if (!r) {
+		dev->lock_fd = -1;
+		dev->token_id = -1;
+		snprintf(dev->uuid, sizeof(dev->uuid), "%s", uuid);
+		dev->path = strdup(path);
+		r = dev->path ? lock_device(dev) : -ENOMEM;
+	}
+	if (!r && (r = crypt_init(&dev->cd, path)) < 0)
+		sk_err("cannot open %s: %s", path, strerror(-r));
+	if (r < 0) {
+		sk_device_close(dev);
+		return r;
+	}
+	*out = dev;
+	return 0;
+}
+
+int sk_device_restore_unloadable(struct sk_device *dev, const char *image, size_t saved)
+{
+	int r = sk_backup_save_raw(dev->path, dev->uuid, saved), disk_r;
+
+	if (r < 0)
+		return r;
+	quiet_libcryptsetup(dev, true);
+	r = crypt_header_restore(dev->cd, CRYPT_LUKS2, image);
+	disk_r = write_errno(r);
+	quiet_libcryptsetup(dev, false);
+	if (r < 0) {
+		sk_err("cannot restore the LUKS2 header of %s: %s", dev->path, strerror(-disk_r));
+		return disk_r;
+	}
+	return sk_device_note_written(dev);
+}
+
 int sk_device_restore(struct sk_device *dev, const char *image)
 {
 	int r = check_seqid(dev), disk_r;

@@ -61,6 +61,15 @@ int sk_device_backup(struct sk_device *dev);
 int sk_device_restore(struct sk_device *dev, const char *image);
 
 /*
+ * For a restore over a header that does not load: lock by @uuid (the
+ * backup's) and set up libcryptsetup on @path without loading. Then the
+ * first @saved bytes are kept as they were (sk_backup_save_raw) before one
+ * crypt_header_restore of @image.
+ */
+int sk_device_open_unloadable(const char *path, const char *uuid, struct sk_device **dev);
+int sk_device_restore_unloadable(struct sk_device *dev, const char *image, size_t saved);
+
+/*
  * After a header write not made by the two above (a keyslot added or
  * destroyed): read the new seqid and record it for restore.
  */

@@ -220,6 +220,43 @@ open(sys.argv[2], "wb").write(d)' "$newest" bad.hdr
 	test "$(keyslots_of img)" = "0 1" || atf_fail "keyslots $(keyslots_of img)"
 }
 
+atf_test_case restore_unloadable
+restore_unloadable_head()
+{
+	common_head
+	atf_set "descr" "a header whose two metadata copies are wiped is restored from a backup named" \
+		"by path with --force, after its first bytes are saved; without them it is refused"
+}
+restore_unloadable_body()
+{
+	setup
+	mkdefault img
+	enroll img
+	uuid=$(cryptsetup luksUUID img)
+	enrolled=$(token_json img)
+	new_mk n1
+	cr reencipher img --key-file pass >/dev/null || atf_fail "staged re-encipher failed"
+	before_stage=$(hdrs img | tail -n 1)
+	dd if=/dev/zero of=img bs=32k count=1 conv=notrunc 2>/dev/null
+	atf_check -s exit:1 -o ignore -e ignore cryptsetup isLuks img
+	refused "img: its LUKS2 header does not load .*--backup .*/backup/UUID/NAME --force" \
+		"$CR" restore img --key-file pass
+	refused "img: its LUKS2 header does not load" \
+		"$CR" restore img --backup "$PWD/$before_stage" --key-file pass
+	refused "no keyslot of img opens with this passphrase" \
+		"$CR" restore img --backup "$PWD/$before_stage" --force --key-file pcs
+	atf_check -s exit:0 -o match:"^img: restored header backup ${before_stage##*/} over a header that did not load\.\$" \
+		-e empty "$CR" restore img --backup "$PWD/$before_stage" --force --key-file pass
+	test "$(cryptsetup luksUUID img)" = "$uuid" || atf_fail "another UUID"
+	test "$(token_json img)" = "$enrolled" || atf_fail "the token before the staged step is not back"
+	token_unlocks img "secure key under the CURRENT master key"
+	pass_opens img
+	saved=$(ls state/backup/"$uuid"/*-unloadable-*.raw)
+	test "$(stat -c '%a %s' "$saved")" = "600 16777216" || atf_fail "saved: $(stat -c '%a %s' "$saved")"
+	# what was there: the wiped metadata, then the keyslot area as it was
+	cmp -s -n 32768 "$saved" /dev/zero || atf_fail "$saved does not hold the wiped metadata"
+}
+
 atf_test_case batch_space
 batch_space_head()
 {
@@ -264,5 +301,6 @@ atf_init_test_cases()
 	atf_add_test_case restore_every_kind
 	atf_add_test_case keep_prunes_snapshots
 	atf_add_test_case restore_refusals
+	atf_add_test_case restore_unloadable
 	atf_add_test_case batch_space
 }
