@@ -67,6 +67,14 @@ int sk_secfile_check(int fd, const char *path, const char *what)
 	return r ? r : sk_check_owner_mode(&st, path, what, SK_OWNER_CALLER, 077, "0600");
 }
 
+int sk_private_file_check(int fd, const char *path, const char *what)
+{
+	struct stat st;
+	int r = stat_regular(fd, path, what, &st);
+
+	return r ? r : sk_check_owner_mode(&st, path, what, SK_OWNER_ROOT_OR_CALLER, 077, "0600");
+}
+
 int sk_trusted_file_check(int fd, const char *path, const char *what)
 {
 	struct stat st;
@@ -277,21 +285,13 @@ int sk_file_replace_mode(const char *path, const void *data, size_t len, mode_t 
 	return r ? r : sk_fsync_dir_of(path);
 }
 
-int sk_file_read(const char *path, size_t max, unsigned char **data, size_t *len)
+/* Read all of @fd (opened from @path), at most @max bytes, and close it. */
+static int read_fd(int fd, const char *path, size_t max, unsigned char **data, size_t *len)
 {
-	unsigned char *buf;
-	ssize_t got;
-	int fd, r;
+	unsigned char *buf = malloc(max + 1);
+	ssize_t got = buf ? read_full(fd, buf, max + 1) : -1;
+	int r = got < 0 ? -errno : 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		sk_err("cannot open %s: %s", path, strerror(errno));
-		return r;
-	}
-	buf = malloc(max + 1);
-	got = buf ? read_full(fd, buf, max + 1) : -1;
-	r = got < 0 ? -errno : 0;
 	close(fd);
 	if (r)
 		sk_err("cannot read %s: %s", path, strerror(-r));
@@ -306,4 +306,33 @@ int sk_file_read(const char *path, size_t max, unsigned char **data, size_t *len
 	*data = buf;
 	*len = (size_t)got;
 	return 0;
+}
+
+static int open_read(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		sk_err("cannot open %s: %s", path, strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+int sk_file_read(const char *path, size_t max, unsigned char **data, size_t *len)
+{
+	int fd = open_read(path);
+
+	return fd < 0 ? fd : read_fd(fd, path, max, data, len);
+}
+
+int sk_file_read_private(const char *path, size_t max, const char *what, unsigned char **data,
+			 size_t *len)
+{
+	int fd = open_read(path), r = fd < 0 ? fd : sk_private_file_check(fd, path, what);
+
+	if (r) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	return read_fd(fd, path, max, data, len);
 }

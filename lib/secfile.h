@@ -30,6 +30,12 @@ int sk_check_owner_mode(const struct stat *st, const char *path, const char *wha
 int sk_secfile_check(int fd, const char *path, const char *what);
 
 /*
+ * What root may have written for the caller (a key file, a secure key file):
+ * a regular file owned by root or the caller, no group or other permissions.
+ */
+int sk_private_file_check(int fd, const char *path, const char *what);
+
+/*
  * What chooses or is code run as root (securekey.conf, a PKCS#11 module):
  * @fd, or @path (links followed) when @fd is -1, must be a regular file
  * owned by root or the caller and not writable by group or others.
@@ -61,6 +67,12 @@ int sk_file_replace_mode(const char *path, const void *data, size_t len, mode_t 
 
 /* Read a whole non-secret file of at most @max bytes (malloc'd). */
 int sk_file_read(const char *path, size_t max, unsigned char **data, size_t *len);
+/*
+ * The same for the @what at @path that others must not read or swap (a
+ * secure key file): a regular file, 0600, owned by root or the caller.
+ */
+int sk_file_read_private(const char *path, size_t max, const char *what, unsigned char **data,
+			 size_t *len);
 
 int sk_fsync_dir(const char *dir);
 /* fsync the directory holding @path. */
