@@ -362,27 +362,35 @@ static void free_dirents(struct dirent **names, int n)
 		free(names);
 }
 
-/* The keyslot snapshot name a .hdr backup uses; NULL when it cannot be read. */
-static char *area_name_of(const char *path)
+/* The LUKS2 JSON metadata of the backup at @path; NULL when it cannot be read. */
+static json_object *backup_json(const char *path)
 {
 	unsigned char *meta = NULL, bin[BIN_HDR_LEN];
-	char id[KEYSLOTS_ID_LEN + 1], *name = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	json_object *jobj = NULL;
-	uint64_t area_size;
 	size_t size = 0;
 
 	if (fd >= 0 && pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin))
 		size = hdr_size_of(bin);
 	if (size && !read_metadata(fd, be64(bin + SEQID_OFFSET), &meta, &size))
 		jobj = metadata_json(meta, size);
+	free(meta);
+	if (fd >= 0)
+		close(fd);
+	return jobj;
+}
+
+/* The keyslot snapshot name a .hdr backup uses; NULL when it cannot be read. */
+static char *area_name_of(const char *path)
+{
+	char id[KEYSLOTS_ID_LEN + 1], *name = NULL;
+	json_object *jobj = backup_json(path);
+	uint64_t area_size;
+
 	if (jobj && !keyslots_id(jobj, id, &area_size) &&
 	    asprintf(&name, "keyslots-%s.area", id) < 0)
 		name = NULL;
 	json_object_put(jobj);
-	free(meta);
-	if (fd >= 0)
-		close(fd);
 	return name;
 }
 
@@ -568,6 +576,113 @@ void sk_backup_list_free(struct sk_backup *list, size_t count)
 	for (size_t i = 0; list && i < count; i++)
 		free(list[i].path);
 	free(list);
+}
+
+/* Whether the backup at @path has a securekey token (one that cannot be read: no). */
+static bool backup_holds_token(const char *path)
+{
+	json_object *jobj = backup_json(path), *tokens, *type;
+	bool found = false;
+
+	if (jobj && json_object_object_get_ex(jobj, "tokens", &tokens)) {
+		json_object_object_foreach(tokens, id, token)
+		{
+			(void)id;
+			found |= json_object_object_get_ex(token, "type", &type) &&
+				 !strcmp(json_object_get_string(type), SK_TOKEN_TYPE);
+		}
+	}
+	json_object_put(jobj);
+	return found;
+}
+
+int sk_backup_count_token(const char *uuid, size_t *with_token, size_t *total)
+{
+	struct sk_backup *list = NULL;
+	size_t n = 0;
+	int r = sk_backup_list(uuid, &list, &n);
+
+	*with_token = 0;
+	*total = n;
+	for (size_t i = 0; !r && i < n; i++)
+		*with_token += backup_holds_token(list[i].path);
+	sk_backup_list_free(list, n);
+	return r;
+}
+
+/* The names securekey writes in a backup directory, temporary files included. */
+static bool is_ours(const char *name)
+{
+	return has_suffix(name, ".hdr") || has_suffix(name, ".luks2") ||
+	       (!strncmp(name, "keyslots-", 9) && has_suffix(name, ".area")) ||
+	       !strncmp(name, ".keyslots-", 10) || !strcmp(name, "written") ||
+	       !strncmp(name, "written.", 8);
+}
+
+/* Unlink securekey's files in the directory @d; *kept counts the others. */
+static int unlink_ours(DIR *d, size_t *kept)
+{
+	struct dirent *e;
+	int removed = 0;
+
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!is_ours(e->d_name))
+			(*kept)++;
+		else if (unlinkat(dirfd(d), e->d_name, 0) < 0)
+			return -errno;
+		else
+			removed++;
+	}
+	return removed;
+}
+
+/* The directory @path, not through a link; NULL with errno set. */
+static DIR *open_dir_nofollow(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (fd >= 0 && !d) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return d;
+}
+
+int sk_backup_purge(const char *uuid)
+{
+	char *dir = uuid_dir(uuid, false);
+	int r = dir ? check_dirs(dir) : -ENOMEM; /* it says why not */
+	size_t kept = 0;
+	DIR *d;
+
+	if (r) {
+		free(dir);
+		return r;
+	}
+	/* Checked: owned by root or the caller, writable by no one else. */
+	d = open_dir_nofollow(dir);
+	if (!d && errno != ENOENT)
+		r = -errno;
+	if (d) {
+		r = unlink_ours(d, &kept);
+		if (r >= 0)
+			(void)fsync(dirfd(d));
+		closedir(d);
+	}
+	if (r < 0)
+		sk_err("cannot delete the header backups in %s: %s", dir, strerror(-r));
+	else if (kept)
+		sk_warn("%s holds %zu file%s securekey did not write; kept", dir, kept,
+			kept == 1 ? "" : "s");
+	else if (r > 0 && rmdir(dir) < 0)
+		sk_dbg("cannot remove %s: %s", dir, strerror(errno));
+	free(dir);
+	return r;
 }
 
 /* The data of the sparse snapshot @area into @out after @start: holes stay holes. */

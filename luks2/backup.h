@@ -42,6 +42,20 @@ void sk_backup_drop(const char *path);
 /* Keep the newest backups of @uuid, and the keyslot snapshots they use. */
 void sk_backup_prune(const char *uuid);
 
+/*
+ * How many backups of @uuid hold a securekey token (their secure key still
+ * unwraps while its master key is in a register); @total gets how many
+ * there are. An absent directory holds none.
+ */
+int sk_backup_count_token(const char *uuid, size_t *with_token, size_t *total);
+/*
+ * Delete every file securekey keeps for @uuid (.hdr, .luks2, keyslot
+ * snapshots, the written record, left-over temporary files) and then the
+ * directory; files of other names are kept and named. Returns how many
+ * files went, or -errno. Unlinking does not scrub the blocks they held.
+ */
+int sk_backup_purge(const char *uuid);
+
 /* Record the seqid a securekey write of @uuid left (best effort). */
 void sk_backup_note_written(const char *uuid, uint64_t seqid);
 /* The seqid last recorded, -ENOENT when none is. */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "hsm.h"
 #include "identity.h"
 #include "log.h"
@@ -104,6 +106,14 @@ static bool names_server(const struct sk_token_kms *where, const char *url)
 	return false;
 }
 
+static bool configured(const struct sk_config *cfg, const char *url)
+{
+	for (size_t j = 0; j < cfg->n_servers; j++)
+		if (same_server(url, cfg->servers[j]))
+			return true;
+	return false;
+}
+
 /*
  * The header is input whoever holds the disk can replace: a server it names
  * that securekey.conf does not is never contacted (it could hand out a
@@ -115,11 +125,7 @@ static size_t refuse_unconfigured(const struct sk_config *cfg, const char *devic
 	size_t refused = 0;
 
 	for (size_t i = 0; i < where->n_servers; i++) {
-		bool configured = false;
-
-		for (size_t j = 0; j < cfg->n_servers && !configured; j++)
-			configured = same_server(where->servers[i], cfg->servers[j]);
-		if (!configured) {
+		if (!configured(cfg, where->servers[i])) {
 			sk_err("%s: KMS server %s named by the LUKS2 header is not configured in %s; "
 			       "it is not contacted",
 			       device, where->servers[i], cfg->path);
@@ -404,13 +410,81 @@ int sk_kms_register(struct sk_kms *kms, const struct sk_secret *vk, const char *
 	return 0;
 }
 
+/* KMIP State Active: a key in it must be revoked before it can be destroyed. */
+#define KMIP_STATE_ACTIVE 2
+
+/* Revoke @uid (Cessation of Operation) when it is active, then destroy it. */
+static int revoke_destroy(struct sk_kmip_conn *conn, const char *uid, bool active)
+{
+	int r = active ? sk_kmip_revoke(conn, uid) : 0;
+
+	return r ? r : sk_kmip_destroy(conn, uid);
+}
+
 void sk_kms_forget(struct sk_kms *kms, const struct sk_token_kms *where)
 {
 	struct sk_kmip_conn *conn;
 
 	if (sk_kms_connect(kms, where->servers[0], &conn) < 0)
 		return;
-	if (sk_kmip_revoke(conn, where->key_id) == 0 && sk_kmip_destroy(conn, where->key_id) == 0)
+	if (revoke_destroy(conn, where->key_id, true) == 0)
 		sk_info("removed key %s from KMS %s again", where->key_id, where->servers[0]);
 	sk_kmip_close(conn);
+}
+
+/*
+ * The key @uid on @conn must be @vk: a key id edited into the header must
+ * not make securekey destroy another volume's key. Sets *active, and
+ * *not_ours (said) when it is another key.
+ */
+static int check_own_key(struct sk_kmip_conn *conn, const char *device, const char *uid,
+			 const struct sk_secret *vk, bool *active, bool *not_ours)
+{
+	struct sk_kmip_attrs attrs;
+	struct sk_secret *key = NULL;
+	int r = sk_kmip_get_attributes(conn, uid, &attrs);
+
+	if (!r)
+		r = sk_kmip_get_key(conn, uid, &key);
+	if (!r && (key->len != vk->len || CRYPTO_memcmp(key->data, vk->data, vk->len))) {
+		sk_err("%s: key %s on KMS %s is not the volume key of this device; it is not "
+		       "destroyed and the device was not changed",
+		       device, uid, sk_kmip_conn_name(conn));
+		*not_ours = true;
+		r = -EINVAL;
+	}
+	*active = !r && attrs.state == KMIP_STATE_ACTIVE;
+	sk_secret_free(key);
+	return r;
+}
+
+int sk_kms_destroy(struct sk_kms *kms, const char *device, const struct sk_token_kms *where,
+		   const struct sk_secret *vk)
+{
+	const char *url = where->servers[0];
+	struct sk_kmip_conn *conn = NULL;
+	bool active = false, not_ours = false;
+	int r;
+
+	/* Registration went to the primary, the first server the token names. */
+	if (!configured(&kms->cfg, url)) {
+		sk_err("%s: KMS server %s named by the LUKS2 header is not configured in %s; it is "
+		       "not contacted and nothing was changed",
+		       device, url, kms->cfg.path);
+		return -EPERM;
+	}
+	r = sk_kms_connect(kms, url, &conn);
+	if (!r) {
+		r = check_own_key(conn, device, where->key_id, vk, &active, &not_ours);
+		/* Not there: destroyed by an earlier remove whose token removal then failed. */
+		if (r == -ENOENT)
+			r = 1;
+		else if (!r)
+			r = revoke_destroy(conn, where->key_id, active);
+	}
+	if (r < 0 && !not_ours)
+		sk_err("%s: cannot destroy key %s on KMS %s: %s; the device was not changed", device,
+		       where->key_id, url, cause(r));
+	sk_kmip_close(conn);
+	return r;
 }

@@ -75,4 +75,14 @@ int sk_kms_register(struct sk_kms *kms, const struct sk_secret *vk, const char *
 /* Remove a key registered by a change that then failed (best effort). */
 void sk_kms_forget(struct sk_kms *kms, const struct sk_token_kms *where);
 
+/*
+ * Revoke (when active) and destroy the copy of @vk that @where names, on
+ * the primary server the token names, which must be a configured one; the
+ * key there must be @vk. Returns 0 when destroyed, 1 when the server has no
+ * such key (destroyed already), or -errno with the reason logged, naming
+ * @device.
+ */
+int sk_kms_destroy(struct sk_kms *kms, const char *device, const struct sk_token_kms *where,
+		   const struct sk_secret *vk);
+
 #endif
