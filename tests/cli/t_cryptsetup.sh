@@ -714,7 +714,7 @@ missing_keyslot_body()
 	chmod 0600 pass2
 	atf_check -s exit:0 -o ignore -e ignore cryptsetup luksAddKey --batch-mode --pbkdf pbkdf2 \
 		--pbkdf-force-iterations 1000 --key-file pass img pass2
-	atf_check -s exit:0 -o inline:"img: securekey token removed.\n" \
+	atf_check -s exit:0 -o match:"^img: securekey token removed\.\$" \
 		-e inline:"img: keyslot 0 does not open with the secure key, so it is not the token's own; it is kept\n" \
 		"$CR" remove img --key-file pass2
 	test "$(keyslots_of img)" = "0 1 2" || atf_fail "keyslots after remove: $(keyslots_of img)"
@@ -943,7 +943,8 @@ enroll_remove_body()
 	refused "img already has a securekey token \(0\); re-encipher it, or remove it first" \
 		"$CR" enroll img --apqns "$APQNS" --key-file pass
 	token_unlocks img "secure key under the CURRENT master key"
-	atf_check -s exit:0 -e empty -o inline:"img: securekey token and keyslot 1 removed.\n" \
+	atf_check -s exit:0 -e empty -o match:"^img: securekey token and keyslot 1 removed\.\$" \
+		-o match:"^img: header backups that still hold the secure key: 1 in " \
 		"$CR" remove img --key-file pass
 	atf_check -s exit:1 -o ignore -e ignore cryptsetup token export --token-id 0 img
 	test "$(keyslots_of img)" = 0 || atf_fail "keyslots after remove: $(keyslots_of img)"
@@ -966,6 +967,60 @@ enroll_remove_body()
 	# APQNs the HSM does not have.
 	refused "03\.0001" "$CR" enroll img2 --apqns 03.0001 --key-file pass
 	pass_opens img2
+}
+
+atf_test_case remove_leaves_backups
+remove_leaves_backups_head()
+{
+	common_head
+	atf_set "descr" "remove names the header backups that still hold the secure key (its own" \
+		"among them); --purge-backups deletes them with the token or after it, keeps files" \
+		"securekey did not write, and a token without a KMS refuses --kms-destroy"
+}
+remove_leaves_backups_body()
+{
+	setup
+	mkimg img
+	enroll img
+	new_mk n1
+	atf_check -s exit:0 -o ignore -e empty "$CR" reencipher img --staged --key-file pass
+	uuid=$(cryptsetup luksUUID img)
+	dir=$PWD/state/backup/$uuid
+	refused "img: the token is not bound to a KMS, so --kms-destroy has nothing to destroy" \
+		"$CR" remove img --kms-destroy --key-file pass
+	# Kept: remove names how many hold the token, its own backup included.
+	atf_check -s exit:0 -o save:out -e empty "$CR" remove img --key-file pass
+	n=$(grep -l -a '"type":"securekey"' "$dir"/*.hdr | wc -l)
+	test "$n" -ge 2 || atf_fail "only $n backups hold the token"
+	printf '%s\n' "img: securekey token and keyslot 1 removed." \
+		"img: header backups that still hold the secure key: $n in $dir (the newest taken by this remove); 'securekey-cryptsetup restore img' puts the token back from one, 'securekey-cryptsetup remove img --purge-backups' deletes them." >want
+	atf_check -s exit:0 -o file:want -e empty cat out
+	atf_check -s exit:0 -o match:"^img: restored header backup " -e empty \
+		"$CR" restore img --key-file pass
+	token_unlocks img "secure key under the CURRENT master key"
+	# Purged with the token: no backup is left to restore it from.
+	atf_check -s exit:0 -e empty -o match:"^img: securekey token and keyslot 1 removed\.\$" \
+		-o match:"^img: [0-9]+ files of header backups deleted from $dir\.\$" \
+		-o not-match:"still hold" "$CR" remove img --key-file pass --purge-backups
+	test ! -e "$dir" || atf_fail "$dir is still there: $(ls -a "$dir")"
+	refused "" "$CR" restore img --key-file pass
+	pass_opens img
+	# Purged after the token went: no passphrase is asked.
+	enroll img
+	atf_check -s exit:0 -o ignore -e empty "$CR" remove img --key-file pass
+	test -d "$dir" || atf_fail "remove took no backup"
+	atf_check -s exit:0 -e empty -o match:"^img: [0-9]+ files of header backups deleted from $dir\.\$" \
+		"$CR" remove img --purge-backups </dev/null
+	test ! -e "$dir" || atf_fail "$dir is still there"
+	atf_check -s exit:0 -e empty -o inline:"img: 0 files of header backups deleted from $dir.\n" \
+		"$CR" remove img --purge-backups </dev/null
+	# A file securekey did not write stays, and is named.
+	enroll img
+	: >"$dir/notes"
+	atf_check -s exit:0 -o match:"deleted from" \
+		-e inline:"$dir holds 1 file securekey did not write; kept\n" \
+		"$CR" remove img --key-file pass --purge-backups
+	atf_check -s exit:0 -o inline:"notes\n" -e empty ls "$dir"
 }
 
 atf_test_case enroll_new_committed
@@ -1367,6 +1422,7 @@ atf_init_test_cases()
 	atf_add_test_case read_only
 	atf_add_test_case setkey_export
 	atf_add_test_case enroll_remove
+	atf_add_test_case remove_leaves_backups
 	atf_add_test_case enroll_new_committed
 	atf_add_test_case key_types
 	atf_add_test_case parallel_reencipher

@@ -81,6 +81,67 @@ enroll_kms_down_body()
 }
 enroll_kms_down_cleanup() { kms_cleanup; }
 
+# ------------------------------------------------------------- remove
+
+atf_test_case remove_kms cleanup
+remove_kms_head()
+{
+	atf_set "descr" "remove of a KMS-bound device names the key it leaves on the KMS;" \
+		"--kms-destroy revokes and destroys it first (PyKMIP's client no longer finds it)," \
+		"goes on when it is gone already, and refuses with nothing changed a key id that is" \
+		"not the volume's and a KMS that is down"
+	kms_head
+}
+remove_kms_body()
+{
+	kms_setup
+	mkimg img
+	mkimg other
+	enroll img --kms
+	enroll other --kms
+	id=$(key_id img)
+	vk_of img vk
+	# Without --kms-destroy the key stays, and remove says where and how.
+	atf_check -s exit:0 -e empty -o match:"^img: securekey token and keyslot 1 removed\.\$" \
+		-o match:"^img: the KMS keeps a copy of the volume key \(key $id on $URL_primary\); destroy it there, or run 'securekey-cryptsetup restore img' and then 'securekey-cryptsetup remove img --kms-destroy'\.\$" \
+		"$CR" remove img --key-file pass
+	atf_check -s exit:0 -o inline:"$(od -An -tx1 -v vk | tr -d ' \n')\n" -e empty \
+		./tool-primary get "$id"
+	atf_check -s exit:0 -o match:"^img: restored header backup " -e empty \
+		"$CR" restore img --key-file pass
+	# A key id edited into other's token names img's key: not other's, kept.
+	token_json other >other.json
+	"$PYTHON" -c '
+import json, sys
+t = json.load(open("other.json"))
+t["kms"]["key_id"] = sys.argv[1]
+print(json.dumps(t))' "$id" >other-edited.json
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 \
+		--json-file other-edited.json --token-replace other
+	refused "other: key $id on KMS 127\.0\.0\.1:[0-9]+ is not the volume key of this device; it is not destroyed and the device was not changed" \
+		"$CR" remove other --kms-destroy --key-file pass
+	atf_check -s exit:0 -o ignore -e empty ./tool-primary get "$id"
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 0 \
+		--json-file other.json --token-replace other
+	# --kms-destroy: revoked and destroyed, then the token goes.
+	atf_check -s exit:0 -e empty -o match:"^img: key $id revoked and destroyed on KMS $URL_primary\.\$" \
+		-o match:"^img: securekey token and keyslot 1 removed\.\$" -o not-match:"KMS keeps" \
+		"$CR" remove img --kms-destroy --key-file pass
+	atf_check -s exit:1 -o empty -e ignore ./tool-primary get "$id"
+	# A key gone already (a remove whose header write failed after the destroy).
+	atf_check -s exit:0 -o ignore -e empty "$CR" restore img --key-file pass
+	atf_check -s exit:0 -e match:"Item Not Found" \
+		-o match:"^img: key $id is not on KMS $URL_primary \(destroyed before\)\.\$" \
+		-o match:"^img: securekey token and keyslot 1 removed\.\$" \
+		"$CR" remove img --kms-destroy --key-file pass
+	# The KMS down: refused before the header is written; the token stays.
+	kms_stop primary "$PWD/kms"
+	refused "other: cannot destroy key $(key_id other) on KMS $URL_primary: .*; the device was not changed" \
+		"$CR" remove other --kms-destroy --key-file pass
+	token_unlocks other "secure key under the CURRENT master key"
+}
+remove_kms_cleanup() { kms_cleanup; }
+
 # ------------------------------------------------------------- refresh
 
 atf_test_case refresh_after_two_changes cleanup
@@ -867,6 +928,7 @@ atf_init_test_cases()
 	atf_add_test_case enroll_kms
 	atf_add_test_case enroll_kms_protocol_1_2
 	atf_add_test_case enroll_kms_down
+	atf_add_test_case remove_kms
 	atf_add_test_case refresh_after_two_changes
 	atf_add_test_case refresh_staged_while_new
 	atf_add_test_case plugin_fetches_from_kms
