@@ -22,7 +22,7 @@ static double seconds_since(const struct timespec *t)
 
 void cli_batch_report_start(struct cli_batch *b)
 {
-	b->ok = b->skipped = b->failed = b->ignored = 0;
+	b->ok = b->skipped = b->failed = b->ignored = b->unfinished = 0;
 	b->progress = !b->json && isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &b->started);
 	b->drawn = (struct timespec){ 0 };
@@ -75,6 +75,7 @@ void cli_batch_report_item(const struct sk_batch_item *item, size_t done, void *
 	b->skipped += item->outcome == SK_BATCH_SKIPPED;
 	b->failed += item->outcome == SK_BATCH_FAILED;
 	b->ignored += item->outcome == SK_BATCH_IGNORED;
+	b->unfinished += item->outcome == SK_BATCH_SKIPPED && item->unfinished;
 	if (b->on_result)
 		b->on_result(item, b->on_result_ctx);
 	if (b->json && item->outcome != SK_BATCH_IGNORED)
@@ -101,20 +102,35 @@ static void print_table(const struct cli_batch *b)
 	}
 }
 
+/*
+ * The skipped devices the key file map has no passphrase for: their step is
+ * not done. Only with a map, so that other runs print what they always did.
+ */
+static void format_no_passphrase(const struct cli_batch *b, char *text, size_t size)
+{
+	text[0] = '\0';
+	if (b->keymap.path && b->json)
+		snprintf(text, size, "\"no_passphrase\":%zu,", b->unfinished);
+	else if (b->keymap.path)
+		snprintf(text, size, " (%zu without a passphrase)", b->unfinished);
+}
+
 void cli_batch_summary(const struct cli_batch *b)
 {
 	size_t shown = b->count - b->ignored;
 	double elapsed = seconds_since(&b->started);
+	char no_pass[64];
 
+	format_no_passphrase(b, no_pass, sizeof(no_pass));
 	if (b->json) {
-		printf("{\"summary\":{%s%s%s\"devices\":%zu,\"ok\":%zu,\"skipped\":%zu,"
+		printf("{\"summary\":{%s%s%s\"devices\":%zu,\"ok\":%zu,\"skipped\":%zu,%s"
 		       "\"failed\":%zu,\"seconds\":%.3f}}\n",
 		       b->pass ? "\"pass\":\"" : "", b->pass ? b->pass : "", b->pass ? "\"," : "",
-		       shown, b->ok, b->skipped, b->failed, elapsed);
+		       shown, b->ok, b->skipped, no_pass, b->failed, elapsed);
 	} else {
 		print_table(b);
-		printf("%zu device%s: %zu ok, %zu skipped, %zu failed (%.1f s)\n", shown,
-		       shown == 1 ? "" : "s", b->ok, b->skipped, b->failed, elapsed);
+		printf("%zu device%s: %zu ok, %zu skipped%s, %zu failed (%.1f s)\n", shown,
+		       shown == 1 ? "" : "s", b->ok, b->skipped, no_pass, b->failed, elapsed);
 	}
 	fflush(stdout);
 }

@@ -45,6 +45,9 @@ bool cli_batch_option(struct cli_batch *b, int c, const char *arg, int *code)
 	case OPT_KEY_FILE:
 		b->key_file.path = arg;
 		return true;
+	case OPT_BATCH_KEY_FILE_MAP:
+		b->keymap.path = arg;
+		return true;
 	case OPT_BATCH_JOBS:
 		*code = parse_jobs(arg, &b->jobs);
 		return true;
@@ -99,11 +102,17 @@ int cli_batch_check_options(const struct cli_batch *b)
 {
 	if (b->token_auth && b->key_file.path)
 		return cli_usage_error("give --auth=token or --key-file, not both");
+	if (b->keymap.path && (b->token_auth || b->key_file.path))
+		return cli_usage_error("give --key-file-map or %s, not both",
+				       b->token_auth ? "--auth=token" : "--key-file");
 	return 0;
 }
 
 int cli_batch_authorize(struct cli_batch *b)
 {
+	/* Each worker reads its device's key file; a dry run shows who has none. */
+	if (b->keymap.path)
+		return b->keymap.entries ? 0 : cli_keymap_load(&b->keymap);
 	if (b->dry_run)
 		return 0;
 	if (b->token_auth)
@@ -264,6 +273,30 @@ static int gate(struct sk_device *dev, struct sk_hsm *hsm, void *ctx)
 	return sk_gate_check(&g, dev, hsm);
 }
 
+/*
+ * With a key file map, the passphrase of this device into b->passphrase
+ * (the worker's copy of @b; work() wipes it): 1 when the map has none for
+ * it (skipped, as not done), 0 when read or in a dry run, else the error.
+ */
+static int device_passphrase(struct cli_batch *b, struct sk_batch_item *item,
+			     const struct sk_device *dev)
+{
+	const char *key_file = cli_keymap_lookup(&b->keymap, dev->path, dev->uuid);
+
+	if (!key_file) {
+		snprintf(item->detail, sizeof(item->detail),
+			 "no passphrase: neither its path nor its LUKS UUID is in the key file "
+			 "map %s; add a line '%s KEYFILE' and run again",
+			 b->keymap.path, dev->uuid);
+		item->outcome = SK_BATCH_SKIPPED;
+		item->unfinished = true;
+		return 1;
+	}
+	if (b->dry_run || b->passphrase)
+		return 0;
+	return cli_keymap_read(key_file, &b->passphrase);
+}
+
 /* The step to take, or SK_NEXT_NONE with why not in @why. */
 static enum sk_next_step choose(const struct cli_batch *b, const struct sk_key_state *st,
 				const char **why)
@@ -332,6 +365,8 @@ static void take_steps(struct cli_batch *b, struct sk_batch_item *item, struct s
 				append(item->detail, why);
 			return;
 		}
+		if (b->keymap.path && device_passphrase(b, item, dev))
+			return;
 		if (!b->dry_run && sk_reencipher_device(dev, hsm, step, gate, b) < 0)
 			return;
 		append(item->detail, step_done(step, b->dry_run));
@@ -366,6 +401,11 @@ static void work(struct sk_batch_item *item, void *ctx)
 		item->outcome = SK_BATCH_IGNORED;
 	else if (cli_open_hsm_for(&dev->token.apqns, &hsm) == 0)
 		(b->steps ? b->steps : take_steps)(b, item, dev, hsm);
+	/* A worker takes the next device with the next key file. */
+	if (b->keymap.path) {
+		sk_secret_free(b->passphrase);
+		b->passphrase = NULL;
+	}
 	sk_hsm_close(hsm);
 	sk_device_close(dev);
 }
@@ -412,6 +452,17 @@ int cli_batch_run(struct cli_batch *b)
 	return r;
 }
 
+int cli_batch_result(const struct cli_batch *b)
+{
+	if (b->unfinished)
+		sk_err("%zu device%s skipped: the key file map %s has no passphrase for %s, and %s "
+		       "key%s still need%s the step",
+		       b->unfinished, b->unfinished == 1 ? " was" : "s were", b->keymap.path,
+		       b->unfinished == 1 ? "it" : "them", b->unfinished == 1 ? "its" : "their",
+		       b->unfinished == 1 ? "" : "s", b->unfinished == 1 ? "s" : "");
+	return b->failed || b->unfinished ? -EIO : 0;
+}
+
 void cli_batch_clear_devices(struct cli_batch *b)
 {
 	for (size_t i = 0; i < b->count; i++)
@@ -424,6 +475,7 @@ void cli_batch_clear_devices(struct cli_batch *b)
 void cli_batch_free(struct cli_batch *b)
 {
 	cli_batch_clear_devices(b);
+	cli_keymap_free(&b->keymap);
 	sk_secret_free(b->passphrase);
 	b->passphrase = NULL;
 }

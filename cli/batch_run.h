@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "batch_keymap.h"
 #include "cli.h"
 #include "gate.h"
 #include "reencipher.h"
@@ -26,12 +27,14 @@ enum {
 	OPT_BATCH_COMPLETE,
 	OPT_BATCH_RESUME,
 	OPT_BATCH_DRY_RUN,
+	OPT_BATCH_KEY_FILE_MAP,
 };
 
 #define CLI_BATCH_OPTIONS                                                   \
 	{ "apqns", required_argument, NULL, OPT_APQNS },                    \
 	{ "auth", required_argument, NULL, OPT_BATCH_AUTH },                \
 	{ "key-file", required_argument, NULL, OPT_KEY_FILE },              \
+	{ "key-file-map", required_argument, NULL, OPT_BATCH_KEY_FILE_MAP }, \
 	{ "jobs", required_argument, NULL, OPT_BATCH_JOBS },                \
 	{ "json", no_argument, NULL, OPT_JSON }
 
@@ -40,6 +43,9 @@ enum {
 	"                    LUKS2 digest (root only, when the configuration allows it)\n" \
 	"  --key-file F      the passphrase of the volumes' passphrase keyslots, read\n"   \
 	"                    from F ('-': stdin); without it, asked once on the terminal\n" \
+	"  --key-file-map F  each device's own key file: lines 'DEVICE-OR-UUID KEYFILE'\n" \
+	"                    in F (F and the key files 0600); devices not in F are\n"   \
+	"                    skipped and make the exit status 1\n"                      \
 	CLI_BATCH_RUN_HELP
 
 /* --jobs and --json alone: commands that need no passphrase (kms refresh). */
@@ -56,6 +62,7 @@ struct cli_batch {
 	bool filtered;
 	/* How. */
 	struct cli_key_file key_file;
+	struct cli_keymap keymap; /* --key-file-map: a passphrase per device */
 	bool token_auth;
 	struct sk_secret *passphrase;
 	unsigned jobs;
@@ -82,6 +89,7 @@ struct cli_batch {
 	size_t count, first_scanned;
 	/* Results. */
 	size_t ok, skipped, failed, ignored;
+	size_t unfinished; /* of the skipped: a step left to take (not in the key file map) */
 	struct timespec started, drawn;
 	bool progress;
 };
@@ -101,7 +109,10 @@ int cli_batch_parse(struct cli_batch *b, int argc, char **argv, const struct opt
 /* Options that exclude each other: 0, or the usage exit code after saying why. */
 int cli_batch_check_options(const struct cli_batch *b);
 
-/* Check that --auth=token is allowed, or read the passphrase (once, before any worker). */
+/*
+ * Check that --auth=token is allowed, or read the passphrase (once, before
+ * any worker), or load and check the key file map (in a dry run too).
+ */
 int cli_batch_authorize(struct cli_batch *b);
 
 /*
@@ -118,6 +129,12 @@ int cli_batch_run(struct cli_batch *b);
 
 /* The summary table (text) or summary object (--json). */
 void cli_batch_summary(const struct cli_batch *b);
+
+/*
+ * -EIO when a device failed or was skipped for want of a passphrase in the
+ * key file map (said on stderr: its step is not done), else 0.
+ */
+int cli_batch_result(const struct cli_batch *b);
 
 /* Forget the selected devices (a new pass selects again); the passphrase stays. */
 void cli_batch_clear_devices(struct cli_batch *b);

@@ -147,6 +147,8 @@ struct cli_key_file {
 /* Read a passphrase for @what (a device, or "the volumes") into locked memory. */
 int cli_read_passphrase(const struct cli_key_file *source, const char *what,
 			struct sk_secret **pass);
+/* The same from a key file that must be 0600 and owned by root or the caller. */
+int cli_read_private_key_file(const char *path, struct sk_secret **pass);
 
 struct sk_config;
 /* The configuration, loaded once; NULL after reporting why it is unusable. */

@@ -73,8 +73,8 @@ int cmd_reencipher(int argc, char **argv)
 		r = cli_batch_run(&b);
 	if (!r && b.count)
 		cli_batch_summary(&b);
-	if (!r && b.failed)
-		r = -EIO;
+	if (!r && b.count)
+		r = cli_batch_result(&b);
 	cli_batch_free(&b);
 	return cli_exit_code(r);
 }

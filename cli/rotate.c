@@ -215,23 +215,25 @@ static int set_new(struct rotate *rt)
 	struct sk_apqn_list unset = { 0 };
 	struct sk_apqn_status after;
 	struct sk_hsm *hsm = NULL;
+	/* Those the key file map had no passphrase for were not staged either. */
+	size_t not_staged = rt->batch.failed + rt->batch.unfinished;
 	int r;
 
 	for (size_t i = 0; i < rt->status.count; i++)
 		if (reg_holds(&rt->status.apqns[i], SK_REG_NEW, rt->rot.to))
 			unset.items[unset.count++] = rt->status.apqns[i].apqn;
 	/* Every volume failed (a wrong passphrase, say): setting would help none. */
-	if (rt->batch.failed && !rt->batch.ok && !rt->batch.skipped) {
+	if (not_staged && !rt->batch.ok && rt->batch.skipped == rt->batch.unfinished) {
 		sk_err("no volume of APQNs %s could be staged, so the NEW master key is not set; fix "
 		       "the cause (see above) and run 'securekey rotate --apqns %s --resume'",
 		       apqns_text(rt), apqns_text(rt));
 		return -EIO;
 	}
-	if (rt->batch.failed)
+	if (not_staged)
 		sk_warn("setting the NEW master key although %zu volume%s could not be staged: "
 			"their keys stay under the OLD master key until 'securekey rotate --apqns "
 			"%s --resume' re-enciphers them",
-			rt->batch.failed, rt->batch.failed == 1 ? "" : "s", apqns_text(rt));
+			not_staged, not_staged == 1 ? "" : "s", apqns_text(rt));
 	r = cli_open_hsm_for(&unset, &hsm);
 	if (!r)
 		r = sk_hsm_set(hsm, &after);
@@ -291,11 +293,13 @@ static int identity_steps(struct rotate *rt, const char *step)
 
 static int finish(struct rotate *rt)
 {
-	if (rt->batch.failed) {
+	size_t left = rt->batch.failed + rt->batch.unfinished;
+
+	if (left) {
 		sk_err("%zu volume%s of APQNs %s %s not completed (see above); fix the cause and run "
 		       "'securekey rotate --apqns %s --resume'",
-		       rt->batch.failed, rt->batch.failed == 1 ? "" : "s", apqns_text(rt),
-		       rt->batch.failed == 1 ? "is" : "are", apqns_text(rt));
+		       left, left == 1 ? "" : "s", apqns_text(rt), left == 1 ? "is" : "are",
+		       apqns_text(rt));
 		return -EIO;
 	}
 	say(rt, "Rotation of APQNs %s complete: every volume is under the CURRENT master key "
@@ -306,8 +310,11 @@ static int finish(struct rotate *rt)
 
 static int dry_run(struct rotate *rt, enum phase phase)
 {
-	int r;
+	/* The plan names the devices the key file map has no passphrase for. */
+	int r = cli_batch_authorize(&rt->batch);
 
+	if (r)
+		return r;
 	say(rt, "Plan for APQNs %s, MKVP %s -> %s%s:", apqns_text(rt), hex(rt->rot.from),
 	       hex(rt->rot.to), rt->open ? " (resumed)" : "");
 	if (phase == PHASE_STAGE)
@@ -318,8 +325,33 @@ static int dry_run(struct rotate *rt, enum phase phase)
 		say(rt, "  %sthen complete every volume",
 		       phase == PHASE_SET ? "finish setting the NEW master key, " : "");
 	r = pass(rt, "plan", NULL);
-	/* A device the plan cannot read will fail the rotation too. */
-	return r ? r : rt->batch.failed ? -EIO : 0;
+	/* A device the plan cannot read (or has no passphrase for) will fail the rotation too. */
+	return r ? r : cli_batch_result(&rt->batch);
+}
+
+/* The map by its full path, so that --resume finds it from any directory. */
+static int record_key_file_map(struct rotate *rt)
+{
+	char *real = realpath(rt->batch.keymap.path, NULL);
+	int r;
+
+	if (!real)
+		return -errno;
+	r = sk_journal_append(rt->journal, "key-file-map\t%s", real);
+	free(real);
+	return r;
+}
+
+/* --resume without a passphrase option: the key file map the rotation last had. */
+static void adopt_key_file_map(struct rotate *rt)
+{
+	const struct cli_batch *b = &rt->batch;
+
+	if (!rt->open || !rt->open->key_file_map[0] || b->keymap.path || b->key_file.path ||
+	    b->token_auth)
+		return;
+	rt->batch.keymap.path = rt->open->key_file_map;
+	say(rt, "Using the key file map %s of this rotation.", rt->batch.keymap.path);
 }
 
 static int rotate(struct rotate *rt, enum phase phase)
@@ -329,6 +361,8 @@ static int rotate(struct rotate *rt, enum phase phase)
 	if (!r)
 		r = rt->open ? rotation_continue(&rt->rot, &rt->journal)
 			     : rotation_begin(&rt->rot, &rt->journal);
+	if (!r && rt->batch.keymap.path)
+		r = record_key_file_map(rt);
 	if (!r && phase == PHASE_STAGE)
 		r = pass(rt, "stage", "Staging to the NEW master key");
 	if (!r && phase == PHASE_STAGE)
@@ -404,6 +438,8 @@ int cmd_rotate(int argc, char **argv)
 		r = cli_open_hsm_for(&rt.rot.apqns, &rt.hsm);
 	if (!r)
 		r = plan(&rt, &phase);
+	if (!r)
+		adopt_key_file_map(&rt);
 	if (!r && phase != PHASE_NOTHING)
 		r = rt.dry_run ? dry_run(&rt, phase) : rotate(&rt, phase);
 	sk_journal_close(rt.journal);

@@ -58,6 +58,8 @@ static bool apply_line(struct rotation *rot, char *line)
 		return sk_mkvp_from_hex(value, rot->to) == 0;
 	if (!strcmp(line, "begin"))
 		snprintf(rot->begun, sizeof(rot->begun), "%s", value);
+	if (!strcmp(line, "key-file-map"))
+		snprintf(rot->key_file_map, sizeof(rot->key_file_map), "%s", value);
 	rot->set |= !strcmp(line, "set");
 	rot->ended |= !strcmp(line, "end");
 	return true;

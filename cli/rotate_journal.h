@@ -7,6 +7,7 @@
  *   from    <MKVP of CURRENT when the rotation began>
  *   to      <MKVP of NEW>
  *   begin   <time>
+ *   key-file-map <path>                                  (with --key-file-map)
  *   stage   <ok|skipped|failed> <uuid> <path> <detail>   (one per device)
  *   set     <time>
  *   complete <ok|skipped|failed> <uuid> <path> <detail>
@@ -32,6 +33,7 @@ struct rotation {
 	struct sk_apqn_list apqns;
 	unsigned char from[SK_MKVP_LEN], to[SK_MKVP_LEN];
 	char begun[32];
+	char key_file_map[PATH_MAX]; /* the last one given, "" for none: --resume takes it */
 	bool set, ended;
 };
 

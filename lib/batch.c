@@ -26,6 +26,7 @@ struct record {
 	enum sk_batch_outcome outcome;
 	char uuid[SK_BATCH_UUID_MAX];
 	char detail[SK_BATCH_DETAIL_MAX];
+	bool unfinished;
 };
 _Static_assert(sizeof(struct record) <= PIPE_BUF, "a record must be written atomically");
 
@@ -95,6 +96,7 @@ static void run_item(struct worker *w, size_t index)
 		snprintf(item->detail, sizeof(item->detail), "%s",
 			 w->first_error[0] ? w->first_error : "failed");
 	rec.outcome = item->outcome;
+	rec.unfinished = item->unfinished;
 	memcpy(rec.uuid, item->uuid, sizeof(rec.uuid));
 	memcpy(rec.detail, item->detail, sizeof(rec.detail));
 	rec.uuid[sizeof(rec.uuid) - 1] = rec.detail[sizeof(rec.detail) - 1] = '\0';
@@ -149,6 +151,7 @@ static void accept_record(struct sk_batch_item *items, size_t count, const struc
 		return;
 	item = &items[rec->index];
 	item->outcome = rec->outcome;
+	item->unfinished = rec->unfinished;
 	memcpy(item->uuid, rec->uuid, sizeof(item->uuid));
 	memcpy(item->detail, rec->detail, sizeof(item->detail));
 }
@@ -217,8 +220,10 @@ int sk_batch_run(struct sk_batch_item *items, size_t count, unsigned jobs, sk_ba
 	struct record rec;
 	int fds[2], r;
 
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
 		items[i].outcome = SK_BATCH_PENDING;
+		items[i].unfinished = false;
+	}
 	if (!count)
 		return 0;
 	jobs = jobs < 1 ? 1 : jobs > MAX_JOBS ? MAX_JOBS : jobs;

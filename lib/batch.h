@@ -9,6 +9,7 @@
 #ifndef SECUREKEY_BATCH_H
 #define SECUREKEY_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum sk_batch_outcome {
@@ -27,6 +28,8 @@ struct sk_batch_item {
 	enum sk_batch_outcome outcome;
 	char uuid[SK_BATCH_UUID_MAX];
 	char detail[SK_BATCH_DETAIL_MAX];
+	/* Skipped although it has a step to take (no passphrase for it): not done. */
+	bool unfinished;
 };
 
 /*
