@@ -28,6 +28,7 @@ enum {
 	OPT_BATCH_RESUME,
 	OPT_BATCH_DRY_RUN,
 	OPT_BATCH_KEY_FILE_MAP,
+	OPT_BATCH_SECURE_KEY_FILE,
 };
 
 #define CLI_BATCH_OPTIONS                                                   \
@@ -58,6 +59,7 @@ struct cli_batch {
 	enum sk_reencipher_mode mode;
 	bool settle; /* take steps until the device waits for 'hsm set' or is done */
 	bool dry_run;
+	const char *secure_key_file; /* reencipher --secure-key-file: this file, no devices */
 	struct sk_apqn_list filter;
 	bool filtered;
 	/* How. */

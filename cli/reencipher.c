@@ -7,11 +7,14 @@
 
 #include "batch_run.h"
 #include "log.h"
+#include "reencipher_file.h"
 
 static const char usage[] =
 	"Usage: securekey reencipher [--all | PATH...] [--apqns AA.DDDD[,...]]\n"
 	"                            [--staged | --complete | --in-place]\n"
 	"                            [--auth=token | --key-file FILE] [--jobs N] [--json]\n"
+	"       securekey reencipher --secure-key-file FILE [--apqns AA.DDDD[,...]]\n"
+	"                            [--staged | --complete | --in-place]\n"
 	"\n"
 	"Re-encipher the secure volume keys of many LUKS2 devices after a master-key\n"
 	"change, each as 'securekey-cryptsetup reencipher' would: the known volumes\n"
@@ -21,15 +24,24 @@ static const char usage[] =
 	"parallel; a device that fails is reported and the others go on. Ends with\n"
 	"a summary table; the exit status is 1 when any device failed.\n"
 	"\n"
+	"With --secure-key-file, the secure key in FILE (see 'securekey-cryptsetup\n"
+	"export') takes the step instead, with no passphrase: staged into FILE's .renc\n"
+	"file beside it (NAME.skey: NAME.renc), which --complete moves over FILE;\n"
+	"--in-place replaces FILE at once, under CURRENT if it was under OLD, else\n"
+	"under NEW (usable after 'securekey hsm set'), as zkey does.\n"
+	"\n"
 	"Options:\n"
 	"  --all             also every LUKS block device libblkid finds\n"
 	"  --apqns LIST      only devices bound to one of these APQNs\n"
 	"  --staged, --complete, --in-place   only this step; other devices are skipped\n"
+	"  --secure-key-file FILE  re-encipher the secure key in FILE, not devices\n"
 	CLI_BATCH_HELP CLI_COMMON_HELP;
 
 static bool step_option(struct cli_batch *b, int c)
 {
-	if (c == OPT_BATCH_STAGED)
+	if (c == OPT_BATCH_SECURE_KEY_FILE)
+		b->secure_key_file = optarg;
+	else if (c == OPT_BATCH_STAGED)
 		b->mode = SK_REENCIPHER_STAGED;
 	else if (c == OPT_BATCH_COMPLETE)
 		b->mode = SK_REENCIPHER_COMPLETE;
@@ -49,6 +61,7 @@ static int parse(int argc, char **argv, struct cli_batch *b, bool *all)
 		{ "staged", no_argument, NULL, OPT_BATCH_STAGED },
 		{ "complete", no_argument, NULL, OPT_BATCH_COMPLETE },
 		{ "in-place", no_argument, NULL, OPT_BATCH_IN_PLACE },
+		{ "secure-key-file", required_argument, NULL, OPT_BATCH_SECURE_KEY_FILE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int r = cli_batch_parse(b, argc, argv, options, usage, "reencipher", step_option, all);
@@ -64,6 +77,10 @@ int cmd_reencipher(int argc, char **argv)
 
 	if (r)
 		return r < 0 ? 0 : r;
+	if (b.secure_key_file) {
+		r = cli_reencipher_file_usage(&b, all, argc - optind);
+		return r ? r : cli_exit_code(cli_reencipher_file(&b));
+	}
 	r = cli_batch_authorize(&b);
 	if (!r)
 		r = cli_batch_select(&b, all, argv + optind, argc - optind);

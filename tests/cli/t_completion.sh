@@ -290,8 +290,9 @@ file_options_body()
 	done
 	# --hsm-dir and --config of 26 command lines, 7 --key-file (5 of
 	# securekey-cryptsetup), 2 --part-file, 2 --out, --secure-key-file,
-	# --ca, --cert, --key, --backup, 2 --key-file-map
-	test "$n" -eq 70 || atf_fail "$n options with a FILE or DIR argument"
+	# --ca, --cert, --key, --backup, 2 --key-file-map, securekey
+	# reencipher's --secure-key-file
+	test "$n" -eq 71 || atf_fail "$n options with a FILE or DIR argument"
 	# an empty word lists the directory
 	COMPLETE_IN=$W/d
 	words other pass1 pass2 sub
