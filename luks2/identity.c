@@ -17,6 +17,7 @@
 #include "log.h"
 #include "paths.h"
 #include "secfile.h"
+#include "skeyfile.h"
 
 static char *staged_path(const char *path)
 {
@@ -184,46 +185,23 @@ int sk_identity_unwrap(struct sk_hsm *hsm, const char *path, const struct sk_apq
 	return r;
 }
 
-/*
- * Write what @action changed: only staging leaves the current key as it
- * was. The current key goes first, so a crash leaves a usable pair.
- */
+/* Write what @action changed, the current key first (a secure key file pair: skeyfile.h). */
 static int write_back(const char *path, enum sk_next_step action, bool had_staged,
 		      const struct sk_token *token)
 {
 	char *staged = staged_path(path);
-	int r = staged ? 0 : -ENOMEM;
+	int r = staged ? sk_skeyfile_write_back(path, staged, action, had_staged, token) : -ENOMEM;
 
-	if (!r && action != SK_NEXT_STAGED)
-		r = sk_file_replace(path, token->current.blob, token->current.blob_len);
-	if (!r && token->has_staged)
-		r = sk_file_replace(staged, token->staged.blob, token->staged.blob_len);
-	else if (!r && had_staged) {
-		if (unlink(staged) < 0 && errno != ENOENT)
-			r = -errno;
-		else
-			r = sk_fsync_dir_of(staged);
-	}
 	free(staged);
 	return r;
 }
 
 static int lock_identity(const char *path)
 {
-	char *lock = sk_path_join(sk_path_run_dir(), "identity.lock");
 	char what[PATH_MAX + 32];
-	int fd;
 
-	if (lock && sk_path_make_run_dir() < 0) {
-		free(lock);
-		return -EIO;
-	}
-	if (!lock)
-		return -ENOMEM;
 	snprintf(what, sizeof(what), "identity key %s", path);
-	fd = sk_lock_acquire(lock, true, what);
-	free(lock);
-	return fd;
+	return sk_skeyfile_lock("identity.lock", what);
 }
 
 int sk_identity_reencipher(struct sk_hsm *hsm, const char *path,
