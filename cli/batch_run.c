@@ -31,6 +31,7 @@ static int parse_jobs(const char *arg, unsigned *jobs)
 bool cli_batch_option(struct cli_batch *b, int c, const char *arg, int *code)
 {
 	switch (c) {
+	case 'a':
 	case OPT_APQNS:
 		if (sk_apqn_list_parse(arg, &b->filter) < 0)
 			*code = cli_usage_error("--apqns: '%s' is not a list of AA.DDDD", arg);

@@ -31,8 +31,9 @@ enum {
 	OPT_BATCH_SECURE_KEY_FILE,
 };
 
+/* -a as zkey's --apqns. */
 #define CLI_BATCH_OPTIONS                                                   \
-	{ "apqns", required_argument, NULL, OPT_APQNS },                    \
+	{ "apqns", required_argument, NULL, 'a' },                          \
 	{ "auth", required_argument, NULL, OPT_BATCH_AUTH },                \
 	{ "key-file", required_argument, NULL, OPT_KEY_FILE },              \
 	{ "key-file-map", required_argument, NULL, OPT_BATCH_KEY_FILE_MAP }, \

@@ -41,8 +41,8 @@ enum {
 #define CLI_COMMON_OPTIONS                                         \
 	{ "hsm-dir", required_argument, NULL, OPT_HSM_DIR },       \
 	{ "config", required_argument, NULL, OPT_CONFIG },         \
-	{ "verbose", no_argument, NULL, 'v' },                     \
-	{ "debug", no_argument, NULL, OPT_DEBUG },                 \
+	{ "verbose", no_argument, NULL, 'V' },                     \
+	{ "debug", no_argument, NULL, 'D' },                       \
 	{ "help", no_argument, NULL, 'h' }
 
 #define CLI_COMMON_HELP                                                            \
@@ -50,8 +50,8 @@ enum {
 	"                    else the configuration's, else /var/lib/securekey/hsm)\n" \
 	"  --config FILE     configuration file (default: $SECUREKEY_CONF, else\n"   \
 	"                    /etc/securekey/securekey.conf)\n"                       \
-	"  -v, --verbose     say more\n"                                              \
-	"  --debug           print debug messages (never key material)\n"            \
+	"  -V, --verbose     say more\n"                                              \
+	"  -D, --debug       print debug messages (never key material)\n"            \
 	"  -h, --help        show this help\n"
 
 struct cli_command {
@@ -84,7 +84,9 @@ int cli_run_group(const char *group, const struct cli_command *table, int argc, 
 /*
  * getopt_long over a command's argv (argv[0] is the command). Handles the
  * common options and --help itself; returns the next option for the command,
- * -1 at the end, or -2 after printing a usage error or the help.
+ * -1 at the end, or -2 after printing a usage error or the help. An option
+ * whose value is a letter also has that letter as its short option (-V for
+ * --verbose, as zkey and zkey-cryptsetup have them).
  */
 int cli_getopt(int argc, char **argv, const struct option *options, const char *usage,
 	       int *exit_code);

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,9 @@ int cli_dispatch(const struct cli_command *table, const char *what, int argc, ch
 	for (const struct cli_command *c = table; c->name; c++)
 		if (!strcmp(c->name, argv[0]))
 			return c->run(argc, argv);
+	/* cli_usage_error names the program already; a group names itself. */
+	if (!strcmp(what, cli.program))
+		return cli_usage_error("unknown command '%s'", argv[0]);
 	return cli_usage_error("%s: unknown command '%s'", what, argv[0]);
 }
 
@@ -50,7 +54,7 @@ int cli_main(int argc, char **argv, const struct cli_command *commands, void (*u
 {
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
-		{ "version", no_argument, NULL, 'V' },
+		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, code = 0;
@@ -65,7 +69,7 @@ int cli_main(int argc, char **argv, const struct cli_command *commands, void (*u
 			usage();
 		if (c == -2)
 			return code;
-		if (c == 'V') {
+		if (c == 'v') {
 			printf("%s %s\n", cli.program, PACKAGE_VERSION);
 			return 0;
 		}
@@ -99,13 +103,31 @@ int cli_exit_code(int r)
 	return r < 0 ? EXIT_REFUSED : 0;
 }
 
+/* The short options of @options: each letter value, with ':' when it takes an argument. */
+static void short_options(const struct option *options, bool top, char *out, size_t size)
+{
+	size_t n = 0;
+
+	/* The top level stops at the command word; commands accept options anywhere. */
+	if (top)
+		out[n++] = '+';
+	for (; options->name && n + 3 < size; options++) {
+		if (options->val > 0 && options->val < 128 && isalpha(options->val)) {
+			out[n++] = (char)options->val;
+			if (options->has_arg == required_argument)
+				out[n++] = ':';
+		}
+	}
+	out[n] = '\0';
+}
+
 int cli_getopt(int argc, char **argv, const struct option *options, const char *usage,
 	       int *exit_code)
 {
-	/* The top level stops at the command word; commands accept options anywhere. */
-	const char *shortopts = strcmp(argv[0], cli.program) ? "vh" : "+vh";
+	char shortopts[64];
 	int c;
 
+	short_options(options, !strcmp(argv[0], cli.program), shortopts, sizeof(shortopts));
 	for (;;) {
 		c = getopt_long(argc, argv, shortopts, options, NULL);
 		switch (c) {
@@ -115,11 +137,11 @@ int cli_getopt(int argc, char **argv, const struct option *options, const char *
 		case OPT_CONFIG:
 			sk_config_set_path(optarg);
 			continue;
-		case 'v':
+		case 'V':
 			if (sk_log_get_level() < SK_LOG_VERBOSE)
 				sk_log_set_level(SK_LOG_VERBOSE);
 			continue;
-		case OPT_DEBUG:
+		case 'D':
 			sk_log_set_level(SK_LOG_DEBUG);
 			continue;
 		case 'h':

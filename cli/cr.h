@@ -7,15 +7,16 @@
 #include "keystate.h"
 
 enum {
-	OPT_KEYFILE_OFFSET = 0x200,
-	OPT_KEYFILE_SIZE,
-	OPT_TRIES,
-	OPT_BATCH,
-	OPT_STAGED,
+	/* zkey-cryptsetup's short options: the letter is the value (cli_getopt) */
+	OPT_KEYFILE_OFFSET = 'o',
+	OPT_KEYFILE_SIZE = 'l',
+	OPT_TRIES = 'T',
+	OPT_BATCH = 'q',
+	OPT_SECURE_KEY_FILE = 'm', /* zkey-cryptsetup setkey's --master-key-file */
+	OPT_STAGED = 0x200,
 	OPT_IN_PLACE,
 	OPT_COMPLETE,
 	OPT_TEST_PASSPHRASE,
-	OPT_SECURE_KEY_FILE,
 	OPT_LIST,
 	OPT_BACKUP,
 	OPT_KMS_DESTROY,
@@ -28,19 +29,20 @@ enum {
  * confirmation, so scripts written for zkey-cryptsetup keep working.
  */
 #define CR_PASSPHRASE_OPTIONS                                               \
-	{ "key-file", required_argument, NULL, OPT_KEY_FILE },              \
+	{ "key-file", required_argument, NULL, 'd' },                       \
 	{ "keyfile-offset", required_argument, NULL, OPT_KEYFILE_OFFSET },  \
 	{ "keyfile-size", required_argument, NULL, OPT_KEYFILE_SIZE },      \
 	{ "tries", required_argument, NULL, OPT_TRIES },                    \
 	{ "batch-mode", no_argument, NULL, OPT_BATCH }
 
 #define CR_PASSPHRASE_HELP                                                             \
-	"  --key-file F      read the passphrase from F ('-': stdin) instead of asking\n" \
-	"  --keyfile-offset N\n"                                                          \
+	"  -d, --key-file F  read the passphrase from F ('-': stdin) instead of asking\n" \
+	"  -o, --keyfile-offset N\n"                                                      \
 	"                    skip N bytes of the key file\n"                              \
-	"  --keyfile-size N  read at most N bytes of the key file\n"                      \
-	"  --tries N         passphrase attempts at the prompt (default 3)\n"            \
-	"  --batch-mode      accepted for zkey-cryptsetup scripts (nothing asks)\n"
+	"  -l, --keyfile-size N\n"                                                        \
+	"                    read at most N bytes of the key file\n"                      \
+	"  -T, --tries N     passphrase attempts at the prompt (default 3)\n"            \
+	"  -q, --batch-mode  accepted for zkey-cryptsetup scripts (nothing asks)\n"
 
 struct cr_options {
 	const char *key_file;

@@ -29,6 +29,7 @@ bool cr_common_option(int c, const char *arg, int *code)
 	unsigned long long n;
 
 	switch (c) {
+	case 'd': /* zkey-cryptsetup's -d */
 	case OPT_KEY_FILE:
 		cr.key_file = arg;
 		return true;

@@ -3,11 +3,12 @@
 #include <stdio.h>
 
 #include "cr.h"
+#include "mode.h"
 #include "reencipher.h"
 
 static const char usage[] =
 	"Usage: securekey-cryptsetup reencipher DEVICE\n"
-	"                                        [--staged | --in-place | --complete]\n"
+	"                [--staged | --in-place | --complete] [--to-new | --from-old]\n"
 	"\n"
 	"Re-encipher the secure volume key in the securekey token of DEVICE after a\n"
 	"master-key change. Without an option the next step is chosen:\n"
@@ -16,19 +17,21 @@ static const char usage[] =
 	"  staged, NEW set to CURRENT     --complete: the staged key replaces the old\n"
 	"Only the token changes; the volume key, keyslots and data do not. Asks for\n"
 	"the passphrase of a passphrase keyslot, which must open the same volume key.\n"
+	"--to-new and --from-old are zkey-cryptsetup's: --to-new is --staged and\n"
+	"--from-old is --in-place; options that contradict each other are refused.\n"
 	"\n"
 	"Options:\n"
-	"  --staged, --in-place, --complete   the step to take\n"
+	"  -s, --staged      re-encipher to NEW, kept beside the current key\n"
+	"  -i, --in-place    re-encipher a key under OLD to CURRENT\n"
+	"  -c, --complete    the staged key replaces the old one (after 'hsm set')\n"
+	"  -N, --to-new      from CURRENT to NEW (staged)\n"
+	"  -O, --from-old    from OLD to CURRENT (in place)\n"
 	CR_PASSPHRASE_HELP CLI_COMMON_HELP;
 
 static void handle(int c, const char *arg, void *ctx)
 {
-	enum sk_reencipher_mode *mode = ctx;
-
 	(void)arg;
-	*mode = c == OPT_STAGED	    ? SK_REENCIPHER_STAGED
-		: c == OPT_IN_PLACE ? SK_REENCIPHER_IN_PLACE
-				    : SK_REENCIPHER_COMPLETE;
+	cli_mode_option(ctx, c);
 }
 
 static void report(const char *device, enum sk_next_step action, const struct sk_token *token)
@@ -78,19 +81,21 @@ static int reencipher(struct sk_device *dev, enum sk_reencipher_mode mode)
 
 int cr_reencipher(int argc, char **argv)
 {
+	static const struct cli_mode_keys keys = CLI_MODE_KEYS_ZKEY_CRYPTSETUP;
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
 		CR_PASSPHRASE_OPTIONS,
-		{ "staged", no_argument, NULL, OPT_STAGED },
-		{ "in-place", no_argument, NULL, OPT_IN_PLACE },
-		{ "complete", no_argument, NULL, OPT_COMPLETE },
+		CLI_MODE_OPTIONS('s', 'i', 'c', 'N', 'O'),
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_mode given = { .keys = &keys };
 	enum sk_reencipher_mode mode = SK_REENCIPHER_AUTO;
 	struct sk_device *dev = NULL;
 	char **args;
-	int r = cr_parse(argc, argv, options, usage, 1, handle, &mode, &args);
+	int r = cr_parse(argc, argv, options, usage, 1, handle, &given, &args);
 
+	if (!r)
+		r = cli_mode_resolve(argv[0], &given, &mode);
 	if (r)
 		return r < 0 ? 0 : r;
 	r = sk_device_open(args[0], true, true, &dev);

@@ -18,7 +18,8 @@ static const char usage[] =
 	"dropped. Asks for the passphrase of a passphrase keyslot.\n"
 	"\n"
 	"Options:\n"
-	"  --secure-key-file F  the secure key blob to restore\n"
+	"  -m, --secure-key-file F\n"
+	"                    the secure key blob to restore (zkey-cryptsetup's -m)\n"
 	CR_PASSPHRASE_HELP CLI_COMMON_HELP;
 
 static void handle(int c, const char *arg, void *ctx)

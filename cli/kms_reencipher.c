@@ -8,23 +8,27 @@
 #include "conf.h"
 #include "identity.h"
 #include "log.h"
+#include "mode.h"
 
 static const char usage[] =
 	"Usage: securekey kms reencipher [--staged | --complete | --in-place]\n"
+	"                                [--to-new | --from-old]\n"
 	"\n"
 	"Re-encipher the KMS identity key for a master-key change, by the same rules\n"
 	"as volume keys: --staged enciphers it with the committed NEW master key\n"
 	"beside the current one, --complete makes the staged key the only one once\n"
 	"NEW was set, --in-place re-enciphers a key under the OLD master key with\n"
 	"the CURRENT one. Without an option, the next step is taken. KMS\n"
-	"connections keep working at every step.\n"
+	"connections keep working at every step. As with zkey, --to-new is --staged\n"
+	"and --from-old is --in-place; options that contradict each other are\n"
+	"refused.\n"
 	"\n"
 	"Options:\n"
-	"  --staged          stage to the NEW master key\n"
-	"  --complete        complete a staged re-encipher\n"
-	"  --in-place        from OLD to CURRENT\n" CLI_COMMON_HELP;
-
-enum { OPT_STAGED_ = 0x300, OPT_COMPLETE_, OPT_IN_PLACE_ };
+	"  -s, --staged      stage to the NEW master key\n"
+	"  -p, --complete    complete a staged re-encipher\n"
+	"  -i, --in-place    from OLD to CURRENT\n"
+	"  -n, --to-new      from CURRENT to NEW (staged)\n"
+	"  -o, --from-old    from OLD to CURRENT (in place)\n" CLI_COMMON_HELP;
 
 static const char *done_text(enum sk_next_step done)
 {
@@ -42,31 +46,27 @@ static const char *done_text(enum sk_next_step done)
 
 int cmd_kms_reencipher(int argc, char **argv)
 {
+	static const struct cli_mode_keys keys = CLI_MODE_KEYS_ZKEY;
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
-		{ "staged", no_argument, NULL, OPT_STAGED_ },
-		{ "complete", no_argument, NULL, OPT_COMPLETE_ },
-		{ "in-place", no_argument, NULL, OPT_IN_PLACE_ },
+		CLI_MODE_OPTIONS('s', 'i', 'p', 'n', 'o'),
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_mode given = { .keys = &keys };
 	enum sk_reencipher_mode mode = SK_REENCIPHER_AUTO;
 	const struct sk_config *cfg;
 	enum sk_next_step done;
 	struct sk_hsm *hsm = NULL;
-	int c, code = 0, r, modes = 0;
+	int c, code = 0, r;
 
-	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0) {
-		modes++;
-		mode = c == OPT_STAGED_	    ? SK_REENCIPHER_STAGED
-		       : c == OPT_COMPLETE_ ? SK_REENCIPHER_COMPLETE
-					    : SK_REENCIPHER_IN_PLACE;
-	}
+	while ((c = cli_getopt(argc, argv, options, usage, &code)) >= 0)
+		cli_mode_option(&given, c);
 	if (c == -2)
 		return code;
 	if (!cli_no_arguments_left(argc, argv))
 		return EXIT_USAGE;
-	if (modes > 1)
-		return cli_usage_error("kms reencipher: choose one of --staged, --complete, --in-place");
+	if (cli_mode_resolve("kms reencipher", &given, &mode))
+		return EXIT_USAGE;
 	cfg = cli_kms_config();
 	if (!cfg)
 		return EXIT_REFUSED;

@@ -29,8 +29,10 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  --all             probe every block device (libblkid)\n"
-	"  --apqns LIST      only devices bound to one of these APQNs\n"
+	"  -a, --apqns LIST  only devices bound to one of these APQNs\n"
 	"  --json            print JSON\n" CLI_COMMON_HELP;
+
+enum { OPT_LIST_ALL = 0x400 };
 
 struct list_args {
 	bool all, json;
@@ -164,15 +166,15 @@ static int parse(int argc, char **argv, struct list_args *a, int *code)
 {
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
-		{ "all", no_argument, NULL, 'a' },
-		{ "apqns", required_argument, NULL, OPT_APQNS },
+		{ "all", no_argument, NULL, OPT_LIST_ALL },
+		{ "apqns", required_argument, NULL, 'a' }, /* zkey list's -a */
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	while ((c = cli_getopt(argc, argv, options, usage, code)) >= 0) {
-		if (c == 'a')
+		if (c == OPT_LIST_ALL)
 			a->all = true;
 		else if (c == OPT_JSON)
 			a->json = true;

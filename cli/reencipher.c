@@ -7,11 +7,13 @@
 
 #include "batch_run.h"
 #include "log.h"
+#include "mode.h"
 #include "reencipher_file.h"
 
 static const char usage[] =
 	"Usage: securekey reencipher [--all | PATH...] [--apqns AA.DDDD[,...]]\n"
 	"                            [--staged | --complete | --in-place]\n"
+	"                            [--to-new | --from-old]\n"
 	"                            [--auth=token | --key-file FILE] [--jobs N] [--json]\n"
 	"       securekey reencipher --secure-key-file FILE [--apqns AA.DDDD[,...]]\n"
 	"                            [--staged | --complete | --in-place]\n"
@@ -22,7 +24,9 @@ static const char usage[] =
 	"with --all also every LUKS block device libblkid finds. Without a step\n"
 	"option each device takes its own next step. Devices are worked on in\n"
 	"parallel; a device that fails is reported and the others go on. Ends with\n"
-	"a summary table; the exit status is 1 when any device failed.\n"
+	"a summary table; the exit status is 1 when any device failed. As with zkey,\n"
+	"--to-new is --staged and --from-old is --in-place; options that contradict\n"
+	"each other are refused.\n"
 	"\n"
 	"With --secure-key-file, the secure key in FILE (see 'securekey-cryptsetup\n"
 	"export') takes the step instead, with no passphrase: staged into FILE's .renc\n"
@@ -32,24 +36,25 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  --all             also every LUKS block device libblkid finds\n"
-	"  --apqns LIST      only devices bound to one of these APQNs\n"
-	"  --staged, --complete, --in-place   only this step; other devices are skipped\n"
+	"  -a, --apqns LIST  only devices bound to one of these APQNs\n"
+	"  -s, --staged      only devices to stage to NEW; the others are skipped\n"
+	"  -p, --complete    only devices to complete after 'hsm set'\n"
+	"  -i, --in-place    only devices under OLD, re-enciphered to CURRENT\n"
+	"  -n, --to-new      from CURRENT to NEW (staged)\n"
+	"  -o, --from-old    from OLD to CURRENT (in place)\n"
 	"  --secure-key-file FILE  re-encipher the secure key in FILE, not devices\n"
 	CLI_BATCH_HELP CLI_COMMON_HELP;
 
+static const struct cli_mode_keys keys = CLI_MODE_KEYS_ZKEY;
+static struct cli_mode given = { .keys = &keys };
+
 static bool step_option(struct cli_batch *b, int c)
 {
-	if (c == OPT_BATCH_SECURE_KEY_FILE)
+	if (c == OPT_BATCH_SECURE_KEY_FILE) {
 		b->secure_key_file = optarg;
-	else if (c == OPT_BATCH_STAGED)
-		b->mode = SK_REENCIPHER_STAGED;
-	else if (c == OPT_BATCH_COMPLETE)
-		b->mode = SK_REENCIPHER_COMPLETE;
-	else if (c == OPT_BATCH_IN_PLACE)
-		b->mode = SK_REENCIPHER_IN_PLACE;
-	else
-		return false;
-	return true;
+		return true;
+	}
+	return cli_mode_option(&given, c);
 }
 
 static int parse(int argc, char **argv, struct cli_batch *b, bool *all)
@@ -58,14 +63,14 @@ static int parse(int argc, char **argv, struct cli_batch *b, bool *all)
 		CLI_COMMON_OPTIONS,
 		CLI_BATCH_OPTIONS,
 		{ "all", no_argument, NULL, OPT_BATCH_ALL },
-		{ "staged", no_argument, NULL, OPT_BATCH_STAGED },
-		{ "complete", no_argument, NULL, OPT_BATCH_COMPLETE },
-		{ "in-place", no_argument, NULL, OPT_BATCH_IN_PLACE },
+		CLI_MODE_OPTIONS('s', 'i', 'p', 'n', 'o'),
 		{ "secure-key-file", required_argument, NULL, OPT_BATCH_SECURE_KEY_FILE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int r = cli_batch_parse(b, argc, argv, options, usage, "reencipher", step_option, all);
 
+	if (!r)
+		r = cli_mode_resolve("reencipher", &given, &b->mode);
 	return r ? r : cli_batch_check_options(b);
 }
 

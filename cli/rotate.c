@@ -38,7 +38,7 @@ static const char usage[] =
 	"rotation that was interrupted. Running it again after success does nothing.\n"
 	"\n"
 	"Options:\n"
-	"  --apqns LIST      the APQN set whose master key changes (required)\n"
+	"  -a, --apqns LIST  the APQN set whose master key changes (required)\n"
 	"  --resume          finish the unfinished rotation of the set\n"
 	"  --dry-run         print the plan and each volume's next step; change nothing\n"
 	CLI_BATCH_HELP CLI_COMMON_HELP;

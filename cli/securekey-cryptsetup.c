@@ -25,7 +25,8 @@ static void usage(void)
 	printf("Usage: securekey-cryptsetup COMMAND ARGUMENTS [OPTIONS]\n\nCommands:\n");
 	cli_list_commands(commands);
 	printf("\nRun 'securekey-cryptsetup COMMAND --help' for the arguments and options of a\n"
-	       "command.\n\nOptions:\n" CLI_COMMON_HELP "  -V, --version     print the version\n");
+	       "command.\n\nOptions:\n" CLI_COMMON_HELP
+	       "  -v, --version     print the version (as in zkey; -V is --verbose)\n");
 }
 
 /*

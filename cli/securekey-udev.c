@@ -22,7 +22,8 @@ static void usage(void)
 	printf("Usage: securekey-udev COMMAND [DEVICE] [OPTIONS]\n\nCommands:\n");
 	cli_list_commands(commands);
 	printf("\nRun 'securekey-udev COMMAND --help' for the options of a command.\n"
-	       "Options:\n" CLI_COMMON_HELP "  -V, --version     print the version\n");
+	       "Options:\n" CLI_COMMON_HELP
+	       "  -v, --version     print the version (as in zkey; -V is --verbose)\n");
 }
 
 int main(int argc, char **argv)

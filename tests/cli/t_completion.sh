@@ -122,8 +122,8 @@ command_lines()
 }
 
 # option_column BINARY [WORD...]: the first column of each line of the
-# Options: section of "BINARY WORD... --help" ("--apqns LIST", "-v,
-# --verbose", "--auth=token", "--staged, --complete, --in-place").
+# Options: section of "BINARY WORD... --help" ("--apqns LIST", "-V,
+# --verbose", "-a, --apqns LIST", "--auth=token").
 option_column()
 {
 	_bin=$1
@@ -144,10 +144,11 @@ help_options()
 }
 
 # arg_options BINARY [WORD...]: "OPTION ARGUMENT" for each option of that
-# Options: section that takes an argument ("--apqns LIST", "--auth token").
+# Options: section that takes an argument ("--apqns LIST", "--auth token";
+# "-d, --key-file F" gives "--key-file F").
 arg_options()
 {
-	option_column "$@" | sed -n 's/^\(--[a-z-]*\)[ =]\([^ ,]*\)$/\1 \2/p'
+	option_column "$@" | sed -n 's/^\(-[A-Za-z], \)\{0,1\}\(--[a-z-]*\)[ =]\([^ ,]*\)$/\2 \3/p'
 }
 
 # -------------------------------------------------------------- commands
@@ -166,7 +167,7 @@ commands_match_help_body()
 		atf_check -s exit:0 test -s cmds
 		comp_check cmds "$bin" ""
 		# after global options and their arguments too
-		comp_check cmds "$bin" --hsm-dir hsmdir --config=conf -v --debug ""
+		comp_check cmds "$bin" --hsm-dir hsmdir --config=conf -V --debug ""
 		for cmd in $(commands_of "$bin"); do
 			is_group "$bin" "$cmd" || continue
 			commands_of "$bin" "$cmd" >cmds

@@ -1310,7 +1310,7 @@ no_secret_in_output_body()
 		"$@" >"out/$n.out" 2>"out/$n.err" || true
 		printf '%s\n' "$*" >"out/$n.cmd"
 	}
-	D="--debug -v"
+	D="--debug -V"
 	run "$CR" enroll img --apqns "$APQNS" --key-file pass $D
 	vk_of img vk.bin
 	derived_pass vk.bin tokpass

@@ -421,7 +421,7 @@ kms_refresh_server_without_batches_body()
 	atf_check -s exit:0 \
 		-e match:"KMS $relay takes no batched requests; asking for one key at a time" \
 		-e match:"closed the connection kept open; connecting again" \
-		-o match:"^3 devices: 3 ok, 0 skipped, 0 failed" "$SECUREKEY" kms refresh -v
+		-o match:"^3 devices: 3 ok, 0 skipped, 0 failed" "$SECUREKEY" kms refresh -V
 	vstate img2 CURRENT - none
 }
 kms_refresh_server_without_batches_cleanup() { bad_cleanup; }
@@ -449,7 +449,7 @@ failover_secondary_body()
 	atf_check -s exit:0 -e ignore -o match:"fetched from $URL_secondary \(a secondary server\)" \
 		./pcs open --debug --test-passphrase --token-only --token-type securekey img
 	atf_check -s exit:0 -o match:"fetched from the KMS" \
-		-e match:"KMS 127\.0\.0\.1:[0-9]+: cannot connect" "$CR" refresh img -v
+		-e match:"KMS 127\.0\.0\.1:[0-9]+: cannot connect" "$CR" refresh img -V
 	vstate img CURRENT - none
 }
 failover_secondary_cleanup() { kms_cleanup; }
