@@ -21,6 +21,8 @@ enum {
 	OPT_BACKUP,
 	OPT_KMS_DESTROY,
 	OPT_PURGE_BACKUPS,
+	OPT_NAME,
+	OPT_SYSTEMD,
 };
 
 /*
@@ -86,6 +88,7 @@ int cr_setkey(int argc, char **argv);
 int cr_export(int argc, char **argv);
 int cr_restore(int argc, char **argv);
 int cr_remove(int argc, char **argv);
+int cr_crypttab(int argc, char **argv);
 int cr_open(int argc, char **argv);
 int cr_refresh(int argc, char **argv);
 

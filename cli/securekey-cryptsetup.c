@@ -17,6 +17,7 @@ static const struct cli_command commands[] = {
 	{ "remove", cr_remove, "remove the token and its keyslot", false },
 	{ "restore", cr_restore, "put a header backup back", false },
 	{ "open", cr_open, "activate the device by its token", false },
+	{ "crypttab", cr_crypttab, "print /etc/crypttab lines for the devices", false },
 	{ NULL, NULL, NULL, false },
 };
 

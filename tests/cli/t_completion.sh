@@ -228,9 +228,9 @@ options_match_help_body()
 			n=$((n + 1))
 		done <lines
 	done
-	# the 2 tools, securekey's 3 commands, 8 hsm and 4 kms ones, the 8 of
+	# the 2 tools, securekey's 3 commands, 8 hsm and 4 kms ones, the 9 of
 	# securekey-cryptsetup
-	test "$n" -eq 26 || atf_fail "$n command lines"
+	test "$n" -eq 27 || atf_fail "$n command lines"
 	# A group's help names no options; it takes -h and --help.
 	for group in hsm kms; do
 		option_column securekey "$group" >group.opts
@@ -289,11 +289,11 @@ file_options_body()
 			done <argopts
 		done <lines
 	done
-	# --hsm-dir and --config of 26 command lines, 7 --key-file (5 of
+	# --hsm-dir and --config of 27 command lines, 7 --key-file (5 of
 	# securekey-cryptsetup), 2 --part-file, 2 --out, --secure-key-file,
 	# --ca, --cert, --key, --backup, 2 --key-file-map, securekey
 	# reencipher's --secure-key-file
-	test "$n" -eq 71 || atf_fail "$n options with a FILE or DIR argument"
+	test "$n" -eq 73 || atf_fail "$n options with a FILE or DIR argument"
 	# an empty word lists the directory
 	COMPLETE_IN=$W/d
 	words other pass1 pass2 sub
@@ -363,17 +363,18 @@ EOF
 		comp_check want securekey-cryptsetup "$cmd" "$W/t"
 		n=$((n + 1))
 	done
-	test "$n" -eq 8 || atf_fail "$n commands with the device filter"
+	test "$n" -eq 9 || atf_fail "$n commands with the device filter"
 	# enroll: every LUKS device (no token yet)
 	words "$W/tok.img" "$W/plain.img" "$W/luks1.img" "$W/noise.img" /dev/sk-fake1
 	comp_check want securekey-cryptsetup enroll ""
 	words /dev/sk-fake1
 	comp_check want securekey-cryptsetup enroll /dev/sk-fak
 	# options and their arguments are skipped; one DEVICE, but refresh
-	# takes many
+	# and crypttab take many
 	words "$W/tok.img"
 	comp_check want securekey-cryptsetup --debug setkey --secure-key-file x --key-file=y --tries 2 ""
 	comp_check want securekey-cryptsetup refresh "$W/tok.img" ""
+	comp_check want securekey-cryptsetup crypttab --name x "$W/tok.img" ""
 	help_options securekey-cryptsetup validate >want
 	comp_check want securekey-cryptsetup validate "$W/tok.img" ""
 	# image files come as file names

@@ -969,6 +969,101 @@ enroll_remove_body()
 	pass_opens img2
 }
 
+# crypttab_want DEVICE UUID [NAME]: the lines crypttab prints for DEVICE
+# (the keyscript line active) into stdout; $KEYSCRIPT is the installed path.
+crypttab_want()
+{
+	printf '# %s: initramfs-tools (cryptroot) unlocks it with the securekey keyscript\n' "$1"
+	printf '%s\tUUID=%s\tnone\tluks,keyscript=%s,initramfs\n' "${3:-luks-$2}" "$2" "$KEYSCRIPT"
+	printf '# %s: systemd-cryptsetup (dracut, systemd) unlocks it with the token plugin\n' "$1"
+	printf '#%s\tUUID=%s\tnone\tluks,token-timeout=60\n' "${3:-luks-$2}" "$2"
+}
+
+# crypttab_fields FILE ACTIVE: the lines of FILE are crypttab(5) lines of
+# four fields (name, UUID= of an image here, none, options); per volume
+# name one line is active and it is the ACTIVE kind (keyscript or systemd);
+# the systemd line has only options systemd-cryptsetup knows.
+crypttab_fields()
+{
+	"$PYTHON" - "$1" "$2" <<'PY' || atf_fail "crypttab lines of $1 do not parse"
+import re, subprocess, sys
+uuids = {subprocess.run(["cryptsetup", "luksUUID", f], capture_output=True, text=True).stdout.strip()
+         for f in ("a", "b")}
+active = {}
+for line in open(sys.argv[1]):
+    if line.startswith("# "):
+        continue
+    on = not line.startswith("#")
+    fields = line.lstrip("#").rstrip("\n").split("\t")
+    assert len(fields) == 4, fields
+    name, source, key, opts = fields
+    assert re.fullmatch(r"[^\s/#][^\s/]{0,126}", name), name
+    assert source.startswith("UUID=") and source[5:] in uuids, source
+    assert key == "none", key
+    opts = opts.split(",")
+    kind = "keyscript" if any(o.startswith("keyscript=") for o in opts) else "systemd"
+    if kind == "systemd":
+        # systemd's crypttab(5): token-timeout= takes a time span
+        for o in opts:
+            assert o == "luks" or re.fullmatch(r"token-timeout=[0-9]+(s|min|ms)?", o), o
+    else:
+        assert opts[0] == "luks" and opts[2] == "initramfs" and len(opts) == 3, opts
+        assert opts[1].startswith("keyscript=/") and opts[1].endswith("/lib/securekey/keyscript")
+    if on:
+        assert name not in active, "two active lines for " + name
+        active[name] = kind
+assert active and set(active.values()) == {sys.argv[2]}, active
+PY
+}
+
+atf_test_case crypttab_lines
+crypttab_lines_head()
+{
+	common_head
+	atf_set "descr" "crypttab prints a keyscript and a systemd line per device (or known" \
+		"volume), named luks-UUID or --name, as crypttab(5) fields; a device without a" \
+		"securekey token makes it print nothing"
+}
+crypttab_lines_body()
+{
+	setup
+	KEYSCRIPT=$(sed -n 's/^prefix = //p' "$SK_BUILDDIR/cli/Makefile")/lib/securekey/keyscript
+	mkimg a
+	mkimg b
+	mkimg plain
+	enroll a
+	enroll b
+	ua=$(cryptsetup luksUUID a)
+	ub=$(cryptsetup luksUUID b)
+	{
+		crypttab_want a "$ua"
+		crypttab_want b "$ub"
+	} >want
+	atf_check -s exit:0 -o file:want -e empty "$CR" crypttab a b
+	atf_check -s exit:0 -o save:out -e empty "$CR" crypttab a b
+	crypttab_fields out keyscript
+	# --systemd: the other line of each is the active one
+	atf_check -s exit:0 -o save:out.systemd -e empty "$CR" crypttab a b --systemd
+	crypttab_fields out.systemd systemd
+	sed -e 's/^luks-/#luks-/' -e 's/^#\(luks-[^\t]*\tUUID=[^\t]*\tnone\tluks,token\)/\1/' want >want.systemd
+	atf_check -s exit:0 -o file:want.systemd -e empty cat out.systemd
+	# without DEVICE: the known volumes, by UUID, at their recorded paths
+	for u in $(printf '%s\n' "$ua" "$ub" | LC_ALL=C sort); do
+		if [ "$u" = "$ua" ]; then crypttab_want "$PWD/a" "$u"; else crypttab_want "$PWD/b" "$u"; fi
+	done >want.known
+	atf_check -s exit:0 -o file:want.known -e empty "$CR" crypttab
+	# --name for one device
+	crypttab_want a "$ua" root_crypt >want.named
+	atf_check -s exit:0 -o file:want.named -e empty "$CR" crypttab a --name root_crypt
+	# refusals print nothing and change nothing
+	refused "plain has no securekey token" "$CR" crypttab a plain b
+	SK_EXIT=2 refused "--name names one DEVICE" "$CR" crypttab a b --name x
+	SK_EXIT=2 refused "'x y' is not a volume name" "$CR" crypttab a --name "x y"
+	SK_EXIT=2 refused "is not a volume name" "$CR" crypttab a --name ../x
+	mv b b.moved
+	refused "known volume $PWD/b \(LUKS UUID $ub\) is not found" "$CR" crypttab
+}
+
 atf_test_case remove_leaves_backups
 remove_leaves_backups_head()
 {
@@ -1423,6 +1518,7 @@ atf_init_test_cases()
 	atf_add_test_case setkey_export
 	atf_add_test_case enroll_remove
 	atf_add_test_case remove_leaves_backups
+	atf_add_test_case crypttab_lines
 	atf_add_test_case enroll_new_committed
 	atf_add_test_case key_types
 	atf_add_test_case parallel_reencipher
