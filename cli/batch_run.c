@@ -298,15 +298,32 @@ static int device_passphrase(struct cli_batch *b, struct sk_batch_item *item,
 	return cli_keymap_read(key_file, &b->passphrase);
 }
 
+/* Staging asked for (or the next step) while NEW is loaded but not committed. */
+static bool waits_commit(const struct cli_batch *b, const struct sk_key_state *st)
+{
+	return sk_key_state_waits_commit(st) &&
+	       (b->mode == SK_REENCIPHER_AUTO || b->mode == SK_REENCIPHER_STAGED);
+}
+
 /* The step to take, or SK_NEXT_NONE with why not in @why. */
 static enum sk_next_step choose(const struct cli_batch *b, const struct sk_key_state *st,
 				const char **why)
 {
-	static char other[64];
+	static char other[64], commit[SK_BATCH_DETAIL_MAX];
+	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
 
 	*why = NULL;
 	switch (st->next) {
 	case SK_NEXT_NONE:
+		if (waits_commit(b, st)) {
+			sk_key_state_apqns_text(st, apqns, sizeof(apqns));
+			snprintf(commit, sizeof(commit),
+				 "a NEW master key is loaded but not committed: run 'securekey hsm "
+				 "commit --apqns %s' first",
+				 apqns);
+			*why = commit;
+			return SK_NEXT_NONE;
+		}
 		*why = "under the CURRENT master key: nothing to re-encipher";
 		return SK_NEXT_NONE;
 	case SK_NEXT_WAIT_SET:
@@ -360,7 +377,8 @@ static void take_steps(struct cli_batch *b, struct sk_batch_item *item, struct s
 		step = choose(b, &st, &why);
 		if (step == SK_NEXT_NONE) {
 			item->outcome = taken				 ? SK_BATCH_OK
-					: st.next == SK_NEXT_UNREACHABLE ? SK_BATCH_FAILED
+					: st.next == SK_NEXT_UNREACHABLE || waits_commit(b, &st)
+						? SK_BATCH_FAILED
 									 : SK_BATCH_SKIPPED;
 			if (!taken)
 				append(item->detail, why);

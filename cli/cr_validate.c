@@ -18,8 +18,10 @@ static const char usage[] =
 	"of the secure key and of a staged one, the register that holds each, and\n"
 	"the next step of a master-key change. Each key that a register holds is\n"
 	"unwrapped and checked against the device's volume key, and the token's\n"
-	"keyslot must open with it; exits 1 when a check fails. Changes nothing,\n"
-	"needs no passphrase.\n"
+	"keyslot must open with it. Exits 1 when the token cannot unlock here: no\n"
+	"register holds the master key of its keys, or a key does not unwrap or does\n"
+	"not hold the volume key (the report, or --json, is printed all the same).\n"
+	"Changes nothing, needs no passphrase.\n"
 	"\n"
 	"Options:\n"
 	"  --json            print the result as JSON\n" CLI_COMMON_HELP;
@@ -192,6 +194,31 @@ static void print_text(struct sk_device *dev, const struct sk_key_state *st,
 	printf("Next step:     %s\n", sk_next_step_name(st->next));
 }
 
+/*
+ * No register holds the master key of either key: the token cannot unlock
+ * here (the plugin would need the KMS), which monitoring must see as a
+ * failure, as zkey-cryptsetup's validate does.
+ */
+static int check_usable(struct sk_device *dev, const struct sk_key_state *st)
+{
+	if (sk_key_state_pick(&dev->token, st, NULL))
+		return 0;
+	sk_err("%s: the secure key is enciphered with a master key that no register of APQNs "
+	       "%s holds: the token cannot unlock the device here",
+	       dev->path, cli_apqns_text_of(&dev->token.apqns));
+	return -ENOKEY;
+}
+
+/* Mid-change: the next step is the officer's commit, not "none". */
+static void print_uncommitted(const struct sk_key_state *st)
+{
+	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+
+	sk_key_state_apqns_text(st, apqns, sizeof(apqns));
+	printf("NEW master key: loaded, not committed: run 'securekey hsm commit --apqns %s',\n"
+	       "               then 'securekey-cryptsetup reencipher' with --staged\n", apqns);
+}
+
 int cr_validate(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -219,8 +246,12 @@ int cr_validate(int argc, char **argv)
 		print_json(dev, &st, &checks);
 	else if (!r)
 		print_text(dev, &st, &checks);
+	if (!r && !cr.json && sk_key_state_waits_commit(&st))
+		print_uncommitted(&st);
 	if (!r && (checks.current == INVALID || checks.staged == INVALID))
 		r = -EINVAL;
+	if (!r)
+		r = check_usable(dev, &st);
 	sk_hsm_close(hsm);
 	sk_device_close(dev);
 	return cli_exit_code(r);

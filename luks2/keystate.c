@@ -34,6 +34,18 @@ static bool find_register(const struct sk_hsm_status *st, const unsigned char mk
 	return false;
 }
 
+/* Key parts are loaded into NEW on some APQN of the set, not committed yet. */
+static bool new_uncommitted(const struct sk_hsm_status *st)
+{
+	for (size_t i = 0; i < st->count; i++) {
+		enum sk_mk_state s = st->apqns[i].reg[SK_REG_NEW].state;
+
+		if (s == SK_MK_PARTIAL || s == SK_MK_FULL_UNCOMMITTED)
+			return true;
+	}
+	return false;
+}
+
 static enum sk_next_step next_step(const struct sk_key_state *s)
 {
 	bool staged_to_new = s->staged_found && s->staged_reg == SK_REG_NEW;
@@ -65,8 +77,27 @@ int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk
 	state->staged_found = token->has_staged &&
 			      find_register(&state->status, token->staged.mkvp, &state->staged_reg);
 	state->new_committed = sk_hsm_status_agree(&state->status, SK_REG_NEW);
+	state->new_uncommitted = new_uncommitted(&state->status);
 	state->next = next_step(state);
 	return 0;
+}
+
+void sk_key_state_apqns_text(const struct sk_key_state *state, char *text, size_t size)
+{
+	size_t n = 0;
+
+	text[0] = '\0';
+	for (size_t i = 0; i < state->status.count && n + SK_APQN_TEXT_LEN + 2 <= size; i++) {
+		if (i)
+			text[n++] = ',';
+		sk_apqn_format(&state->status.apqns[i].apqn, text + n);
+		n += strlen(text + n);
+	}
+}
+
+bool sk_key_state_waits_commit(const struct sk_key_state *state)
+{
+	return state->next == SK_NEXT_NONE && state->new_uncommitted;
 }
 
 bool sk_key_state_under_current(const struct sk_key_state *state)

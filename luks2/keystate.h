@@ -26,11 +26,22 @@ struct sk_key_state {
 	bool staged_found;
 	enum sk_mk_register staged_reg;
 	bool new_committed;
+	/* NEW holds key parts on some APQN but is not committed: 'hsm commit' is missing. */
+	bool new_uncommitted;
 	enum sk_next_step next;
 };
 
 int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk_key_state *state);
 const char *sk_next_step_name(enum sk_next_step next);
+/*
+ * A master-key change is under way but its NEW master key is not committed:
+ * the key is under CURRENT and staging it waits for 'securekey hsm commit'.
+ */
+bool sk_key_state_waits_commit(const struct sk_key_state *state);
+
+/* The APQNs of @state's HSM status as "01.0001,02.0001", for messages. */
+void sk_key_state_apqns_text(const struct sk_key_state *state, char *text, size_t size);
+
 /* The secure key is under the CURRENT master key: nothing to refresh. */
 bool sk_key_state_under_current(const struct sk_key_state *state);
 

@@ -39,12 +39,30 @@ static int explain_no_action(const char *device, const struct sk_key_state *stat
 	}
 }
 
+/*
+ * Staging waits for 'hsm commit': "nothing to re-encipher" would end the
+ * operator's procedure one step early, and the key would miss the change.
+ */
+static int explain_uncommitted(const char *device, const struct sk_key_state *state)
+{
+	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+
+	sk_key_state_apqns_text(state, apqns, sizeof(apqns));
+	sk_err("%s: a NEW master key is loaded on APQNs %s but not committed; run "
+	       "'securekey hsm commit --apqns %s' first, then re-encipher to stage the key",
+	       device, apqns, apqns);
+	return -EPERM;
+}
+
 int sk_reencipher_choose(const char *device, const struct sk_key_state *state,
 			 enum sk_reencipher_mode mode, enum sk_next_step *action)
 {
 	int r;
 
 	*action = SK_NEXT_NONE;
+	if (sk_key_state_waits_commit(state) &&
+	    (mode == SK_REENCIPHER_AUTO || mode == SK_REENCIPHER_STAGED))
+		return explain_uncommitted(device, state);
 	if (state->next == SK_NEXT_UNREACHABLE || (mode == SK_REENCIPHER_AUTO &&
 						    state->next == SK_NEXT_WAIT_SET))
 		return explain_no_action(device, state);

@@ -85,13 +85,14 @@ zkey_flow_body()
 	pass_opens img
 	token_unlocks img "secure key under the CURRENT master key"
 
-	# NEW loaded but not committed: nothing to do yet.
+	# NEW loaded but not committed: the missing step is named, exit 1.
 	load_new n1
 	mk1=$NEW_MKVP
 	vstate img CURRENT - none
-	atf_check -s exit:0 -e empty \
-		-o match:"enciphered with the CURRENT master key; nothing to re-encipher" \
-		"$CR" reencipher img --key-file pass
+	for step in "" --staged --to-new; do
+		refused "^img: a NEW master key is loaded on APQNs $APQNS but not committed; run 'securekey hsm commit --apqns $APQNS' first" \
+			"$CR" reencipher img $step --key-file pass
+	done
 	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm commit --apqns "$APQNS"
 	vstate img CURRENT - "reencipher --staged"
 
@@ -242,7 +243,9 @@ no_register_body()
 	new_mk n2
 	set_new
 	vstate img none - "refresh or setkey"
-	atf_check -s exit:0 -e empty -o match:"^Secure key: +MKVP [0-9a-f]{16}, under no master key register\$" \
+	# the token cannot unlock here: validate says so and exits 1
+	atf_check -s exit:1 -e match:"^img: .*: the token cannot unlock the device here\$" \
+		-o match:"^Secure key: +MKVP [0-9a-f]{16}, under no master key register\$" \
 		-o match:"^Next step: +refresh or setkey\$" "$CR" validate img
 	advice="in no register of its APQNs; re-import it with 'securekey-cryptsetup refresh img' \(KMS\) or restore it with 'securekey-cryptsetup setkey img'"
 	refused "$advice" "$CR" reencipher img --key-file pass
@@ -339,9 +342,14 @@ validate_states_body()
 	text()
 	{
 		_where="under the $2 master key"
-		[ "$2" = none ] && _where="under no master key register"
+		_exit="-s exit:0 -e empty"
+		if [ "$2" = none ]; then
+			_where="under no master key register"
+			_exit="-s exit:1 -e match:^img:.*cannot.unlock.the.device.here"
+		fi
 		snap >.sk-snap.v-before
-		atf_check -s exit:0 -e empty -o match:"^Device: +img\$" \
+		# $_exit unquoted: its words are atf_check options
+		atf_check $_exit -o match:"^Device: +img\$" \
 			-o match:"^UUID: +$(cryptsetup luksUUID img)\$" \
 			-o match:"^Token: +0 \(keyslot 1\)\$" -o match:"^Key type: +aes-xts-512\$" \
 			-o match:"^APQNs: +$APQNS\$" -o match:"^KMS: +none\$" \
@@ -374,7 +382,9 @@ validate_states_body()
 	new_mk n3
 	set_new
 	text "$mk1" none "" "refresh or setkey" "not-match:^Staged key:"
+	VEXIT=1 # the key cannot unlock here: validate exits 1, the JSON all the same
 	vjson img "v['secure_key'] == {'mkvp': '$mk1', 'register': 'none', 'valid': None}"
+	VEXIT=0
 	# A staged key whose NEW was cleared instead of set is under no register.
 	cr setkey img --key-file pass >/dev/null || atf_fail "setkey failed"
 	new_mk n4
