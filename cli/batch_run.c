@@ -330,8 +330,10 @@ static enum sk_next_step choose(const struct cli_batch *b, const struct sk_key_s
 		*why = "staged to the NEW master key: waits for 'securekey hsm set'";
 		return SK_NEXT_NONE;
 	case SK_NEXT_UNREACHABLE:
-		*why = "under no register of its APQNs: run 'securekey-cryptsetup refresh' (KMS) "
-		       "or 'securekey-cryptsetup setkey'";
+		*why = st->kms ? "under no register of its APQNs: run 'securekey-cryptsetup refresh' "
+				 "(KMS) or 'securekey-cryptsetup setkey'"
+			       : "under no register of its APQNs, no KMS: run "
+				 "'securekey-cryptsetup setkey'";
 		return SK_NEXT_NONE;
 	default:
 		break;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conf.h"
 #include "cr.h"
@@ -71,18 +72,46 @@ static int refresh(struct sk_device *dev)
 	return r < 0 ? r : 1;
 }
 
+/* Refused for a token without KMS, naming the step that applies to its key instead. */
+static int not_bound(struct sk_device *dev)
+{
+	struct sk_hsm *hsm = NULL;
+	struct sk_key_state st;
+	int r = cr_open_hsm(&dev->token, &hsm);
+
+	if (!r)
+		r = sk_key_state_get(hsm, &dev->token, &st);
+	sk_hsm_close(hsm);
+	if (r < 0)
+		return r;
+	if (st.next == SK_NEXT_UNREACHABLE)
+		sk_err("%s: the token is not bound to a KMS (enroll with --kms); restore the secure "
+		       "key with 'securekey-cryptsetup setkey %s' (add --secure-key-file FILE for "
+		       "an exported key)",
+		       dev->path, dev->path);
+	else if (st.next == SK_NEXT_NONE)
+		sk_err("%s: the token is not bound to a KMS (enroll with --kms); its secure key is "
+		       "under the CURRENT master key: nothing to do",
+		       dev->path);
+	else if (!strncmp(sk_key_state_next_name(&st), "reencipher", 10))
+		sk_err("%s: the token is not bound to a KMS (enroll with --kms); its next step is "
+		       "'securekey-cryptsetup %s %s'",
+		       dev->path, sk_key_state_next_name(&st), dev->path);
+	else
+		sk_err("%s: the token is not bound to a KMS (enroll with --kms); its next step is "
+		       "'%s'",
+		       dev->path, sk_key_state_next_name(&st));
+	return -ENOENT;
+}
+
 int cr_refresh_device(const char *path)
 {
 	struct sk_device *dev = NULL;
 	int r = sk_device_open(path, true, true, &dev);
 
-	if (!r && !dev->token.has_kms) {
-		sk_err("%s: the token is not bound to a KMS (enroll with --kms); use 'setkey' to "
-		       "restore the secure key instead",
-		       dev->path);
-		r = -ENOENT;
-	}
-	if (!r)
+	if (!r && !dev->token.has_kms)
+		r = not_bound(dev);
+	else if (!r)
 		r = refresh(dev);
 	sk_device_close(dev);
 	return r;

@@ -137,7 +137,7 @@ static void print_json(struct sk_device *dev, const struct sk_key_state *st,
 					     : NULL);
 	json_object_object_add(root, "kms", t->has_kms ? kms_json(&t->kms) : NULL);
 	json_object_object_add(root, "next_step",
-			       json_object_new_string(sk_next_step_name(st->next)));
+			       json_object_new_string(sk_key_state_next_name(st)));
 	/* json-c escapes the C0 controls of the header's text; DEL and C1 too. */
 	char *json = sk_escape_json(json_object_to_json_string_ext(
 		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -191,7 +191,7 @@ static void print_text(struct sk_device *dev, const struct sk_key_state *st,
 	} else {
 		printf("KMS:           none\n");
 	}
-	printf("Next step:     %s\n", sk_next_step_name(st->next));
+	printf("Next step:     %s\n", sk_key_state_next_name(st));
 }
 
 /*

@@ -65,7 +65,7 @@ static json_object *device_row(struct sk_device *dev)
 	json_object_object_add(row, "staged", json_object_new_boolean(dev->token.has_staged));
 	json_object_object_add(row, "kms", json_object_new_boolean(dev->token.has_kms));
 	json_object_object_add(row, "next_step",
-			       json_object_new_string(r < 0 ? "unknown" : sk_next_step_name(st.next)));
+			       json_object_new_string(r < 0 ? "unknown" : sk_key_state_next_name(&st)));
 	json_object_object_add(row, "missing", json_object_new_boolean(false));
 	sk_hsm_close(hsm);
 	return row;

@@ -77,6 +77,7 @@ int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk
 	state->staged_found = token->has_staged &&
 			      find_register(&state->status, token->staged.mkvp, &state->staged_reg);
 	state->new_committed = sk_hsm_status_agree(&state->status, SK_REG_NEW);
+	state->kms = token->has_kms;
 	state->new_uncommitted = new_uncommitted(&state->status);
 	state->next = next_step(state);
 	return 0;
@@ -98,6 +99,13 @@ void sk_key_state_apqns_text(const struct sk_key_state *state, char *text, size_
 bool sk_key_state_waits_commit(const struct sk_key_state *state)
 {
 	return state->next == SK_NEXT_NONE && state->new_uncommitted;
+}
+
+const char *sk_key_state_next_name(const struct sk_key_state *state)
+{
+	if (state->next == SK_NEXT_UNREACHABLE && !state->kms)
+		return "setkey";
+	return sk_next_step_name(state->next);
 }
 
 bool sk_key_state_under_current(const struct sk_key_state *state)

@@ -26,6 +26,7 @@ struct sk_key_state {
 	bool staged_found;
 	enum sk_mk_register staged_reg;
 	bool new_committed;
+	bool kms; /* the token names a KMS copy of the volume key */
 	/* NEW holds key parts on some APQN but is not committed: 'hsm commit' is missing. */
 	bool new_uncommitted;
 	enum sk_next_step next;
@@ -33,6 +34,11 @@ struct sk_key_state {
 
 int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk_key_state *state);
 const char *sk_next_step_name(enum sk_next_step next);
+/*
+ * The next step of a volume as the operator runs it: a key under no register
+ * whose token names no KMS can only be restored with setkey (no refresh).
+ */
+const char *sk_key_state_next_name(const struct sk_key_state *state);
 /*
  * A master-key change is under way but its NEW master key is not committed:
  * the key is under CURRENT and staging it waits for 'securekey hsm commit'.

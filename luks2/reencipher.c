@@ -23,10 +23,17 @@ static int explain_no_action(const char *device, const struct sk_key_state *stat
 {
 	switch (state->next) {
 	case SK_NEXT_UNREACHABLE:
-		sk_err("the secure volume key of %s is enciphered with a master key that is in no "
-		       "register of its APQNs; re-import it with 'securekey-cryptsetup refresh %s' "
-		       "(KMS) or restore it with 'securekey-cryptsetup setkey %s'",
-		       device, device, device);
+		if (state->kms)
+			sk_err("the secure volume key of %s is enciphered with a master key that is "
+			       "in no register of its APQNs; re-import it with 'securekey-cryptsetup "
+			       "refresh %s' (KMS) or restore it with 'securekey-cryptsetup setkey %s'",
+			       device, device, device);
+		else /* no KMS copy: only the passphrase or an exported key can restore it */
+			sk_err("the secure volume key of %s is enciphered with a master key that is "
+			       "in no register of its APQNs and the volume is not bound to a KMS; "
+			       "restore it with 'securekey-cryptsetup setkey %s' (add "
+			       "--secure-key-file FILE for an exported key)",
+			       device, device);
 		return -ENOKEY;
 	case SK_NEXT_WAIT_SET:
 		sk_err("the secure volume key of %s is already staged to the NEW master key; set it "

@@ -242,12 +242,15 @@ no_register_body()
 	set_new
 	new_mk n2
 	set_new
-	vstate img none - "refresh or setkey"
+	vstate img none - "setkey"
 	# the token cannot unlock here: validate says so and exits 1
 	atf_check -s exit:1 -e match:"^img: .*: the token cannot unlock the device here\$" \
 		-o match:"^Secure key: +MKVP [0-9a-f]{16}, under no master key register\$" \
-		-o match:"^Next step: +refresh or setkey\$" "$CR" validate img
-	advice="in no register of its APQNs; re-import it with 'securekey-cryptsetup refresh img' \(KMS\) or restore it with 'securekey-cryptsetup setkey img'"
+		-o match:"^Next step: +setkey\$" "$CR" validate img
+	# enrolled without --kms: refresh does not apply, list says so too
+	atf_check -s exit:0 -e empty -o match:"^[-0-9a-f]{36} +none +no +- +setkey +img " \
+		"$SECUREKEY" list img
+	advice="in no register of its APQNs and the volume is not bound to a KMS; restore it with 'securekey-cryptsetup setkey img' \(add --secure-key-file FILE for an exported key\)\$"
 	refused "$advice" "$CR" reencipher img --key-file pass
 	for step in --staged --in-place --complete; do
 		refused "$advice" "$CR" reencipher img $step --key-file pass
@@ -381,7 +384,7 @@ validate_states_body()
 	text "$mk1" OLD ", verified" "reencipher --in-place" "not-match:^Staged key:"
 	new_mk n3
 	set_new
-	text "$mk1" none "" "refresh or setkey" "not-match:^Staged key:"
+	text "$mk1" none "" "setkey" "not-match:^Staged key:"
 	VEXIT=1 # the key cannot unlock here: validate exits 1, the JSON all the same
 	vjson img "v['secure_key'] == {'mkvp': '$mk1', 'register': 'none', 'valid': None}"
 	VEXIT=0
@@ -491,7 +494,7 @@ open("short.skey", "wb").write(bytes(b[:50]))'
 	set_new
 	new_mk n2
 	set_new
-	vstate img none - "refresh or setkey"
+	vstate img none - "setkey"
 	token_fails img "in no register"
 	refused "MKVP $mk0" "$CR" setkey img --secure-key-file old.skey --key-file pass
 	refused "setkey img" "$CR" reencipher img --key-file pass

@@ -228,7 +228,7 @@ plugin_fetches_from_kms_cleanup() { kms_cleanup; }
 atf_test_case refresh_not_bound cleanup
 refresh_not_bound_head()
 {
-	atf_set "descr" "refresh of a token without kms is refused, nothing changes"
+	atf_set "descr" "refresh of a token without kms is refused with the step that applies to its key (none, reencipher --complete, setkey), nothing changes"
 	kms_head
 }
 refresh_not_bound_body()
@@ -236,7 +236,21 @@ refresh_not_bound_body()
 	kms_setup
 	mkimg img
 	enroll img
-	refused "img: the token is not bound to a KMS" "$CR" refresh img
+	refused "img: the token is not bound to a KMS \(enroll with --kms\); its secure key is under the CURRENT master key: nothing to do\$" \
+		"$CR" refresh img
+	# staged, then NEW set: completing is its step, not setkey
+	new_mk n1
+	atf_check -s exit:0 -e empty -o ignore "$CR" reencipher img --staged --key-file pass
+	set_new
+	refused "img: the token is not bound to a KMS \(enroll with --kms\); its next step is 'securekey-cryptsetup reencipher --complete img'\$" \
+		"$CR" refresh img
+	# under no register: setkey, from the passphrase or an exported key
+	for n in n2 n3; do
+		new_mk $n
+		set_new
+	done
+	refused "img: the token is not bound to a KMS \(enroll with --kms\); restore the secure key with 'securekey-cryptsetup setkey img' \(add --secure-key-file FILE for an exported key\)\$" \
+		"$CR" refresh img
 }
 refresh_not_bound_cleanup() { kms_cleanup; }
 

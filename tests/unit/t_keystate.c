@@ -541,6 +541,15 @@ ATF_TC_BODY(two_sets_unreachable, tc)
 	st = state_of(&v);
 	REQUIRE_NEXT(st, SK_NEXT_UNREACHABLE);
 	ATF_REQUIRE(!st.current_found && !st.staged_found);
+	/* A token without KMS: setkey only, refresh does not apply. */
+	ATF_REQUIRE_STREQ(sk_key_state_next_name(&st), "setkey");
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		require_choice_refused(&st, modes[i], -ENOKEY, "not bound to a KMS", "setkey");
+		ATF_CHECK_MSG(!strstr(capture_last_error(), "refresh"), "refresh advised: %s",
+			      capture_last_error());
+	}
+	st.kms = true;
+	ATF_REQUIRE_STREQ(sk_key_state_next_name(&st), "refresh or setkey");
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		require_choice_refused(&st, modes[i], -ENOKEY, "refresh", "setkey");
 
