@@ -36,6 +36,9 @@ enum {
 	OPT_PROTOCOL,
 	OPT_KMS,
 	OPT_FORCE,
+	OPT_GENERATE_KEY,
+	OPT_CSR,
+	OPT_SUBJECT,
 };
 
 #define CLI_COMMON_OPTIONS                                         \

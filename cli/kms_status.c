@@ -18,8 +18,10 @@ static const char usage[] =
 	"\n"
 	"Show the configured KMS servers and whether each accepts a mutually\n"
 	"authenticated connection (and with which KMIP version), and where the\n"
-	"identity key stands against the master-key registers. Exits non-zero when\n"
-	"no KMS is configured, the identity key is unusable, or no server answers.\n"
+	"identity key stands against the master-key registers. When the identity\n"
+	"key cannot be used, the servers are only checked for being up, and the\n"
+	"way to a new identity key is shown. Exits non-zero when no KMS is\n"
+	"configured, the identity key is unusable, or no server answers.\n"
 	"\n"
 	"Options:\n"
 	"  --json            print JSON\n" CLI_COMMON_HELP;
@@ -28,6 +30,8 @@ struct identity_report {
 	struct sk_key_state state;
 	struct sk_token token;
 	bool have_token;
+	bool usable; /* unwrapped: the session could be opened */
+	bool lost;   /* under no register, or no file: a new key is the way out */
 	int error;
 };
 
@@ -47,17 +51,28 @@ static void identity_report(const struct sk_config *cfg, struct identity_report 
 	sk_hsm_close(hsm);
 }
 
-/* "ok" and the KMIP version, or what failed (the error is logged too). */
-static json_object *probe(struct sk_kms *kms, const char *url)
+/*
+ * "reachable" and "authenticated" with the KMIP version, or what failed (the
+ * error is logged too). Without a session (the identity key is unusable) a
+ * TCP connection tells whether the server is up: it is not blamed for the key.
+ */
+static json_object *probe(struct sk_kms *kms, const struct sk_config *cfg, const char *url)
 {
 	json_object *obj = json_object_new_object();
 	struct sk_kmip_conn *conn = NULL;
+	struct sk_kmip_endpoint ep;
 	char version[16];
-	int r = kms ? sk_kms_connect(kms, url, &conn) : -ENOKEY;
+	int r;
 
+	if (kms)
+		r = sk_kms_connect(kms, url, &conn);
+	else
+		r = sk_kmip_parse_url(url, &ep) < 0 ? -EINVAL
+						     : sk_kmip_probe(&ep, cfg->timeout * 1000);
 	json_object_object_add(obj, "url", json_object_new_string(url));
 	json_object_object_add(obj, "reachable", json_object_new_boolean(r == 0));
-	if (r == 0) {
+	json_object_object_add(obj, "authenticated", json_object_new_boolean(kms && r == 0));
+	if (kms && r == 0) {
 		struct sk_kmip_version v = sk_kmip_conn_version(conn);
 
 		snprintf(version, sizeof(version), "%d.%d", v.major, v.minor);
@@ -79,44 +94,73 @@ static json_object *key_json(const struct sk_token_key *key, bool found, enum sk
 	return obj;
 }
 
+/* What a lost (or missing) identity key needs: a new key and certificate, not the old file. */
+static const char recovery_fmt[] =
+	"  recovery:   the identity key cannot be used here; make a new one (the shredded key\n"
+	"              file is not needed):\n"
+	"                securekey kms configure --apqns %s --generate-key --csr client.csr\n"
+	"                        [--subject /CN=NAME, the subject of the old certificate]\n"
+	"              have the KMS administrator sign client.csr for client authentication\n"
+	"              (and grant it the old identity's keys), then install it:\n"
+	"                securekey kms configure --apqns %s --server URL... --ca CA.pem "
+	"--cert SIGNED.pem\n";
+
+static const char *identity_next(const struct identity_report *rep)
+{
+	if (rep->lost)
+		return "new identity key (kms configure --generate-key)";
+	return sk_next_step_name(rep->state.next);
+}
+
 static json_object *identity_json(const struct sk_config *cfg, const struct identity_report *rep)
 {
 	json_object *obj = json_object_new_object();
 
 	json_object_object_add(obj, "file", json_object_new_string(cfg->identity_key));
 	json_object_object_add(obj, "apqns", json_object_new_string(cli_apqns_text_of(&cfg->apqns)));
-	if (!rep->have_token)
-		return obj;
-	json_object_object_add(obj, "secure_key",
-			       key_json(&rep->token.current, rep->state.current_found,
-					rep->state.current_reg));
-	if (rep->token.has_staged)
-		json_object_object_add(obj, "staged",
-				       key_json(&rep->token.staged, rep->state.staged_found,
-						rep->state.staged_reg));
-	json_object_object_add(obj, "next_step",
-			       json_object_new_string(sk_next_step_name(rep->state.next)));
+	json_object_object_add(obj, "usable", json_object_new_boolean(rep->usable));
+	json_object_object_add(obj, "lost", json_object_new_boolean(rep->lost));
+	if (rep->have_token) {
+		json_object_object_add(obj, "secure_key",
+				       key_json(&rep->token.current, rep->state.current_found,
+						rep->state.current_reg));
+		if (rep->token.has_staged)
+			json_object_object_add(obj, "staged",
+					       key_json(&rep->token.staged,
+							rep->state.staged_found,
+							rep->state.staged_reg));
+	}
+	if (rep->have_token || rep->lost)
+		json_object_object_add(obj, "next_step",
+				       json_object_new_string(identity_next(rep)));
 	return obj;
+}
+
+static void print_servers(json_object *servers)
+{
+	for (size_t i = 0; i < json_object_array_length(servers); i++) {
+		json_object *s = json_object_array_get_idx(servers, i);
+		json_object *kmip = json_object_object_get(s, "kmip");
+		bool up = json_object_get_boolean(json_object_object_get(s, "reachable"));
+
+		printf("%-10s %s: %s%s\n", i ? "Secondary" : "Primary",
+		       json_object_get_string(json_object_object_get(s, "url")),
+		       kmip  ? "reachable, KMIP "
+		       : up  ? "reachable (TCP); not authenticated: the identity key cannot be used"
+			     : "NOT reachable",
+		       kmip ? json_object_get_string(kmip) : "");
+	}
 }
 
 static void print_text(json_object *root)
 {
-	json_object *servers = json_object_object_get(root, "servers");
 	json_object *id = json_object_object_get(root, "identity_key"), *key, *reg;
+	const char *apqns = json_object_get_string(json_object_object_get(id, "apqns"));
 
 	printf("Configuration: %s\n", json_object_get_string(json_object_object_get(root, "config")));
-	for (size_t i = 0; i < json_object_array_length(servers); i++) {
-		json_object *s = json_object_array_get_idx(servers, i);
-		json_object *kmip = json_object_object_get(s, "kmip");
-
-		printf("%-10s %s: %s%s%s\n", i ? "Secondary" : "Primary",
-		       json_object_get_string(json_object_object_get(s, "url")),
-		       kmip ? "reachable, KMIP " : "NOT reachable", kmip ? json_object_get_string(kmip) : "",
-		       "");
-	}
+	print_servers(json_object_object_get(root, "servers"));
 	printf("Identity key: %s (APQNs %s)\n",
-	       json_object_get_string(json_object_object_get(id, "file")),
-	       json_object_get_string(json_object_object_get(id, "apqns")));
+	       json_object_get_string(json_object_object_get(id, "file")), apqns);
 	for (int staged = 0; staged < 2; staged++) {
 		key = json_object_object_get(id, staged ? "staged" : "secure_key");
 		if (!key)
@@ -129,6 +173,8 @@ static void print_text(json_object *root)
 	if (json_object_object_get(id, "next_step"))
 		printf("  next step:  %s\n",
 		       json_object_get_string(json_object_object_get(id, "next_step")));
+	if (json_object_get_boolean(json_object_object_get(id, "lost")))
+		printf(recovery_fmt, apqns, apqns);
 }
 
 static int report(const struct sk_config *cfg, bool json)
@@ -139,11 +185,14 @@ static int report(const struct sk_config *cfg, bool json)
 	bool any = false;
 
 	identity_report(cfg, &rep);
+	rep.lost = rep.error == -ENOENT ||
+		   (rep.have_token && rep.state.next == SK_NEXT_UNREACHABLE);
 	if (!rep.error)
 		rep.error = sk_kms_open(cfg, cli.hsm_dir, &kms);
+	rep.usable = !rep.error;
 	json_object_object_add(root, "config", json_object_new_string(cfg->path));
 	for (size_t i = 0; i < cfg->n_servers; i++) {
-		json_object *s = probe(kms, cfg->servers[i]);
+		json_object *s = probe(kms, cfg, cfg->servers[i]);
 
 		any |= json_object_get_boolean(json_object_object_get(s, "reachable"));
 		json_object_array_add(servers, s);

@@ -50,6 +50,11 @@ struct sk_kmip_conn;
 int sk_kmip_connect(const struct sk_kmip_endpoint *ep, const struct sk_kmip_tls *tls,
 		    struct sk_kmip_version want, struct sk_kmip_conn **conn);
 void sk_kmip_close(struct sk_kmip_conn *conn);
+/*
+ * A TCP connection to @ep within @timeout_ms, closed at once: whether the
+ * server is up, for when no TLS client identity is at hand to ask more.
+ */
+int sk_kmip_probe(const struct sk_kmip_endpoint *ep, int timeout_ms);
 struct sk_kmip_version sk_kmip_conn_version(const struct sk_kmip_conn *conn);
 /* "HOST:PORT", for messages. */
 const char *sk_kmip_conn_name(const struct sk_kmip_conn *conn);

@@ -275,6 +275,19 @@ static int tcp_connect(const struct sk_kmip_endpoint *ep, long long deadline_ms,
 	return fd;
 }
 
+int sk_kmip_probe(const struct sk_kmip_endpoint *ep, int timeout_ms)
+{
+	char name[sizeof(ep->host) + sizeof(ep->port) + 1];
+	int fd;
+
+	snprintf(name, sizeof(name), "%s:%s", ep->host, ep->port);
+	fd = tcp_connect(ep, now_ms() + timeout_ms, name);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
 /* The last OpenSSL error as text, or what errno says. */
 static const char *tls_reason(char *buf, size_t size)
 {

@@ -9,6 +9,7 @@
 #define SECUREKEY_IDENTITY_H
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "hsm.h"
 #include "keystate.h"
@@ -19,6 +20,18 @@
 EVP_PKEY *sk_identity_read_pem(const char *pem_path);
 /* Wrap @pkey under CURRENT into @path (replacing it and any staged key). */
 int sk_identity_store(struct sk_hsm *hsm, EVP_PKEY *pkey, const char *path);
+
+/*
+ * A new client key (EC P-256), generated in OpenSSL's memory and wrapped at
+ * once under CURRENT into @path: it is never written in clear.
+ */
+int sk_identity_generate(struct sk_hsm *hsm, const char *path, EVP_PKEY **pkey);
+/* The subject "/CN=host/O=org" (OpenSSL's one-line form); NULL with a message. */
+X509_NAME *sk_identity_subject(const char *text);
+/* A certificate signing request (PEM, mode 0644) for @pkey into @csr_path. */
+int sk_identity_write_csr(EVP_PKEY *pkey, const X509_NAME *subject, const char *csr_path);
+/* The (first) certificate of @cert_path is for @pkey: -EKEYREJECTED otherwise. */
+int sk_identity_check_cert(EVP_PKEY *pkey, const char *cert_path);
 
 /* The identity's secure keys as a token in memory (for keystate/reencipher). */
 int sk_identity_read(const char *path, const struct sk_apqn_list *apqns, struct sk_token *token);

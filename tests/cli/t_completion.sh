@@ -291,9 +291,9 @@ file_options_body()
 	done
 	# --hsm-dir and --config of 27 command lines, 7 --key-file (5 of
 	# securekey-cryptsetup), 2 --part-file, 2 --out, --secure-key-file,
-	# --ca, --cert, --key, --backup, 2 --key-file-map, securekey
+	# --ca, --cert, --key, --csr, --backup, 2 --key-file-map, securekey
 	# reencipher's --secure-key-file
-	test "$n" -eq 73 || atf_fail "$n options with a FILE or DIR argument"
+	test "$n" -eq 74 || atf_fail "$n options with a FILE or DIR argument"
 	# an empty word lists the directory
 	COMPLETE_IN=$W/d
 	words other pass1 pass2 sub

@@ -860,6 +860,132 @@ print(s["servers"][0]["reachable"] and i["secure_key"]["register"] == "CURRENT"
 }
 identity_key_mk_change_cleanup() { kms_cleanup; }
 
+# sign_csr CSR OUT SERIAL: the test CA signs a request for client authentication.
+sign_csr()
+{
+	printf '%s\n' "basicConstraints = critical, CA:FALSE" \
+		"keyUsage = critical, digitalSignature, keyEncipherment" \
+		"extendedKeyUsage = clientAuth" >client_ext.cnf
+	atf_check -s exit:0 -o ignore -e ignore openssl x509 -req -in "$1" -CA kms/ca.pem \
+		-CAkey kms/ca.key -set_serial "$3" -days 30 -sha256 -extfile client_ext.cnf -out "$2"
+}
+
+# no_clear_key: no file of the work directory holds a PEM private key but the
+# test PKI's own (kms/), and the identity key is a secure key blob.
+no_clear_key()
+{
+	_kmsdir=$(dirname "$SECUREKEY_CONF")/kms
+	if grep -rl "PRIVATE KEY" --exclude-dir=kms . || grep -l "PRIVATE KEY" "$_kmsdir"/*; then
+		atf_fail "a clear private key was written"
+	fi
+	test "$(head -c 4 "$_kmsdir/identity.skey")" = SKEY ||
+		atf_fail "$_kmsdir/identity.skey is not a secure key blob"
+	test "$(stat -c %a "$_kmsdir/identity.skey")" = 600 || atf_fail "identity key file is not 0600"
+}
+
+atf_test_case generated_identity_key cleanup
+generated_identity_key_head()
+{
+	atf_set "descr" "kms configure --generate-key: the client key made here, stored at once as the identity key and never in clear, a CSR signed by the test CA, the certificate installed without --key; enroll --kms and refresh work; a certificate of another key is refused"
+	kms_head
+}
+generated_identity_key_body()
+{
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	kmsdir=$(dirname "$SECUREKEY_CONF")/kms
+	SK_EXIT=2 refused "takes --apqns, --csr and --subject only" "$SECUREKEY" kms configure \
+		--apqns "$APQNS" --generate-key --csr req.csr --server "$URL_primary"
+	SK_EXIT=2 refused "subject 'CN=x' is not of the form" "$SECUREKEY" kms configure \
+		--apqns "$APQNS" --generate-key --csr req.csr --subject CN=x
+	SK_EXIT=2 refused "--csr and --subject go with --generate-key" "$SECUREKEY" kms configure \
+		--apqns "$APQNS" --server "$URL_primary" --ca kms/ca.pem --cert kms/client.pem --csr x
+	refused "no identity key in .*--generate-key" "$SECUREKEY" kms configure --apqns "$APQNS" \
+		--server "$URL_primary" --ca kms/ca.pem --cert kms/client.pem
+	atf_check -s exit:0 -e empty -o match:"never written in clear" \
+		-o match:"^Certificate signing request for /CN=securekey-test written to req\.csr\.\$" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --generate-key --csr req.csr \
+		--subject /CN=securekey-test
+	refused "req.csr exists" "$SECUREKEY" kms configure --apqns "$APQNS" --generate-key \
+		--csr req.csr
+	atf_check -s exit:0 -o match:"^subject=CN ?= ?securekey-test\$" -e ignore \
+		openssl req -in req.csr -noout -verify -subject
+	test "$(head -c 4 "$kmsdir/identity.skey.new")" = SKEY ||
+		atf_fail "the generated key is not stored as a secure key blob"
+	test ! -e "$SECUREKEY_CONF" || atf_fail "--generate-key wrote the configuration"
+	sign_csr req.csr signed.pem 77
+	# the certificate of another key: refused before anything is written
+	refused "the certificate kms/client.pem is not for the identity key" "$SECUREKEY" kms \
+		configure --apqns "$APQNS" --server "$URL_primary" --ca kms/ca.pem --cert kms/client.pem
+	atf_check -s exit:0 -e empty -o match:"^KMS configured in $SECUREKEY_CONF" -o not-match:shred \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --server "$URL_primary" --ca kms/ca.pem \
+		--cert signed.pem --timeout 5
+	test ! -e "$kmsdir/identity.skey.new" || atf_fail "the pending key outlived its installation"
+	atf_check -s exit:0 -e empty -o match:"reachable, KMIP" -o match:"next step: +none" \
+		"$SECUREKEY" kms status
+	mkimg img
+	enroll img --kms
+	change_mk_twice
+	vstate img none - "refresh or setkey"
+	atf_check -s exit:0 -e empty -o match:"^The volume key of img was fetched from the KMS" \
+		"$CR" refresh img
+	vstate img CURRENT - none
+	no_clear_key
+	# a renewed certificate for the identity key in use, installed the same way
+	sign_csr req.csr renewed.pem 78
+	atf_check -s exit:0 -e empty -o match:"^KMS configured in $SECUREKEY_CONF" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --server "$URL_primary" --ca kms/ca.pem \
+		--cert renewed.pem --timeout 5
+	atf_check -s exit:0 -e empty -o match:"nothing to refresh" "$CR" refresh img
+}
+generated_identity_key_cleanup() { kms_cleanup; }
+
+atf_test_case status_identity_lost cleanup
+status_identity_lost_head()
+{
+	atf_set "descr" "kms status with the identity key under no register: the server is reachable but not authenticated, the next step and the recovery are a new key and certificate (never the shredded key file); the recovery as printed works"
+	kms_head
+}
+status_identity_lost_body()
+{
+	kms_setup
+	mkimg img
+	enroll img --kms
+	for n in n1 n2; do
+		new_mk $n
+		set_new
+	done
+	atf_check -s exit:1 -e match:"identity key .* is enciphered with no master key of APQNs $APQNS: it is lost" \
+		-o match:"^Primary +$URL_primary: reachable \(TCP\); not authenticated: the identity key cannot be used\$" \
+		-o not-match:"NOT reachable" -o not-match:"refresh or setkey" -o not-match:" --key " \
+		-o match:"^  next step: +new identity key \(kms configure --generate-key\)\$" \
+		-o match:"securekey kms configure --apqns $APQNS --generate-key --csr client.csr" \
+		"$SECUREKEY" kms status
+	atf_check -s exit:1 -e ignore -o save:status.json "$SECUREKEY" kms status --json
+	json_holds status.json s "s['servers'][0]['reachable']" \
+		"not s['servers'][0]['authenticated']" "'kmip' not in s['servers'][0]" \
+		"s['identity_key']['lost'] and not s['identity_key']['usable']" \
+		"s['identity_key']['next_step'] == 'new identity key (kms configure --generate-key)'"
+	refused "it is lost; make a new one with 'securekey kms configure --apqns $APQNS --generate-key" \
+		"$SECUREKEY" kms reencipher
+	# the recovery as kms status prints it
+	atf_check -s exit:0 -e empty -o ignore "$SECUREKEY" kms configure --apqns "$APQNS" \
+		--generate-key --csr client.csr --subject /CN=securekey-test
+	sign_csr client.csr signed.pem 79
+	atf_check -s exit:0 -e empty -o match:"^KMS configured in $SECUREKEY_CONF" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --server "$URL_primary" --ca kms/ca.pem \
+		--cert signed.pem --timeout 5
+	atf_check -s exit:0 -e empty -o match:"reachable, KMIP" -o match:"next step: +none" \
+		"$SECUREKEY" kms status
+	# the volume's key, registered by the old identity of the same subject, comes back
+	vstate img none - "refresh or setkey"
+	atf_check -s exit:0 -e empty -o match:"^The volume key of img was fetched from the KMS" \
+		"$CR" refresh img
+}
+status_identity_lost_cleanup() { kms_cleanup; }
+
 # ------------------------------------------------------------- operations
 
 atf_test_case all_operations cleanup
@@ -963,4 +1089,6 @@ atf_init_test_cases()
 	atf_add_test_case tls_refusals
 	atf_add_test_case configure_refusals
 	atf_add_test_case identity_key_mk_change
+	atf_add_test_case generated_identity_key
+	atf_add_test_case status_identity_lost
 }
