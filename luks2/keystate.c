@@ -103,6 +103,9 @@ bool sk_key_state_waits_commit(const struct sk_key_state *state)
 
 const char *sk_key_state_next_name(const struct sk_key_state *state)
 {
+	/* Staging waits for the officer's commit: that is the step missing, not "none". */
+	if (sk_key_state_waits_commit(state))
+		return "hsm commit";
 	if (state->next == SK_NEXT_UNREACHABLE && !state->kms)
 		return "setkey";
 	return sk_next_step_name(state->next);

@@ -36,7 +36,8 @@ int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk
 const char *sk_next_step_name(enum sk_next_step next);
 /*
  * The next step of a volume as the operator runs it: a key under no register
- * whose token names no KMS can only be restored with setkey (no refresh).
+ * whose token names no KMS can only be restored with setkey (no refresh);
+ * "hsm commit" while a NEW master key is loaded but not committed.
  */
 const char *sk_key_state_next_name(const struct sk_key_state *state);
 /*

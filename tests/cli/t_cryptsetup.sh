@@ -88,7 +88,7 @@ zkey_flow_body()
 	# NEW loaded but not committed: the missing step is named, exit 1.
 	load_new n1
 	mk1=$NEW_MKVP
-	vstate img CURRENT - none
+	vstate img CURRENT - "hsm commit"
 	for step in "" --staged --to-new; do
 		refused "^img: a NEW master key is loaded on APQNs $APQNS but not committed; run 'securekey hsm commit --apqns $APQNS' first" \
 			"$CR" reencipher img $step --key-file pass
@@ -1150,7 +1150,12 @@ enroll_new_committed_body()
 		load_parts n1-a
 	fi
 	enroll early
-	vstate early CURRENT - none
+	# one key part of NEW loaded (soft HSM): the officer's commit is what is missing
+	if soft_backend; then
+		vstate early CURRENT - "hsm commit"
+	else
+		vstate early CURRENT - none
+	fi
 	if soft_backend; then
 		load_parts n1-b
 		atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm commit --apqns "$APQNS"

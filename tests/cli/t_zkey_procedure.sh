@@ -72,7 +72,7 @@ step1()
 	refused "a NEW master key is loaded on APQNs $APQNS but not committed; run 'securekey hsm commit --apqns $APQNS' first" \
 		"$SECUREKEY" kms reencipher --to-new --staged
 	test "$(sha256sum img1 img2 img3 img4)" = "$sums" || atf_fail "staging before the commit changed a volume"
-	atf_check -s exit:0 -e empty -o match:"^Next step: +none\$" \
+	atf_check -s exit:0 -e empty -o match:"^Next step: +hsm commit\$" \
 		-o match:"^NEW master key: loaded, not committed: run 'securekey hsm commit --apqns $APQNS',\$" \
 		"$CR" validate img2
 	atf_check -s exit:0 -o match:"NEW master key committed on APQNs $APQNS \(MKVP $NEW_MKVP\)" \
