@@ -431,40 +431,36 @@ int sk_device_open_unloadable(const char *path, const char *uuid, struct sk_devi
 	return 0;
 }
 
-int sk_device_restore_unloadable(struct sk_device *dev, const char *image, size_t saved)
+/* One crypt_header_restore of @image; @where says where the header as it was is kept. */
+static int header_restore(struct sk_device *dev, const char *image, const char *where)
 {
-	int r = sk_backup_save_raw(dev->path, dev->uuid, saved), disk_r;
+	int r, disk_r;
 
-	if (r < 0)
-		return r;
 	quiet_libcryptsetup(dev, true);
 	r = crypt_header_restore(dev->cd, CRYPT_LUKS2, image);
 	disk_r = write_errno(r);
 	quiet_libcryptsetup(dev, false);
 	if (r < 0) {
-		sk_err("cannot restore the LUKS2 header of %s: %s", dev->path, strerror(-disk_r));
+		sk_err("cannot restore the LUKS2 header of %s: %s; the header as it was is %s in "
+		       "%s/backup/%s",
+		       dev->path, strerror(-disk_r), where, sk_path_state_dir(), dev->uuid);
 		return disk_r;
 	}
 	return sk_device_note_written(dev);
 }
 
+int sk_device_restore_unloadable(struct sk_device *dev, const char *image, size_t saved)
+{
+	int r = sk_backup_save_raw(dev->path, dev->uuid, saved);
+
+	return r < 0 ? r : header_restore(dev, image, "the newest .raw file");
+}
+
 int sk_device_restore(struct sk_device *dev, const char *image)
 {
-	int r = check_seqid(dev), disk_r;
+	int r = check_seqid(dev);
 
 	if (!r)
 		r = sk_device_backup(dev);
-	if (r < 0)
-		return r;
-	quiet_libcryptsetup(dev, true);
-	r = crypt_header_restore(dev->cd, CRYPT_LUKS2, image);
-	disk_r = write_errno(r);
-	quiet_libcryptsetup(dev, false);
-	if (r < 0) {
-		sk_err("cannot restore the LUKS2 header of %s: %s; the backup taken just before is "
-		       "the newest in %s/backup/%s",
-		       dev->path, strerror(-disk_r), sk_path_state_dir(), dev->uuid);
-		return disk_r;
-	}
-	return sk_device_note_written(dev);
+	return r < 0 ? r : header_restore(dev, image, "the newest backup");
 }
