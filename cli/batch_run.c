@@ -310,17 +310,15 @@ static enum sk_next_step choose(const struct cli_batch *b, const struct sk_key_s
 				const char **why)
 {
 	static char other[64], commit[SK_BATCH_DETAIL_MAX];
-	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+	char advice[SK_BATCH_DETAIL_MAX - 64];
 
 	*why = NULL;
 	switch (st->next) {
 	case SK_NEXT_NONE:
 		if (waits_commit(b, st)) {
-			sk_key_state_apqns_text(st, apqns, sizeof(apqns));
+			sk_key_state_commit_advice(st, advice, sizeof(advice));
 			snprintf(commit, sizeof(commit),
-				 "a NEW master key is loaded but not committed: run 'securekey hsm "
-				 "commit --apqns %s' first",
-				 apqns);
+				 "a NEW master key is loaded but not committed: %s first", advice);
 			*why = commit;
 			return SK_NEXT_NONE;
 		}

@@ -212,11 +212,11 @@ static int check_usable(struct sk_device *dev, const struct sk_key_state *st)
 /* Mid-change: the next step is the officer's commit, not "none". */
 static void print_uncommitted(const struct sk_key_state *st)
 {
-	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+	char advice[512];
 
-	sk_key_state_apqns_text(st, apqns, sizeof(apqns));
-	printf("NEW master key: loaded, not committed: run 'securekey hsm commit --apqns %s',\n"
-	       "               then 'securekey-cryptsetup reencipher' with --staged\n", apqns);
+	sk_key_state_commit_advice(st, advice, sizeof(advice));
+	printf("NEW master key: loaded, not committed: %s,\n"
+	       "               then 'securekey-cryptsetup reencipher' with --staged\n", advice);
 }
 
 int cr_validate(int argc, char **argv)

@@ -2,6 +2,7 @@
 
 #include "keystate.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const next_names[] = {
@@ -34,13 +35,13 @@ static bool find_register(const struct sk_hsm_status *st, const unsigned char mk
 	return false;
 }
 
-/* Key parts are loaded into NEW on some APQN of the set, not committed yet. */
-static bool new_uncommitted(const struct sk_hsm_status *st)
+/* Key parts are loaded into NEW on some APQN of the set (@only: in state @only). */
+static bool new_in_state(const struct sk_hsm_status *st, bool partial_only)
 {
 	for (size_t i = 0; i < st->count; i++) {
 		enum sk_mk_state s = st->apqns[i].reg[SK_REG_NEW].state;
 
-		if (s == SK_MK_PARTIAL || s == SK_MK_FULL_UNCOMMITTED)
+		if (s == SK_MK_PARTIAL || (!partial_only && s == SK_MK_FULL_UNCOMMITTED))
 			return true;
 	}
 	return false;
@@ -78,7 +79,8 @@ int sk_key_state_get(struct sk_hsm *hsm, const struct sk_token *token, struct sk
 			      find_register(&state->status, token->staged.mkvp, &state->staged_reg);
 	state->new_committed = sk_hsm_status_agree(&state->status, SK_REG_NEW);
 	state->kms = token->has_kms;
-	state->new_uncommitted = new_uncommitted(&state->status);
+	state->new_uncommitted = new_in_state(&state->status, false);
+	state->new_partial = new_in_state(&state->status, true);
 	state->next = next_step(state);
 	return 0;
 }
@@ -105,7 +107,7 @@ const char *sk_key_state_next_name(const struct sk_key_state *state)
 {
 	/* Staging waits for the officer's commit: that is the step missing, not "none". */
 	if (sk_key_state_waits_commit(state))
-		return "hsm commit";
+		return state->new_partial ? "hsm load-part" : "hsm commit";
 	if (state->next == SK_NEXT_UNREACHABLE && !state->kms)
 		return "setkey";
 	return sk_next_step_name(state->next);
@@ -146,4 +148,18 @@ const struct sk_token_key *sk_key_state_pick(const struct sk_token *token,
 	if (st->staged_found)
 		return *path = sk_key_path(true, st->staged_reg), &token->staged;
 	return NULL;
+}
+
+void sk_key_state_commit_advice(const struct sk_key_state *state, char *text, size_t size)
+{
+	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+
+	sk_key_state_apqns_text(state, apqns, sizeof(apqns));
+	if (state->new_partial)
+		snprintf(text, size,
+			 "load its remaining key parts ('securekey hsm load-part --apqns %s') and "
+			 "run 'securekey hsm commit --apqns %s'",
+			 apqns, apqns);
+	else
+		snprintf(text, size, "run 'securekey hsm commit --apqns %s'", apqns);
 }

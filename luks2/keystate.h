@@ -29,6 +29,8 @@ struct sk_key_state {
 	bool kms; /* the token names a KMS copy of the volume key */
 	/* NEW holds key parts on some APQN but is not committed: 'hsm commit' is missing. */
 	bool new_uncommitted;
+	/* ... and on some APQN not all of them yet: 'hsm load-part' comes first. */
+	bool new_partial;
 	enum sk_next_step next;
 };
 
@@ -37,9 +39,15 @@ const char *sk_next_step_name(enum sk_next_step next);
 /*
  * The next step of a volume as the operator runs it: a key under no register
  * whose token names no KMS can only be restored with setkey (no refresh);
- * "hsm commit" while a NEW master key is loaded but not committed.
+ * "hsm commit" while a NEW master key is loaded but not committed ("hsm
+ * load-part" while key parts are still missing).
  */
 const char *sk_key_state_next_name(const struct sk_key_state *state);
+/*
+ * While NEW is loaded but not committed, what the officer still has to run,
+ * as advice ("run 'securekey hsm commit --apqns LIST'"), into @text.
+ */
+void sk_key_state_commit_advice(const struct sk_key_state *state, char *text, size_t size);
 /*
  * A master-key change is under way but its NEW master key is not committed:
  * the key is under CURRENT and staging it waits for 'securekey hsm commit'.

@@ -52,12 +52,13 @@ static int explain_no_action(const char *device, const struct sk_key_state *stat
  */
 static int explain_uncommitted(const char *device, const struct sk_key_state *state)
 {
-	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1];
+	char apqns[SK_APQN_MAX * (SK_APQN_TEXT_LEN + 1) + 1], advice[512];
 
 	sk_key_state_apqns_text(state, apqns, sizeof(apqns));
-	sk_err("%s: a NEW master key is loaded on APQNs %s but not committed; run "
-	       "'securekey hsm commit --apqns %s' first, then re-encipher to stage the key",
-	       device, apqns, apqns);
+	sk_key_state_commit_advice(state, advice, sizeof(advice));
+	sk_err("%s: a NEW master key is loaded on APQNs %s but not committed; %s first, then "
+	       "re-encipher to stage the key",
+	       device, apqns, advice);
 	return -EPERM;
 }
 

@@ -1150,9 +1150,12 @@ enroll_new_committed_body()
 		load_parts n1-a
 	fi
 	enroll early
-	# one key part of NEW loaded (soft HSM): the officer's commit is what is missing
+	# one key part of NEW loaded (soft HSM): the officer's other part, then the commit
 	if soft_backend; then
-		vstate early CURRENT - "hsm commit"
+		vstate early CURRENT - "hsm load-part"
+		atf_check -s exit:0 -e empty \
+			-o match:"^NEW master key: loaded, not committed: load its remaining key parts \('securekey hsm load-part --apqns $APQNS'\) and run 'securekey hsm commit --apqns $APQNS',\$" \
+			"$CR" validate early
 	else
 		vstate early CURRENT - none
 	fi
