@@ -312,7 +312,7 @@ pin)
 	# Typed 3 s after the prompt's first words (its rest may come after
 	# other console lines; the agent flushes input as it starts). The
 	# console may still echo it: what must never hold the PIN is a log line.
-	boot pin root.img --answer "Please enter LUKS2 token PIN=$PIN" --answer-delay 3 \
+	boot pin root.img --answer "Please enter LUKS2 token PIN=$PIN" --answer-delay 3 --answer-retry 20 \
 		--expect "$START" \
 		--expect 'Please enter LUKS2 token PIN' \
 		--expect 'Finished .*systemd-cryptsetu' \
@@ -335,7 +335,7 @@ fallback)
 	while [ ! -e stall.ready ]; do sleep 0.1; done
 	# systemd's agent flushes the console's input as it starts reading,
 	# after its prompt: what is typed at once can be lost (seen in CI).
-	boot fallback root-newmk.img --answer "$PROMPT=correct horse battery" --answer-delay 3 \
+	boot fallback root-newmk.img --answer "$PROMPT=correct horse battery" --answer-delay 3 --answer-retry 20 \
 		--expect "$START" \
 		--expect "$PROMPT" \
 		--expect 'Finished .*systemd-cryptsetu' \

@@ -13,6 +13,10 @@ and judge the boot by marker lines: qemu exits 0 after a guest panic too.
   --answer-delay S      type answers S seconds after their prompt (default 0):
                         systemd's password agent flushes the terminal's
                         input as it starts reading, after its prompt
+  --answer-retry S      type an answer again when the console stays silent
+                        for S seconds after it (at most 3 times; default 0:
+                        never): on a loaded host the agent can still be
+                        starting, and flush what was typed, after the delay
   --quit-when-matched   stop qemu once every --expect matched (a probe)
 Exit 0 when every --expect matched, no --reject did and qemu powered off
 (or, with --quit-when-matched, was stopped after the last match).
@@ -34,6 +38,7 @@ def parse():
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--answer", action="append", default=[])
     p.add_argument("--answer-delay", type=float, default=0)
+    p.add_argument("--answer-retry", type=float, default=0)
     p.add_argument("--quit-when-matched", action="store_true")
     p.add_argument("qemu", nargs=argparse.REMAINDER)
     args = p.parse_args()
@@ -43,21 +48,37 @@ def parse():
 
 
 class Console:
-    def __init__(self, log, answers, proc, start, delay):
+    def __init__(self, log, answers, proc, start, delay, retry=0):
         self.log, self.proc, self.start, self.delay = log, proc, start, delay
         self.answers = dict(a.split("=", 1) for a in answers)
         self.pending = b""  # bytes since the last newline (prompts have none)
         self.lines = []
         self.due = []  # (monotonic time, answer) not typed yet
+        self.retry = retry
+        self.unheard = []  # [time typed, answer, times typed]: no output since
+
+    def type(self, text):
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
 
     def type_due(self):
         now = time.monotonic()
         for when, text in [d for d in self.due if d[0] <= now]:
-            self.proc.stdin.write(text.encode() + b"\n")
-            self.proc.stdin.flush()
+            self.type(text)
             self.due.remove((when, text))
+            if self.retry:
+                self.unheard.append([now, text, 1])
+        for entry in [u for u in self.unheard if now - u[0] >= self.retry]:
+            if entry[2] >= 3:
+                self.unheard.remove(entry)
+                continue
+            self.line(f"qemu_run.py: no console output {self.retry:.0f} s after an answer; "
+                      "typing it again")
+            self.type(entry[1])
+            entry[0], entry[2] = now, entry[2] + 1
 
     def feed(self, data):
+        self.unheard = []  # the guest printed something: the answer was heard
         self.pending += data
         *done, self.pending = self.pending.split(b"\n")
         for raw in done:
@@ -97,7 +118,7 @@ def run(args):
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     with open(args.log, "w") as log:
-        console = Console(log, args.answer, proc, start, args.answer_delay)
+        console = Console(log, args.answer, proc, start, args.answer_delay, args.answer_retry)
         timed_out = stopped = False
         while True:
             left = args.timeout - (time.monotonic() - start)
