@@ -177,9 +177,7 @@ static const struct sk_backup *pick(const struct sk_backup *list, size_t count, 
 		return NULL;
 	}
 	/* A backup copied elsewhere: a whole header, or a .hdr whose keyslot snapshot is here. */
-	outside->path = (char *)want;
-	outside->name = strrchr(want, '/') + 1;
-	outside->whole = strlen(want) < 4 || strcmp(want + strlen(want) - 4, ".hdr");
+	sk_backup_from_path(want, outside);
 	return outside;
 }
 
@@ -301,7 +299,7 @@ static int header_area(struct crypt_device *image, size_t *len)
  */
 static int restore_unloadable(const char *path, const struct restore_args *a)
 {
-	struct sk_backup b = { .path = (char *)a->backup };
+	struct sk_backup b;
 	struct sk_device *dev = NULL;
 	struct crypt_device *cd = NULL;
 	struct sk_secret *pass = NULL;
@@ -309,8 +307,7 @@ static int restore_unloadable(const char *path, const struct restore_args *a)
 	size_t saved = 0;
 	int fd = -1, r = sk_backup_uuid_of(a->backup, uuid);
 
-	b.name = strrchr(b.path, '/') + 1;
-	b.whole = strlen(b.name) < 4 || strcmp(b.name + strlen(b.name) - 4, ".hdr");
+	sk_backup_from_path(a->backup, &b);
 	if (!r)
 		r = sk_device_open_unloadable(path, uuid, &dev);
 	if (!r)

@@ -940,6 +940,16 @@ int sk_backup_check_space(char *const *paths, size_t count)
 	return r;
 }
 
+void sk_backup_from_path(const char *path, struct sk_backup *b)
+{
+	const char *slash = strrchr(path, '/');
+
+	b->path = (char *)path;
+	b->name = slash ? slash + 1 : path;
+	b->seqid = 0;
+	b->whole = !has_suffix(b->name, ".hdr");
+}
+
 int sk_backup_uuid_of(const char *path, char uuid[40])
 {
 	unsigned char bin[BIN_HDR_LEN];

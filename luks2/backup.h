@@ -72,6 +72,13 @@ void sk_backup_list_free(struct sk_backup *list, size_t count);
  */
 int sk_backup_assemble(const char *uuid, const struct sk_backup *b, int *fd);
 
+/*
+ * A backup named by its path, outside the list: a .hdr, else a whole header
+ * (one of an earlier version, or from 'cryptsetup luksHeaderBackup').
+ * @b borrows @path.
+ */
+void sk_backup_from_path(const char *path, struct sk_backup *b);
+
 /* The LUKS UUID in the binary header of the backup file @path (canonical form only). */
 int sk_backup_uuid_of(const char *path, char uuid[40]);
 
