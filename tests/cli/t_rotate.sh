@@ -286,6 +286,31 @@ open_rotation()
 	return 1
 }
 
+# p11_token_info_save, p11_token_info_restore WHAT: SoftHSM2's file store
+# rewrites token.object in place (truncate, then write) at every C_Login, so a
+# SIGKILL between the two loses the whole token, which a real HSM does not do.
+# securekey never changes the token's own information (its size stays; only
+# the login bookkeeping in it changes), so a token.object cut short by the
+# kill is put back from the copy taken before the run, and the test says so;
+# the key objects are left as the kill left them.
+p11_token_info_save()
+{
+	soft_backend && return 0
+	for _t in hsm/tokens/*/token.object; do
+		cp -p "$_t" "$_t.before-kill"
+	done
+}
+
+p11_token_info_restore()
+{
+	soft_backend && return 0
+	for _t in hsm/tokens/*/token.object; do
+		[ "$(wc -c <"$_t")" = "$(wc -c <"$_t.before-kill")" ] && continue
+		echo "$1: the kill cut SoftHSM2's rewrite of $_t ($(wc -c <"$_t") of $(wc -c <"$_t.before-kill") bytes); put back" >&2
+		cp -p "$_t.before-kill" "$_t"
+	done
+}
+
 # no_survivors: within 5 s of the kill no securekey process (the command or
 # one of its workers) runs in the work directory any more.
 no_survivors()
@@ -376,12 +401,14 @@ print(" ".join("%.3f" % rng.uniform(0, span) for _ in range(int(sys.argv[3]))))'
 				last=$NEW_MKVP
 			fi
 		fi
+		p11_token_info_save
 		"$SECUREKEY" rotate --apqns "$APQNS" --key-file pass --jobs 2 $how >"run$i.out" 2>"run$i.err" &
 		pid=$!
 		sleep "$delay"
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid"
 		rc=$?
+		p11_token_info_restore "run $i"
 		echo "run $i: rotate ${how:-(new rotation to $last)}, SIGKILL after ${delay} s: exit $rc" >&2
 		case $rc in
 		137) killed=$((killed + 1)) ;;
