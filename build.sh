@@ -18,6 +18,10 @@ TEST_DEPS="softhsm2 opensc libnss3 libnss3-tools"
 # of bench/unlock (clevis with a tang server).
 TEST_DEPS="$TEST_DEPS bash-completion debhelper dh-autoreconf dpkg-dev fakeroot \
 clevis clevis-luks tang socat"
+# The Ansible collection's tests: ansible-test units (pytest and its plugins)
+# and the playbook run against sandboxed hosts.
+TEST_DEPS="$TEST_DEPS ansible-core python3-pytest python3-pytest-xdist \
+python3-pytest-forked python3-pytest-mock python3-mock"
 # t_manpage renders the man pages with groff and tbl, every warning on.
 TEST_DEPS="$TEST_DEPS groff-base"
 # The libFuzzer targets, built by 'make check' and run by tests/fuzz/t_fuzz:
