@@ -13,8 +13,8 @@ version_added: "0.1.0"
 description:
   - Takes the hostvars of every host of the change (in the order of I(hosts))
     and returns one entry per host that is not ready for C(securekey hsm set):
-    a host with no C(securekey_fleet_info) (it failed before, or was not
-    reached), one whose C(securekey_info) failed, and one whose volumes or
+    a host with no C(securekey_fleet_info) (it failed before, was not
+    reached, or C(--limit) left it out), one whose C(securekey_info) failed, and one whose volumes or
     identity key are not staged, with those volumes and their next step.
 options:
   _input:
@@ -51,8 +51,8 @@ def securekey_not_ready(host_vars, hosts):
     for host, hv in zip(hosts, host_vars):
         info = hv.get('securekey_fleet_info') if hv else None
         if not info:
-            not_ready.append(dict(host=host, reason='not checked: the host failed or was '
-                                  'unreachable earlier in this run'))
+            not_ready.append(dict(host=host, reason='not checked in this run: it failed or '
+                                  'was unreachable earlier, or --limit left it out'))
         elif info.get('failed'):
             not_ready.append(dict(host=host, reason=info.get('msg', 'securekey_info failed')))
         elif not info['summary']['ready_for_set']:
