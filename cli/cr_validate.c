@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -24,7 +25,9 @@ static const char usage[] =
 	"Changes nothing, needs no passphrase.\n"
 	"\n"
 	"Options:\n"
-	"  --json            print the result as JSON\n" CLI_COMMON_HELP;
+	"  --json            print the result as JSON: one object also when DEVICE has\n"
+	"                    no securekey token (\"token\": null, \"next_step\": \"enroll\")\n"
+	"                    or cannot be checked (\"error\": the message on stderr)\n" CLI_COMMON_HELP;
 
 /* A key is checked only when a register holds its master key. */
 enum check { UNCHECKED, VALID, INVALID };
@@ -111,6 +114,18 @@ static json_object *kms_json(const struct sk_token_kms *kms)
 	return obj;
 }
 
+static void put_json(json_object *root)
+{
+	/* json-c escapes the C0 controls of the header's text; DEL and C1 too. */
+	char *json = sk_escape_json(json_object_to_json_string_ext(
+		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+
+	if (json)
+		puts(json);
+	free(json);
+	json_object_put(root);
+}
+
 static void print_json(struct sk_device *dev, const struct sk_key_state *st,
 		       const struct checks *c)
 {
@@ -138,14 +153,44 @@ static void print_json(struct sk_device *dev, const struct sk_key_state *st,
 	json_object_object_add(root, "kms", t->has_kms ? kms_json(&t->kms) : NULL);
 	json_object_object_add(root, "next_step",
 			       json_object_new_string(sk_key_state_next_name(st)));
-	/* json-c escapes the C0 controls of the header's text; DEL and C1 too. */
-	char *json = sk_escape_json(json_object_to_json_string_ext(
-		root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	put_json(root);
+}
 
-	if (json)
-		puts(json);
-	free(json);
-	json_object_put(root);
+/* A LUKS2 device without a securekey token: what to do is enroll it. */
+static void print_json_no_token(const struct sk_device *dev)
+{
+	json_object *root = json_object_new_object();
+
+	json_object_object_add(root, "device", json_object_new_string(dev->path));
+	json_object_object_add(root, "uuid", json_object_new_string(dev->uuid));
+	json_object_object_add(root, "token", NULL);
+	json_object_object_add(root, "next_step", json_object_new_string("enroll"));
+	put_json(root);
+}
+
+/*
+ * With --json, every outcome is one JSON object (scripts never parse the
+ * text): a failure before the report carries the first error message, as
+ * stderr shows it, which this sink keeps while writing it there as usual.
+ */
+static char *first_error;
+
+static void keep_first_error(enum sk_log_level level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (level == SK_LOG_ERROR && !first_error)
+		first_error = strdup(msg);
+	fprintf(stderr, "%s\n", msg);
+}
+
+static void print_json_error(const char *path, int r)
+{
+	json_object *root = json_object_new_object();
+
+	json_object_object_add(root, "device", json_object_new_string(path));
+	json_object_object_add(root, "error",
+			       json_object_new_string(first_error ? first_error : strerror(-r)));
+	put_json(root);
 }
 
 static const char *where_text(bool found, enum sk_mk_register reg)
@@ -219,25 +264,17 @@ static void print_uncommitted(const struct sk_key_state *st)
 	       "               then 'securekey-cryptsetup reencipher' with --staged\n", advice);
 }
 
-int cr_validate(int argc, char **argv)
+/*
+ * The report of a device with a securekey token; *printed once it is out
+ * (it is printed even when the token cannot unlock here, which r says).
+ */
+static int report(struct sk_device *dev, bool *printed)
 {
-	static const struct option options[] = {
-		CLI_COMMON_OPTIONS,
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct sk_device *dev = NULL;
 	struct sk_hsm *hsm = NULL;
 	struct sk_key_state st;
 	struct checks checks;
-	char **args;
-	int r = cr_parse(argc, argv, options, usage, 1, NULL, NULL, &args);
+	int r = cr_open_hsm(&dev->token, &hsm);
 
-	if (r)
-		return r < 0 ? 0 : r;
-	r = sk_device_open(args[0], false, true, &dev);
-	if (!r)
-		r = cr_open_hsm(&dev->token, &hsm);
 	if (!r)
 		r = sk_key_state_get(hsm, &dev->token, &st);
 	if (!r)
@@ -246,6 +283,7 @@ int cr_validate(int argc, char **argv)
 		print_json(dev, &st, &checks);
 	else if (!r)
 		print_text(dev, &st, &checks);
+	*printed = !r;
 	if (!r && !cr.json && sk_key_state_waits_commit(&st))
 		print_uncommitted(&st);
 	if (!r && (checks.current == INVALID || checks.staged == INVALID))
@@ -253,6 +291,40 @@ int cr_validate(int argc, char **argv)
 	if (!r)
 		r = check_usable(dev, &st);
 	sk_hsm_close(hsm);
+	return r;
+}
+
+int cr_validate(int argc, char **argv)
+{
+	static const struct option options[] = {
+		CLI_COMMON_OPTIONS,
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sk_device *dev = NULL;
+	bool printed = false;
+	char **args;
+	int r = cr_parse(argc, argv, options, usage, 1, NULL, NULL, &args);
+
+	if (r)
+		return r < 0 ? 0 : r;
+	if (cr.json)
+		sk_log_set_sink(keep_first_error, NULL);
+	/* Opened without needing the token: --json reports a device without one. */
+	r = sk_device_open(args[0], false, false, &dev);
+	if (!r && dev->token_id < 0) {
+		r = sk_device_no_token(dev);
+		if (cr.json)
+			print_json_no_token(dev);
+		printed = true;
+	} else if (!r) {
+		r = report(dev, &printed);
+	}
+	if (r < 0 && cr.json && !printed)
+		print_json_error(args[0], r);
+	sk_log_set_sink(NULL, NULL);
+	free(first_error);
+	first_error = NULL;
 	sk_device_close(dev);
 	return cli_exit_code(r);
 }

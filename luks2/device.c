@@ -203,6 +203,13 @@ int sk_device_peek_uuid(const char *path, char uuid[40])
 	return r;
 }
 
+int sk_device_no_token(const struct sk_device *dev)
+{
+	sk_err("%s has no securekey token; enroll it with 'securekey-cryptsetup enroll %s'",
+	       dev->path, dev->path);
+	return -ENOENT;
+}
+
 /* What sk_device_open does with the securekey token. */
 enum token_mode { TOKEN_NEEDED, TOKEN_OPTIONAL, TOKEN_IGNORED };
 
@@ -235,8 +242,7 @@ static int open_device(const char *path, bool for_write, enum token_mode mode, s
 	if (!r && mode != TOKEN_IGNORED) {
 		r = find_token(dev);
 		if (r == -ENOENT && mode == TOKEN_NEEDED)
-			sk_err("%s has no securekey token; enroll it with 'securekey-cryptsetup enroll %s'",
-			       path, path);
+			r = sk_device_no_token(dev);
 		else if (r == -ENOENT)
 			r = 0;
 	}

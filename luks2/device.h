@@ -32,6 +32,12 @@ struct sk_device {
 int sk_device_open(const char *path, bool for_write, bool need_token, struct sk_device **dev);
 /* The same, with the token not looked at (restore puts a damaged one right). */
 int sk_device_open_header(const char *path, bool for_write, struct sk_device **dev);
+/*
+ * Say that @dev has no securekey token, with the advice to enroll it, as
+ * sk_device_open with @need_token does (validate --json opens without it,
+ * to report the device all the same). Returns -ENOENT.
+ */
+int sk_device_no_token(const struct sk_device *dev);
 void sk_device_close(struct sk_device *dev);
 
 /* The LUKS UUID of @path when only its header loads (to name a device that failed). */

@@ -14,6 +14,30 @@ SK_BUILDDIR=@abs_top_builddir@
 
 . @abs_top_srcdir@/tests/cli/devices.sh
 
+# verror_json STDERR_REGEXP DEVICE [ARG...]: 'validate DEVICE --json' fails
+# as 'refused' checks it (exit 1, STDERR_REGEXP on stderr, no byte of the
+# work directory changed) but prints one JSON object all the same: the
+# device as given and, as "error", the first line of stderr.
+verror_json()
+{
+	_re=$1
+	_dev=$2
+	shift 2
+	snap >.sk-snap.before
+	# .sk-snap.*: left out of the snapshots
+	atf_check -s exit:1 -o save:.sk-snap.vout -e save:.sk-snap.verr \
+		"$CR" validate "$_dev" --json "$@"
+	grep -Eq -- "$_re" .sk-snap.verr || atf_fail "validate $_dev --json: stderr does not match $_re: $(cat .sk-snap.verr)"
+	json_holds .sk-snap.vout v "sorted(v) == ['device', 'error']" "v['device'] == '$_dev'" \
+		"v['error'] == open('.sk-snap.verr').read().splitlines()[0]"
+	snap >.sk-snap.after
+	if ! cmp -s .sk-snap.before .sk-snap.after; then
+		diff -u .sk-snap.before .sk-snap.after >&2
+		atf_fail "validate --json changed the work directory"
+	fi
+	rm -f .sk-snap.before .sk-snap.after .sk-snap.vout .sk-snap.verr
+}
+
 # ---------------------------------------------------------------- usage
 
 atf_test_case help
@@ -553,6 +577,33 @@ open("short.skey", "wb").write(bytes(b[:50]))'
 
 # ------------------------------------------- devices securekey refuses
 
+atf_test_case validate_json_no_token
+validate_json_no_token_head()
+{
+	common_head
+	atf_set "descr" "validate --json of a LUKS2 device without a securekey token: one JSON" \
+		"object (token null, next step enroll), exit 1 and the one line on stderr as without" \
+		"--json; nothing changes"
+}
+validate_json_no_token_body()
+{
+	setup
+	mkimg img
+	snap >.sk-snap.v-before
+	atf_check -s exit:1 -o save:validate.json \
+		-e inline:"img has no securekey token; enroll it with 'securekey-cryptsetup enroll img'\n" \
+		"$CR" validate img --json
+	json_holds validate.json v "v == {'device': 'img', 'uuid': '$(cryptsetup luksUUID img)', 'token': None, 'next_step': 'enroll'}"
+	rm validate.json
+	snap >.sk-snap.v-after
+	cmp -s .sk-snap.v-before .sk-snap.v-after || atf_fail "validate changed the work directory"
+	# Without --json: the same line, nothing on stdout.
+	refused "^img has no securekey token; enroll it with 'securekey-cryptsetup enroll img'\$" \
+		"$CR" validate img
+	enroll img
+	vjson img "v['token'] == 0" "v['next_step'] == 'none'"
+}
+
 atf_test_case not_luks2
 not_luks2_head()
 {
@@ -567,7 +618,7 @@ not_luks2_body()
 	truncate -s 4M plain.img
 	mkdir adir
 	for cmd in "enroll @ --apqns $APQNS --key-file pass" "reencipher @ --key-file pass" "validate @" \
-		"validate @ --json" "setkey @ --key-file pass" "export @ --out x.skey" \
+		"setkey @ --key-file pass" "export @ --out x.skey" \
 		"remove @ --key-file pass" "open @ --test-passphrase"; do
 		set -- $(echo "$cmd" | sed 's/@/luks1.img/')
 		refused "^luks1\.img is a LUKS1 device; securekey needs LUKS2 \('cryptsetup convert --type luks2'\)\$" \
@@ -581,6 +632,11 @@ not_luks2_body()
 		set -- $(echo "$cmd" | sed 's/@/adir/')
 		refused "^adir is neither a block device nor an image file\$" "$CR" "$@"
 	done
+	# validate --json says the same in its one JSON object.
+	verror_json "^luks1\.img is a LUKS1 device; securekey needs LUKS2" luks1.img
+	verror_json "^plain\.img is not a LUKS device \(or its header is damaged\)\$" plain.img
+	verror_json "^cannot open missing\.img: No such file or directory\$" missing.img
+	verror_json "^adir is neither a block device nor an image file\$" adir
 	# One line each, nothing from libcryptsetup around it.
 	atf_check -s exit:1 -o empty -e inline:"luks1.img is a LUKS1 device; securekey needs LUKS2 ('cryptsetup convert --type luks2')\n" \
 		"$CR" reencipher luks1.img --key-file pass
@@ -656,7 +712,7 @@ two_tokens_body()
 	atf_check -s exit:0 -o ignore -e ignore cryptsetup token import --token-id 5 img --json-file t0.json
 	msg="img has two securekey tokens \(0 and 5\); remove one with 'cryptsetup token remove --token-id N'"
 	refused "$msg" "$CR" validate img
-	refused "$msg" "$CR" validate img --json
+	verror_json "$msg" img
 	refused "$msg" "$CR" reencipher img --key-file pass
 	refused "$msg" "$CR" setkey img --key-file pass
 	refused "$msg" "$CR" export img --out x.skey
@@ -889,13 +945,14 @@ hsm_unavailable_body()
 	mkimg img
 	enroll img
 	new_mk n1
-	for cmd in "validate img" "validate img --json" "reencipher img --key-file pass" \
+	for cmd in "validate img" "reencipher img --key-file pass" \
 		"setkey img --key-file pass" "open img --test-passphrase"; do
 		refused "soft HSM directory $PWD/gone does not exist" \
 			$CR $cmd --hsm-dir "$PWD/gone"
 		refused "soft HSM directory $PWD/gone does not exist" \
 			env SECUREKEY_HSM_DIR="$PWD/gone" $CR $cmd
 	done
+	verror_json "soft HSM directory $PWD/gone does not exist" img --hsm-dir "$PWD/gone"
 	token_fails_env()
 	{
 		atf_check -s not-exit:0 -o ignore -e "match:$2" \
@@ -910,6 +967,7 @@ hsm_unavailable_body()
 	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm init --hsm-dir "$PWD/other" \
 		--apqns 03.0001
 	refused "other.*01\.0001|01\.0001.*other" "$CR" validate img --hsm-dir "$PWD/other"
+	verror_json "other.*01\.0001|01\.0001.*other" img --hsm-dir "$PWD/other"
 	refused "01\.0001" "$CR" reencipher img --key-file pass --hsm-dir "$PWD/other"
 	token_fails_env "$PWD/other" "01\.0001"
 
@@ -1550,6 +1608,6 @@ atf_init_test_cases()
 	atf_add_test_case damaged_key_fallback
 	# Usage, parsers and the passphrase gate: no HSM backend involved; and
 	# the soft HSM's own directory and files.
-	add_soft_only_cases help wrong_passphrase not_luks2 foreign_tokens two_tokens \
+	add_soft_only_cases help wrong_passphrase not_luks2 validate_json_no_token foreign_tokens two_tokens \
 		missing_keyslot malformed_token hsm_unavailable
 }
