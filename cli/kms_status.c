@@ -24,7 +24,8 @@ static const char usage[] =
 	"configured, the identity key is unusable, or no server answers.\n"
 	"\n"
 	"Options:\n"
-	"  --json            print JSON\n" CLI_COMMON_HELP;
+	"  --json            print JSON; with no KMS configured too, with\n"
+	"                    \"configured\": false\n" CLI_COMMON_HELP;
 
 struct identity_report {
 	struct sk_key_state state;
@@ -177,6 +178,13 @@ static void print_text(json_object *root)
 		printf(recovery_fmt, apqns, apqns);
 }
 
+static void put_json(json_object *root)
+{
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							  JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(root);
+}
+
 static int report(const struct sk_config *cfg, bool json)
 {
 	json_object *root = json_object_new_object(), *servers = json_object_new_array();
@@ -191,6 +199,7 @@ static int report(const struct sk_config *cfg, bool json)
 		rep.error = sk_kms_open(cfg, cli.hsm_dir, &kms);
 	rep.usable = !rep.error;
 	json_object_object_add(root, "config", json_object_new_string(cfg->path));
+	json_object_object_add(root, "configured", json_object_new_boolean(true));
 	for (size_t i = 0; i < cfg->n_servers; i++) {
 		json_object *s = probe(kms, cfg, cfg->servers[i]);
 
@@ -199,16 +208,31 @@ static int report(const struct sk_config *cfg, bool json)
 	}
 	json_object_object_add(root, "servers", servers);
 	json_object_object_add(root, "identity_key", identity_json(cfg, &rep));
-	if (json)
-		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-								  JSON_C_TO_STRING_NOSLASHESCAPE));
-	else
+	if (json) {
+		put_json(root);
+	} else {
 		print_text(root);
-	json_object_put(root);
+		json_object_put(root);
+	}
 	sk_kms_close(kms);
 	if (rep.have_token)
 		sk_token_free(&rep.token);
 	return rep.error ? rep.error : any ? 0 : -ECONNREFUSED;
+}
+
+/*
+ * No KMS configured: the same members as a report, empty, so that scripts
+ * read "configured" from JSON instead of parsing the message on stderr.
+ */
+static void print_unconfigured(const struct sk_config *cfg)
+{
+	json_object *root = json_object_new_object();
+
+	json_object_object_add(root, "config", json_object_new_string(cfg->path));
+	json_object_object_add(root, "configured", json_object_new_boolean(false));
+	json_object_object_add(root, "servers", json_object_new_array());
+	json_object_object_add(root, "identity_key", NULL);
+	put_json(root);
 }
 
 int cmd_kms_status(int argc, char **argv)
@@ -229,6 +253,9 @@ int cmd_kms_status(int argc, char **argv)
 	if (!cli_no_arguments_left(argc, argv))
 		return EXIT_USAGE;
 	cfg = cli_kms_config();
+	/* A configuration that loads but names no KMS (an unusable one says why, no JSON). */
+	if (!cfg && json && cli_config())
+		print_unconfigured(cli_config());
 	if (!cfg)
 		return EXIT_REFUSED;
 	return cli_exit_code(report(cfg, json));

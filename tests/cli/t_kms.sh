@@ -805,6 +805,27 @@ configure_refusals_body()
 }
 configure_refusals_cleanup() { kms_cleanup; }
 
+atf_test_case status_not_configured
+status_not_configured_head()
+{
+	atf_set "descr" "kms status --json with no KMS configured (no configuration file, one without [kms]): one JSON object with configured false, exit 1 and the message on stderr as without --json"
+}
+status_not_configured_body()
+{
+	msg="no KMS is configured in $SECUREKEY_CONF: run 'securekey kms configure' first\n"
+	for conf in none no-kms; do
+		[ "$conf" = no-kms ] && printf '[batch]\nallow_token_auth = no\n' >"$SECUREKEY_CONF"
+		atf_check -s exit:1 -o save:status.json -e inline:"$msg" "$SECUREKEY" kms status --json
+		json_holds status.json s \
+			"s == {'config': '$SECUREKEY_CONF', 'configured': False, 'servers': [], 'identity_key': None}"
+		atf_check -s exit:1 -o empty -e inline:"$msg" "$SECUREKEY" kms status
+	done
+	# An unusable configuration is not "not configured": it says why, no JSON.
+	printf '[kms]\nbogus = 1\n' >"$SECUREKEY_CONF"
+	atf_check -s exit:1 -o empty -e match:"securekey.conf:2: unknown key in \[kms\]" \
+		"$SECUREKEY" kms status --json
+}
+
 # ------------------------------------------------------------- identity key
 
 atf_test_case identity_key_mk_change cleanup
@@ -832,7 +853,8 @@ identity_key_mk_change_body()
 	atf_check -s exit:0 -e empty -o save:status.json "$SECUREKEY" kms status --json
 	atf_check -s exit:0 -o inline:"True\n" "$PYTHON" -c '
 import json; s = json.load(open("status.json")); i = s["identity_key"]
-print(s["servers"][0]["reachable"] and i["secure_key"]["register"] == "CURRENT"
+print(s["configured"] is True and s["servers"][0]["reachable"]
+      and i["secure_key"]["register"] == "CURRENT"
       and i["staged"]["register"] == "NEW" and i["next_step"] == "hsm set")'
 	mkimg a
 	enroll a --kms
@@ -1088,6 +1110,7 @@ atf_init_test_cases()
 	atf_add_test_case slow_server
 	atf_add_test_case tls_refusals
 	atf_add_test_case configure_refusals
+	atf_add_test_case status_not_configured
 	atf_add_test_case identity_key_mk_change
 	atf_add_test_case generated_identity_key
 	atf_add_test_case status_identity_lost
