@@ -72,6 +72,10 @@ readme_block()
 #   kmip://kms2.example:5696   127.0.0.1 (KMS1_PORT, KMS2_PORT)
 #   apt-get install PKG...     dpkg-query -W PKG...: they must be installed; a
 #                              test installs nothing
+#   ansible-galaxy collection  ... install into ./collections (-p), which
+#   install ./ansible          ANSIBLE_COLLECTIONS_PATH names, from the source
+#   -i hosts, /root/luks.key   ./hosts (one host, connection local), ./pass;
+#                              an initramfs rebuild would touch a file here
 #   update-initramfs -u        ./mkinitramfs-root: mkinitramfs for Debian's
 #                              kernel into ./initrd.img, in a private mount
 #                              namespace with what 'make install' put in ./inst
@@ -91,6 +95,9 @@ s|kmip://kms1\.example:5696|kmip://127.0.0.1:${KMS1_PORT:-}|g
 s|kmip://kms2\.example:5696|kmip://127.0.0.1:${KMS2_PORT:-}|g
 s|^apt-get install |dpkg-query -W |
 s|^update-initramfs -u|./mkinitramfs-root|
+s|^ansible-galaxy collection install \./ansible|ansible-galaxy collection install $SK_SRCDIR/ansible -p $PWD/collections|
+s| -i hosts | -i $PWD/hosts |
+s|securekey_key_file=/root/luks\.key|securekey_key_file=$PWD/pass -e '{"securekey_initramfs_command": ["touch", "$PWD/initramfs-rebuilt"]}'|
 EOF
 }
 
@@ -288,6 +295,46 @@ many_devices_body()
 	done
 }
 
+atf_test_case ansible
+ansible_head()
+{
+	atf_set "descr" "README 'Many hosts': the collection installed with ansible-galaxy, its docs, and the rotate playbook on one local host with three volumes"
+	common_head ansible-galaxy ansible-doc ansible-playbook
+}
+ansible_body()
+{
+	h="Many hosts: the Ansible collection"
+	host
+	make_pcs
+	init_hsm
+	for d in sdb1 sdc1 sdd1; do
+		mkimg $d.img
+		atf_check -s exit:0 -o ignore -e ignore "$CR" enroll "$PWD/$d.img" --apqns "$APQNS" --key-file pass
+	done
+	# The officer's NEW master key, loaded and committed before the playbook.
+	atf_check -s exit:0 -o ignore "$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file part1
+	atf_check -s exit:0 -o ignore "$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file part2
+	atf_check -s exit:0 -o ignore "$SECUREKEY" hsm commit --apqns "$APQNS"
+	# Ansible's own files (temporary modules, the galaxy cache) stay here;
+	# connection local hands the modules this environment.
+	export ANSIBLE_HOME="$PWD/ansible-home" ANSIBLE_LOCAL_TEMP="$PWD/ansible-tmp" \
+		ANSIBLE_REMOTE_TEMP="$PWD/ansible-tmp" ANSIBLE_COLLECTIONS_PATH="$PWD/collections" \
+		ANSIBLE_NOCOLOR=1
+	printf '[securekey]\nthis ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n' >hosts
+	run_readme "$h" 1
+	all_blocks_ran "$h"
+	out_has 1 "^> SECUREKEY\.FLEET\.SECUREKEY_REENCIPHER"
+	out_has 1 "^this +: ok=[0-9]+ +changed=[1-9][0-9]* +unreachable=0 +failed=0"
+	test "$(reg_mkvp CURRENT)" = "$(mkvp_of_parts part1 part2)" || atf_fail "CURRENT is not the new key"
+	test "$(reg_mkvp OLD)" = "$MK0" || atf_fail "OLD is not the initial master key"
+	atf_check -s exit:0 -o save:list.json -e empty "$SECUREKEY" list --json
+	json_holds list.json l "len(l) == 3" \
+		"all((d['register'], d['staged'], d['next_step']) == ('CURRENT', False, 'none') for d in l)"
+	for d in sdb1 sdc1 sdd1; do
+		token_unlocks $d.img "secure key under the CURRENT master key"
+	done
+}
+
 atf_test_case kmip cleanup
 kmip_head()
 {
@@ -428,6 +475,7 @@ atf_init_test_cases()
 	atf_add_test_case pkcs11
 	atf_add_test_case one_device
 	atf_add_test_case many_devices
+	atf_add_test_case ansible
 	atf_add_test_case kmip
 	atf_add_test_case boot
 }

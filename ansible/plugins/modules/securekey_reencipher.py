@@ -20,7 +20,7 @@ description:
     C(securekey hsm set)); I(step=complete) makes the staged key the only one
     once NEW was set; I(step=in_place) re-enciphers a key under OLD with
     CURRENT; I(step=auto) takes each volume's own next step.
-  - Idempotent: a volume or identity key whose next step is not the one
+  - Idempotent. A volume or identity key whose next step is not the one
     asked for is left alone and reported as such; the command is not run
     when nothing has that next step.
   - A device that fails is reported with the tool's message and the others
@@ -60,7 +60,7 @@ options:
     type: path
   auth:
     description:
-      - C(token) re-enciphers with no passphrase (C(--auth=token)): root
+      - C(token) re-enciphers with no passphrase (C(--auth=token)), root
         only, when securekey.conf allows it.
     type: str
     choices: [passphrase, token]
