@@ -248,8 +248,9 @@ def main():
             result['identity']['next_step_after'] = (after or {}).get('next_step')
     except SecurekeyError as e:
         module.fail_json(msg=str(e), rc=e.rc, stderr=e.stderr)
-    result['failed_devices'] = [d['path'] for d in result['devices'] if d['result'] != 'ok'
-                                and d['result'] != 'skipped']
+    # Every device reported was due for the step: one the batch skipped (no
+    # passphrase for it in the key file map) still needs it, as does a failed one.
+    result['failed_devices'] = [d['path'] for d in result['devices'] if d['result'] != 'ok']
     result['changed'] = identity_due and not identity_error or any(
         d['result'] == 'ok' for d in result['devices'])
     if result['failed_devices'] or identity_error:
