@@ -1,0 +1,269 @@
+# -*- coding: utf-8 -*-
+# Copyright: securekey developers
+# GNU General Public License v2.0+ (see COPYING or https://www.gnu.org/licenses/gpl-2.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+
+from ansible_collections.securekey.fleet.plugins.modules import securekey_reencipher
+from ansible_collections.securekey.fleet.tests.unit.plugins.harness import doc, doc_lines, run_module
+
+SECRET = 'correct horse battery'
+LIST = 'securekey list'
+KMS_STATUS = 'securekey kms status'
+BATCH = 'securekey reencipher'
+KMS_REENCIPHER = 'securekey kms reencipher'
+
+
+def reencipher(args, check_mode=False, **replies):
+    base = {KMS_STATUS: 'kms_status_unconfigured'}
+    base.update(replies)
+    return run_module(securekey_reencipher.main, args, base, check_mode=check_mode)
+
+
+def uuid_of(listing, path):
+    return [v['uuid'] for v in doc(listing) if v['path'] == path][0]
+
+
+# ------------------------------------------------------------ idempotence
+
+def test_nothing_to_stage_runs_nothing():
+    run = reencipher(dict(step='staged', passphrase=SECRET), **{LIST: 'list_staged'})
+    assert not run.failed
+    assert run.result['changed'] is False
+    assert run.result['devices'] == [] and run.result['failed_devices'] == []
+    assert run.result['summary'] is None
+    assert run.host.mutating() == []
+
+
+def test_nothing_to_complete_runs_nothing():
+    run = reencipher(dict(step='complete', key_file='/root/luks.key'),
+                     **{LIST: 'list_completed'})
+    assert not run.failed and run.result['changed'] is False
+    assert run.host.mutating() == []
+
+
+def test_complete_before_set_runs_nothing():
+    """Volumes staged but waiting for hsm set have no 'complete' to do."""
+    run = reencipher(dict(step='complete', passphrase=SECRET), **{LIST: 'list_staged'})
+    assert not run.failed and run.result['changed'] is False
+    assert run.host.mutating() == []
+
+
+def test_missing_volume_is_not_a_step():
+    run = reencipher(dict(step='auto', passphrase=SECRET), **{LIST: 'list_missing'})
+    assert not run.failed and run.result['changed'] is False
+    assert run.host.mutating() == []
+
+
+# ------------------------------------------------------------ check mode
+
+def test_check_mode_reports_and_runs_nothing():
+    run = reencipher(dict(step='staged', passphrase=SECRET), check_mode=True,
+                     **{LIST: 'list_to_stage'})
+    assert not run.failed
+    assert run.result['changed'] is True
+    assert sorted(d['path'] for d in run.result['devices']) == [
+        '/srv/sk/img1', '/srv/sk/img2', '/srv/sk/img4']
+    assert set(d['result'] for d in run.result['devices']) == {'would'}
+    assert run.host.mutating() == []
+
+
+def test_check_mode_identity_runs_nothing():
+    run = reencipher(dict(step='staged', passphrase=SECRET), check_mode=True,
+                     **{LIST: 'list_staged', KMS_STATUS: 'kms_status_to_stage'})
+    assert not run.failed and run.result['changed'] is True
+    assert run.result['identity'] == dict(next_step='reencipher --staged', changed=True)
+    assert run.host.mutating() == []
+
+
+# ------------------------------------------------------------ the batch
+
+def test_stage_passphrase_on_stdin_only():
+    run = reencipher(dict(step='staged', passphrase=SECRET),
+                     **{LIST: 'list_staged_one_not', BATCH: 'reencipher_staged_map'})
+    assert not run.failed
+    assert run.result['changed'] is True
+    assert run.result['devices'] == [dict(
+        path='/srv/sk/img4', uuid=uuid_of('list_staged_one_not', '/srv/sk/img4'),
+        next_step='reencipher --staged', result='ok', detail='staged to the NEW master key')]
+    assert run.result['summary'] == doc_lines('reencipher_staged_map')[-1]['summary']
+    (call,) = run.host.ran(BATCH)
+    assert call.words[1:] == ['reencipher', '--staged', '--json', '--key-file', '-']
+    assert call.data == SECRET and call.binary_data is True
+    for c in run.calls:
+        assert not any(SECRET in word for word in c.argv)
+
+
+def test_passphrase_is_no_log():
+    run = reencipher(dict(step='staged', passphrase=SECRET),
+                     **{LIST: 'list_staged_one_not', BATCH: 'reencipher_staged_map'})
+    assert SECRET in run.module.no_log_values
+    assert SECRET not in json.dumps(run.result)
+
+
+def test_options_reach_the_batch():
+    run = reencipher(dict(step='in_place', devices=['/srv/sk/img1'], apqns=['02.0001', '01.0001'],
+                          jobs=3, key_file='/root/luks.key'),
+                     **{LIST: [(0, json.dumps([dict(doc('list_completed')[0],
+                                                    next_step='reencipher --in-place')]), '')],
+                        BATCH: (0, '', '')})
+    (listing,) = run.host.ran(LIST)
+    assert listing.words[1:] == ['list', '/srv/sk/img1', '--apqns', '01.0001,02.0001', '--json']
+    (call,) = run.host.ran(BATCH)
+    assert call.words[1:] == ['reencipher', '/srv/sk/img1', '--apqns', '01.0001,02.0001',
+                              '--in-place', '--jobs', '3', '--json', '--key-file',
+                              '/root/luks.key']
+    assert call.data is None
+
+
+def test_auto_takes_each_volumes_own_step():
+    run = reencipher(dict(passphrase=SECRET),
+                     **{LIST: 'list_to_complete', BATCH: 'reencipher_complete_one_failed'})
+    (call,) = run.host.ran(BATCH)
+    assert call.words[1:] == ['reencipher', '--json', '--key-file', '-']
+
+
+def test_failing_device_is_named():
+    run = reencipher(dict(step='staged', passphrase=SECRET),
+                     **{LIST: 'list_to_stage', BATCH: 'reencipher_staged_one_failed'})
+    assert run.failed
+    assert run.result['failed_devices'] == ['/srv/sk/img4']
+    assert run.result['msg'] == ('1 of 3 devices failed: /srv/sk/img4: no keyslot of /srv/sk/img4 '
+                                 'opens with this passphrase')
+    results = dict((d['path'], d['result']) for d in run.result['devices'])
+    assert results == {'/srv/sk/img1': 'ok', '/srv/sk/img2': 'ok', '/srv/sk/img4': 'failed'}
+    assert run.result['changed'] is True
+
+
+def test_failing_device_on_complete():
+    run = reencipher(dict(step='complete', passphrase=SECRET),
+                     **{LIST: 'list_to_complete', BATCH: 'reencipher_complete_one_failed'})
+    assert run.failed
+    assert run.result['failed_devices'] == ['/srv/sk/img4']
+    assert '/srv/sk/img4: no keyslot of /srv/sk/img4 opens' in run.result['msg']
+
+
+def test_tool_error_is_its_first_line():
+    run = reencipher(dict(step='staged', key_file='/nonexistent'),
+                     **{LIST: 'list_to_stage', BATCH: 'reencipher_bad_key_file'})
+    assert run.failed
+    assert run.result['msg'] == 'cannot open key file /nonexistent: No such file or directory'
+    assert run.result['rc'] == 1
+
+
+def test_no_passphrase_fails_before_running():
+    run = reencipher(dict(step='staged'), **{LIST: 'list_to_stage'})
+    assert run.failed
+    assert run.result['msg'] == 'give key_file, passphrase, key_file_map or auth=token'
+    assert run.host.mutating() == []
+
+
+# ------------------------------------------------------------ auth=token, key_file_map
+
+def test_auth_token():
+    run = reencipher(dict(step='staged', auth='token'),
+                     **{LIST: 'list_staged_one_not', BATCH: 'reencipher_staged_map'})
+    assert not run.failed
+    (call,) = run.host.ran(BATCH)
+    assert call.words[1:] == ['reencipher', '--staged', '--json', '--auth=token']
+    assert call.data is None
+
+
+def test_auth_token_refused_is_the_tools_error():
+    run = reencipher(dict(step='staged', auth='token'),
+                     **{LIST: 'list_to_stage', BATCH: 'reencipher_token_disabled'})
+    assert run.failed
+    assert run.result['msg'].startswith("--auth=token is not enabled: set 'allow_token_auth = yes'")
+    assert '\n' not in run.result['msg']
+
+
+def test_key_file_map():
+    run = reencipher(dict(step='staged', key_file_map='/root/keys.map'),
+                     **{LIST: 'list_staged_one_not', BATCH: 'reencipher_staged_map'})
+    assert not run.failed and run.result['changed'] is True
+    (call,) = run.host.ran(BATCH)
+    assert call.words[1:] == ['reencipher', '--staged', '--json', '--key-file-map',
+                              '/root/keys.map']
+    assert call.data is None
+
+
+def test_key_file_map_without_entry_fails():
+    """Devices the map has no passphrase for are 'skipped' by the tool, and
+    still need the step: the module fails and names them."""
+    run = reencipher(dict(step='staged', key_file_map='/root/keys.map'),
+                     **{LIST: 'list_to_stage_kms', BATCH: 'reencipher_staged_map_partial'})
+    assert run.failed
+    assert sorted(run.result['failed_devices']) == ['/srv/sk/img1', '/srv/sk/img2', '/srv/sk/img5']
+    assert '/srv/sk/img5: no passphrase' in run.result['msg']
+    results = dict((d['path'], d['result']) for d in run.result['devices'])
+    assert results['/srv/sk/img4'] == 'ok'
+
+
+def test_key_file_map_excludes_passphrase():
+    run = reencipher(dict(step='staged', key_file_map='/root/keys.map', passphrase=SECRET),
+                     **{LIST: 'list_to_stage'})
+    assert run.failed and 'mutually exclusive' in run.result['msg']
+    assert run.calls == []
+
+
+# ------------------------------------------------------------ the identity key
+
+def test_identity_key_is_staged():
+    run = reencipher(dict(step='staged', passphrase=SECRET),
+                     **{LIST: 'list_staged',
+                        KMS_STATUS: ['kms_status_to_stage', 'kms_status_staged'],
+                        KMS_REENCIPHER: 'kms_reencipher_staged'})
+    assert not run.failed
+    assert run.result['changed'] is True
+    assert run.result['identity'] == dict(next_step='reencipher --staged', changed=True,
+                                          next_step_after='hsm set')
+    (call,) = run.host.ran(KMS_REENCIPHER)
+    assert call.words[1:] == ['kms', 'reencipher', '--staged']
+    assert call.data is None
+    assert run.host.ran(BATCH) == []
+
+
+def test_identity_and_volumes_together():
+    run = reencipher(dict(step='staged', passphrase=SECRET),
+                     **{LIST: 'list_to_stage_kms', BATCH: 'reencipher_staged_one_failed',
+                        KMS_STATUS: ['kms_status_to_stage', 'kms_status_staged'],
+                        KMS_REENCIPHER: 'kms_reencipher_staged'})
+    assert len(run.host.ran(BATCH)) == 1 and len(run.host.ran(KMS_REENCIPHER)) == 1
+    assert run.result['identity']['next_step_after'] == 'hsm set'
+
+
+def test_identity_already_staged_is_left_alone():
+    run = reencipher(dict(step='staged', passphrase=SECRET),
+                     **{LIST: 'list_staged', KMS_STATUS: 'kms_status_staged'})
+    assert not run.failed and run.result['changed'] is False
+    assert run.result['identity'] == dict(next_step='hsm set', changed=False)
+    assert run.host.mutating() == []
+
+
+def test_identity_false_does_not_ask_the_kms():
+    run = reencipher(dict(step='staged', passphrase=SECRET, identity=False),
+                     **{LIST: 'list_staged', KMS_STATUS: 'kms_status_to_stage'})
+    assert not run.failed and run.result['changed'] is False
+    assert run.host.ran(KMS_STATUS) == []
+    assert run.result['identity'] is None
+
+
+def test_identity_true_without_kms_fails():
+    run = reencipher(dict(step='staged', passphrase=SECRET, identity=True),
+                     **{LIST: 'list_staged'})
+    assert run.failed
+    assert run.result['msg'] == 'identity=true, but no KMS is configured'
+    assert run.host.mutating() == []
+
+
+def test_identity_error_is_the_tools_first_line():
+    run = reencipher(dict(step='staged', passphrase=SECRET),
+                     **{LIST: 'list_staged', KMS_STATUS: 'kms_status_to_stage',
+                        KMS_REENCIPHER: 'kms_reencipher_hsm_unavailable'})
+    assert run.failed
+    assert run.result['msg'] == ("identity key: soft HSM directory /nonexistent does not exist; "
+                                 "create it with 'securekey hsm init --apqns AA.DDDD'")
+    assert run.result['changed'] is False
