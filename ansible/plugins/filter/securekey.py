@@ -12,7 +12,7 @@ short_description: The hosts that keep a master-key change from 'hsm set'
 version_added: "0.1.0"
 description:
   - Takes the hostvars of every host of the change (in the order of I(hosts))
-    and returns one entry per host that is not ready for C(securekey hsm set):
+    and returns one entry per host that is not ready for C(securekey hsm set), that is
     a host with no C(securekey_fleet_info) (it failed before, was not
     reached, or C(--limit) left it out), one whose C(securekey_info) failed, and one whose volumes or
     identity key are not staged, with those volumes and their next step.

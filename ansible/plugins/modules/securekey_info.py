@@ -45,7 +45,7 @@ options:
     type: path
   hsm_dir:
     description:
-      - The HSM location (C(--hsm-dir)): a soft HSM directory or a C(pkcs11:) URI.
+      - The HSM location (C(--hsm-dir)), a soft HSM directory or a C(pkcs11:) URI.
     type: str
 notes:
   - Supports check mode; it changes nothing either way.
