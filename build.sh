@@ -24,6 +24,9 @@ TEST_DEPS="$TEST_DEPS ansible-core python3-pytest python3-pytest-xdist \
 python3-pytest-forked python3-pytest-mock python3-mock"
 # t_manpage renders the man pages with groff and tbl, every warning on.
 TEST_DEPS="$TEST_DEPS groff-base"
+# t_cryptsetup's enroll --auth=token: keyctl puts the passphrase of a builtin
+# luks2-keyring token into a session keyring of the test's own.
+TEST_DEPS="$TEST_DEPS keyutils"
 # The libFuzzer targets, built by 'make check' and run by tests/fuzz/t_fuzz:
 # clang with its sanitizer and libFuzzer runtime.
 TEST_DEPS="$TEST_DEPS clang libclang-rt-dev"

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "backup.h"
 #include "batch_report.h"
@@ -38,9 +37,7 @@ bool cli_batch_option(struct cli_batch *b, int c, const char *arg, int *code)
 		b->filtered = true;
 		return true;
 	case OPT_BATCH_AUTH:
-		if (strcmp(arg, "token"))
-			*code = cli_usage_error("--auth: '%s' is not known; the only value is 'token'",
-						arg);
+		*code = cli_auth_parse(arg);
 		b->token_auth = true;
 		return true;
 	case OPT_KEY_FILE:
@@ -79,30 +76,10 @@ int cli_batch_parse(struct cli_batch *b, int argc, char **argv, const struct opt
 	return 0;
 }
 
-static int allow_token_auth(void)
-{
-	const struct sk_config *cfg;
-
-	if (geteuid() != 0) {
-		sk_err("--auth=token is for root only; give the passphrase with --key-file");
-		return -EPERM;
-	}
-	cfg = cli_config();
-	if (!cfg)
-		return -EINVAL;
-	if (!cfg->allow_token_auth) {
-		sk_err("--auth=token is not enabled: set 'allow_token_auth = yes' in [batch] of %s, "
-		       "or give the passphrase with --key-file",
-		       cfg->path);
-		return -EPERM;
-	}
-	return 0;
-}
-
 int cli_batch_check_options(const struct cli_batch *b)
 {
 	if (b->token_auth && b->key_file.path)
-		return cli_usage_error("give --auth=token or --key-file, not both");
+		return cli_auth_with_key_file();
 	if (b->keymap.path && (b->token_auth || b->key_file.path))
 		return cli_usage_error("give --key-file-map or %s, not both",
 				       b->token_auth ? "--auth=token" : "--key-file");
@@ -117,7 +94,7 @@ int cli_batch_authorize(struct cli_batch *b)
 	if (b->dry_run)
 		return 0;
 	if (b->token_auth)
-		return allow_token_auth();
+		return cli_allow_token_auth();
 	return cli_read_passphrase(&b->key_file, "the volumes", &b->passphrase);
 }
 

@@ -155,6 +155,21 @@ int cli_read_passphrase(const struct cli_key_file *source, const char *what,
 /* The same from a key file that must be 0600 and owned by root or the caller. */
 int cli_read_private_key_file(const char *path, struct sk_secret **pass);
 
+/*
+ * --auth=token, of the batch commands and of securekey-cryptsetup enroll
+ * and remove: a change authorized without a passphrase. @arg must be
+ * "token": 0, or the usage exit code after saying so.
+ */
+int cli_auth_parse(const char *arg);
+/* --auth=token given with --key-file: the usage exit code after saying so. */
+int cli_auth_with_key_file(void);
+/*
+ * The one gate of --auth=token: root only, and only where 'allow_token_auth
+ * = yes' in [batch] says so. 0, or -EPERM (-EINVAL: no usable configuration)
+ * after saying why.
+ */
+int cli_allow_token_auth(void);
+
 struct sk_config;
 /* The configuration, loaded once; NULL after reporting why it is unusable. */
 const struct sk_config *cli_config(void);

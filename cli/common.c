@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backup.h"
 #include "cli.h"
@@ -179,6 +180,38 @@ const struct sk_config *cli_config(void)
 			sk_backup_set_keep(cfg.backup_keep);
 	}
 	return loaded > 0 ? &cfg : NULL;
+}
+
+int cli_auth_parse(const char *arg)
+{
+	if (strcmp(arg, "token"))
+		return cli_usage_error("--auth: '%s' is not known; the only value is 'token'", arg);
+	return 0;
+}
+
+int cli_auth_with_key_file(void)
+{
+	return cli_usage_error("give --auth=token or --key-file, not both");
+}
+
+int cli_allow_token_auth(void)
+{
+	const struct sk_config *cfg;
+
+	if (geteuid() != 0) {
+		sk_err("--auth=token is for root only; give the passphrase with --key-file");
+		return -EPERM;
+	}
+	cfg = cli_config();
+	if (!cfg)
+		return -EINVAL;
+	if (!cfg->allow_token_auth) {
+		sk_err("--auth=token is not enabled: set 'allow_token_auth = yes' in [batch] of %s, "
+		       "or give the passphrase with --key-file",
+		       cfg->path);
+		return -EPERM;
+	}
+	return 0;
 }
 
 const struct sk_config *cli_kms_config(void)

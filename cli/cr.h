@@ -23,6 +23,7 @@ enum {
 	OPT_PURGE_BACKUPS,
 	OPT_NAME,
 	OPT_SYSTEMD,
+	OPT_AUTH,
 };
 
 /*
@@ -46,6 +47,9 @@ enum {
 	"  -T, --tries N     passphrase attempts at the prompt (default 3)\n"            \
 	"  -q, --batch-mode  accepted for zkey-cryptsetup scripts (nothing asks)\n"
 
+/* --auth=token of enroll and remove (each says where its volume key comes from). */
+#define CR_AUTH_OPTION { "auth", required_argument, NULL, OPT_AUTH }
+
 struct cr_options {
 	const char *key_file;
 	unsigned long long keyfile_offset;
@@ -67,6 +71,13 @@ bool cr_common_option(int c, const char *arg, int *code);
 int cr_parse(int argc, char **argv, const struct option *options, const char *usage,
 	     int nargs, void (*handle)(int c, const char *arg, void *ctx), void *ctx,
 	     char ***args);
+
+/*
+ * --auth=@auth (NULL: not given) as a usage error: not "token", or given
+ * with --key-file. 0, or the usage exit code after saying why. The gate
+ * itself (cli_allow_token_auth) comes before the device is opened.
+ */
+int cr_auth_usage(const char *auth);
 
 int cr_open_hsm(const struct sk_token *token, struct sk_hsm **hsm);
 

@@ -112,6 +112,15 @@ int cr_parse(int argc, char **argv, const struct option *options, const char *us
 	return 0;
 }
 
+int cr_auth_usage(const char *auth)
+{
+	int code = auth ? cli_auth_parse(auth) : 0;
+
+	if (!code && auth && cr.key_file)
+		code = cli_auth_with_key_file();
+	return code;
+}
+
 int cr_open_hsm(const struct sk_token *token, struct sk_hsm **hsm)
 {
 	return cli_open_hsm_for(&token->apqns, hsm);

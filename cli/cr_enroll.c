@@ -19,8 +19,10 @@ static const char usage[] =
 	"Wrap the volume key of the LUKS2 DEVICE with the CURRENT master key of the\n"
 	"APQNs, store it in a securekey token and add the token's own keyslot, so\n"
 	"that the device unlocks by token. Asks for the passphrase of an existing\n"
-	"keyslot. While a NEW master key is committed, the token is created already\n"
-	"staged to it. Keyslots and data are not changed.\n"
+	"keyslot, or with --auth=token takes the volume key from a LUKS2 token that\n"
+	"already unlocks the device without a PIN. While a NEW master key is\n"
+	"committed, the token is created already staged to it. Keyslots and data\n"
+	"are not changed.\n"
 	"\n"
 	"With --kms, the volume key is also registered on the primary KMS server\n"
 	"(an active AES key named after the LUKS UUID, the device in its Application\n"
@@ -30,11 +32,15 @@ static const char usage[] =
 	"Options:\n"
 	"  --apqns LIST      the APQNs the secure key is bound to\n"
 	"  --kms             register the volume key with the configured KMS\n"
+	"  --auth=token      no passphrase: the volume key from a LUKS2 token that\n"
+	"                    unlocks DEVICE without a PIN (systemd-tpm2, clevis,\n"
+	"                    luks2-keyring); root only, when the configuration allows it\n"
 	CR_PASSPHRASE_HELP CLI_COMMON_HELP;
 
 struct enroll_args {
 	const char *apqns;
 	bool kms;
+	const char *auth;
 };
 
 static void handle(int c, const char *arg, void *ctx)
@@ -45,6 +51,40 @@ static void handle(int c, const char *arg, void *ctx)
 		a->apqns = arg;
 	else if (c == OPT_KMS)
 		a->kms = true;
+	else if (c == OPT_AUTH)
+		a->auth = arg;
+}
+
+/*
+ * --auth=token: the volume key from a LUKS2 token that unlocks the device
+ * without a PIN, as systemd-cryptenroll unlocks by token; whoever may use
+ * that token may already read the key. Into locked memory.
+ */
+static int token_volume_key(struct sk_device *dev, struct sk_secret **vk)
+{
+	struct crypt_keyslot_context *kc = NULL;
+	int size = crypt_get_volume_key_size(dev->cd);
+	size_t len = size > 0 ? (size_t)size : 0;
+	struct sk_secret *key = len ? sk_secret_new(len) : NULL;
+	int r = key ? crypt_keyslot_context_init_by_token(dev->cd, CRYPT_ANY_TOKEN, NULL, NULL, 0,
+							  NULL, &kc)
+		    : -ENOMEM;
+
+	if (!r)
+		r = crypt_volume_key_get_by_keyslot_context(dev->cd, CRYPT_ANY_SLOT,
+							    (char *)key->data, &len, kc);
+	crypt_keyslot_context_free(kc);
+	if (r >= 0 && key && len == key->len) {
+		*vk = key;
+		return 0;
+	}
+	sk_secret_free(key);
+	if (r == -ENOMEM)
+		return r;
+	sk_err("%s: no LUKS2 token unlocks it without a PIN; give the passphrase of a keyslot "
+	       "with --key-file; nothing was changed",
+	       dev->path);
+	return r < 0 ? r : -EIO;
 }
 
 /* Before any header write, so a KMS failure changes nothing on disk. */
@@ -161,7 +201,7 @@ static int enroll(struct sk_device *dev, const struct enroll_args *a)
 	if (!r)
 		r = sk_inventory_check();
 	if (!r)
-		r = cr_passphrase_volume_key(dev, -1, &vk);
+		r = a->auth ? token_volume_key(dev, &vk) : cr_passphrase_volume_key(dev, -1, &vk);
 	if (!r)
 		r = build_token(dev, hsm, vk, &token);
 	if (!r && a->kms)
@@ -229,6 +269,7 @@ int cr_enroll(int argc, char **argv)
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
 		CR_PASSPHRASE_OPTIONS,
+		CR_AUTH_OPTION,
 		{ "apqns", required_argument, NULL, OPT_APQNS },
 		{ "kms", no_argument, NULL, OPT_KMS },
 		{ NULL, 0, NULL, 0 },
@@ -242,7 +283,13 @@ int cr_enroll(int argc, char **argv)
 		return r < 0 ? 0 : r;
 	if (!a.apqns)
 		return cli_usage_error("enroll: --apqns is required");
-	r = sk_device_open(args[0], true, false, &dev);
+	r = cr_auth_usage(a.auth);
+	if (r)
+		return r;
+	/* Gated before the device is opened: a refusal touches nothing. */
+	r = a.auth ? cli_allow_token_auth() : 0;
+	if (!r)
+		r = sk_device_open(args[0], true, false, &dev);
 	if (!r && dev->token_id >= 0)
 		r = enrolled_already(dev, &a);
 	else if (!r)

@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "cr.h"
 #include "escape.h"
+#include "gate.h"
 #include "inventory.h"
 #include "keyslot.h"
 #include "kms.h"
@@ -19,29 +20,72 @@ static const char usage[] =
 	"\n"
 	"Remove the securekey token of DEVICE and the keyslot it owns. Passphrase\n"
 	"keyslots are kept. Asks for the passphrase of a passphrase keyslot, so a\n"
-	"device is never left without a way in. Says what stays: the KMS copy of\n"
-	"the volume key, and the header backups that still hold the secure key\n"
-	"(the one this remove takes among them).\n"
+	"device is never left without a way in (with --auth=token, a keyslot other\n"
+	"than the token's must remain). Says what stays: the KMS copy of the volume\n"
+	"key, and the header backups that still hold the secure key (the one this\n"
+	"remove takes among them).\n"
 	"\n"
 	"Options:\n"
 	"  --kms-destroy     revoke and destroy the KMS copy of the volume key first;\n"
 	"                    when the KMS cannot do so, nothing is removed\n"
 	"  --purge-backups   then delete DEVICE's header backups (also after the\n"
-	"                    token is gone)\n" CR_PASSPHRASE_HELP CLI_COMMON_HELP;
+	"                    token is gone)\n"
+	"  --auth=token      no passphrase: the volume key unwrapped from the securekey\n"
+	"                    token, checked against the LUKS2 digest; refused unless a\n"
+	"                    keyslot other than the token's remains (root only, when\n"
+	"                    the configuration allows it)\n" CR_PASSPHRASE_HELP CLI_COMMON_HELP;
 
 struct remove_args {
 	bool kms_destroy, purge;
+	const char *auth;
 };
 
 static void handle(int c, const char *arg, void *ctx)
 {
 	struct remove_args *a = ctx;
 
-	(void)arg;
 	if (c == OPT_KMS_DESTROY)
 		a->kms_destroy = true;
 	else if (c == OPT_PURGE_BACKUPS)
 		a->purge = true;
+	else if (c == OPT_AUTH)
+		a->auth = arg;
+}
+
+/*
+ * A passphrase that opens a passphrase keyslot shows that a way in remains;
+ * --auth=token shows nothing of the kind, so it looks for an active keyslot
+ * other than the token's own.
+ */
+static int other_keyslot_remains(struct sk_device *dev)
+{
+	int max = crypt_keyslot_max(CRYPT_LUKS2);
+
+	for (int slot = 0; slot < max; slot++) {
+		crypt_keyslot_info st = crypt_keyslot_status(dev->cd, slot);
+
+		if (slot != dev->token.keyslot &&
+		    (st == CRYPT_SLOT_ACTIVE || st == CRYPT_SLOT_ACTIVE_LAST))
+			return 0;
+	}
+	sk_err("%s: no keyslot but the securekey token's own (%d) would remain, so the device "
+	       "would have no way in; add a passphrase keyslot first; nothing was changed",
+	       dev->path, dev->token.keyslot);
+	return -EPERM;
+}
+
+/* --auth=token: the token gate of the batch commands, keeping the key that passed it. */
+static int token_volume_key(struct sk_device *dev, struct sk_secret **vk)
+{
+	struct sk_hsm *hsm = NULL;
+	int r = other_keyslot_remains(dev);
+
+	if (!r)
+		r = cr_open_hsm(&dev->token, &hsm);
+	if (!r)
+		r = sk_gate_token_vk(dev, hsm, vk);
+	sk_hsm_close(hsm);
+	return r;
 }
 
 /*
@@ -139,7 +183,7 @@ static int remove_token(struct sk_device *dev, const struct remove_args *a)
 {
 	struct sk_secret *vk = NULL;
 	int slot = dev->token.keyslot;
-	int r = cr_passphrase_volume_key(dev, slot, &vk);
+	int r = a->auth ? token_volume_key(dev, &vk) : cr_passphrase_volume_key(dev, slot, &vk);
 	bool owned = !r && crypt_keyslot_status(dev->cd, slot) != CRYPT_SLOT_INACTIVE &&
 		     owns_keyslot(dev, slot, vk);
 
@@ -186,19 +230,26 @@ int cr_remove(int argc, char **argv)
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
 		CR_PASSPHRASE_OPTIONS,
+		CR_AUTH_OPTION,
 		{ "kms-destroy", no_argument, NULL, OPT_KMS_DESTROY },
 		{ "purge-backups", no_argument, NULL, OPT_PURGE_BACKUPS },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct remove_args a = { false, false };
+	struct remove_args a = { 0 };
 	struct sk_device *dev = NULL;
 	char **args;
 	int r = cr_parse(argc, argv, options, usage, 1, handle, &a, &args);
 
 	if (r)
 		return r < 0 ? 0 : r;
+	r = cr_auth_usage(a.auth);
+	if (r)
+		return r;
+	/* Gated before the device is opened: a refusal touches nothing. */
+	r = a.auth ? cli_allow_token_auth() : 0;
 	/* --purge-backups alone also serves a device whose token is gone already. */
-	r = sk_device_open(args[0], true, a.kms_destroy || !a.purge, &dev);
+	if (!r)
+		r = sk_device_open(args[0], true, a.kms_destroy || !a.purge, &dev);
 	if (!r)
 		r = check_options(dev, &a);
 	if (!r && dev->token_id >= 0)

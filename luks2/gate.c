@@ -54,17 +54,29 @@ int sk_gate_same_vk(struct sk_device *dev, struct sk_hsm *hsm, const struct sk_s
 	return r;
 }
 
-int sk_gate_token(struct sk_device *dev, struct sk_hsm *hsm)
+int sk_gate_token_vk(struct sk_device *dev, struct sk_hsm *hsm, struct sk_secret **vk)
 {
-	struct sk_secret *vk = NULL;
-	int r = sk_gate_unwrap(dev, hsm, &vk);
+	struct sk_secret *key = NULL;
+	int r = sk_gate_unwrap(dev, hsm, &key);
 
-	if (!r && crypt_volume_key_verify(dev->cd, (const char *)vk->data, vk->len) < 0) {
+	if (!r && crypt_volume_key_verify(dev->cd, (const char *)key->data, key->len) < 0) {
 		sk_err("%s: the secure key does not unwrap to the volume key of the device; nothing "
 		       "was changed",
 		       dev->path);
 		r = -EPERM;
 	}
+	if (r)
+		sk_secret_free(key);
+	else
+		*vk = key;
+	return r;
+}
+
+int sk_gate_token(struct sk_device *dev, struct sk_hsm *hsm)
+{
+	struct sk_secret *vk = NULL;
+	int r = sk_gate_token_vk(dev, hsm, &vk);
+
 	sk_secret_free(vk);
 	return r;
 }

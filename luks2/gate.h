@@ -27,6 +27,8 @@ int sk_gate_same_vk(struct sk_device *dev, struct sk_hsm *hsm, const struct sk_s
 
 /* The token gate: the unwrapped key passes crypt_volume_key_verify. */
 int sk_gate_token(struct sk_device *dev, struct sk_hsm *hsm);
+/* The same, keeping the key that passed in @vk (remove --auth=token needs it). */
+int sk_gate_token_vk(struct sk_device *dev, struct sk_hsm *hsm, struct sk_secret **vk);
 
 /* Either gate, for batch runs: one passphrase for every device, or none. */
 struct sk_gate {

@@ -1040,6 +1040,105 @@ enroll_remove_body()
 	pass_opens img2
 }
 
+# keyring_token IMG: a builtin luks2-keyring token on IMG's keyslot 0, and
+# ./inkr, which runs a command in a session keyring of its own holding
+# ./pass as the user key that token names (nothing else on the host sees
+# it), so that the token unlocks IMG without a PIN there and nowhere else.
+keyring_token()
+{
+	_desc="securekey-test-$$-$1"
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup token add --key-description "$_desc" "$1"
+	cat >inkr <<EOF
+#!/bin/sh
+keyctl new_session >/dev/null || exit 97
+keyctl padd user '$_desc' @s <pass >/dev/null || exit 98
+exec "\$@"
+EOF
+	chmod +x inkr
+	atf_check -s exit:0 -o ignore -e ignore ./inkr cryptsetup open --test-passphrase --token-only "$1"
+}
+
+# allow_token_auth: the configuration lets root use --auth=token.
+allow_token_auth()
+{
+	printf '[batch]\nallow_token_auth = yes\n' >"$SECUREKEY_CONF"
+}
+
+atf_test_case enroll_auth_token
+enroll_auth_token_head()
+{
+	common_head keyctl
+	atf_set "descr" "enroll --auth=token takes the volume key from a LUKS2 token that unlocks" \
+		"without a PIN (the builtin luks2-keyring token); refused, every byte as it was, when" \
+		"the configuration does not allow it, with --key-file, and when no token unlocks"
+}
+enroll_auth_token_body()
+{
+	setup
+	mkimg img
+	keyring_token img
+	notallowed="^--auth=token is not enabled: set 'allow_token_auth = yes' in \[batch\] of $SECUREKEY_CONF, or give the passphrase with --key-file\$"
+	refused "$notallowed" ./inkr "$CR" enroll img --apqns "$APQNS" --auth=token
+	printf '[batch]\nallow_token_auth = no\n' >"$SECUREKEY_CONF"
+	refused "$notallowed" ./inkr "$CR" enroll img --apqns "$APQNS" --auth=token
+	allow_token_auth
+	SK_EXIT=2 refused "give --auth=token or --key-file, not both" \
+		./inkr "$CR" enroll img --apqns "$APQNS" --auth=token --key-file pass
+	SK_EXIT=2 refused "--auth: 'pin' is not known; the only value is 'token'" \
+		./inkr "$CR" enroll img --apqns "$APQNS" --auth=pin
+	# Outside its keyring the token does not unlock: one line, nothing changed.
+	nounlock="img: no LUKS2 token unlocks it without a PIN; give the passphrase of a keyslot with --key-file; nothing was changed"
+	refused "^$nounlock\$" "$CR" enroll img --apqns "$APQNS" --auth=token
+	atf_check -s exit:1 -o empty -e inline:"$nounlock\n" "$CR" enroll img --apqns "$APQNS" --auth=token
+	mkimg bare
+	refused "^bare: no LUKS2 token unlocks it" ./inkr "$CR" enroll bare --apqns "$APQNS" --auth=token
+	test "$(keyslots_of img)" = 0 || atf_fail "keyslots after the refusals: $(keyslots_of img)"
+
+	# In its keyring it does: no passphrase is read (stdin is empty).
+	atf_check -s exit:0 -e empty \
+		-o match:"^img: enrolled: securekey token 1, keyslot 1, secure key under the CURRENT master key of APQNs $APQNS\.\$" \
+		./inkr "$CR" enroll img --apqns "$APQNS" --auth=token </dev/null
+	test "$(keyslots_of img)" = "0 1" || atf_fail "keyslots after enroll: $(keyslots_of img)"
+	vjson img "v['token'] == 1" "v['keyslot'] == 1" "v['secure_key']['valid'] is True"
+	token_unlocks img "secure key under the CURRENT master key"
+	pass_opens img
+}
+
+atf_test_case remove_auth_token
+remove_auth_token_head()
+{
+	common_head
+	atf_set "descr" "remove --auth=token: the key unwrapped from the securekey token; refused," \
+		"every byte as it was, when the configuration does not allow it, with --key-file," \
+		"and when no keyslot but the token's own would remain"
+}
+remove_auth_token_body()
+{
+	setup
+	mkimg img
+	enroll img
+	refused "^--auth=token is not enabled: set 'allow_token_auth = yes' in \[batch\] of $SECUREKEY_CONF, or give the passphrase with --key-file\$" \
+		"$CR" remove img --auth=token
+	allow_token_auth
+	SK_EXIT=2 refused "give --auth=token or --key-file, not both" \
+		"$CR" remove img --auth=token --key-file pass
+
+	# Only the token's keyslot left: removing it would lock the device out.
+	cp img alone
+	atf_check -s exit:0 -o ignore -e ignore cryptsetup luksKillSlot --batch-mode alone 0
+	test "$(keyslots_of alone)" = 1 || atf_fail "keyslots of alone: $(keyslots_of alone)"
+	refused "^alone: no keyslot but the securekey token's own \(1\) would remain, so the device would have no way in; add a passphrase keyslot first; nothing was changed\$" \
+		"$CR" remove alone --auth=token
+	token_unlocks alone "secure key under the CURRENT master key"
+
+	# A passphrase keyslot remains: removed without a passphrase.
+	atf_check -s exit:0 -e empty -o match:"^img: securekey token and keyslot 1 removed\.\$" \
+		"$CR" remove img --auth=token </dev/null
+	atf_check -s exit:1 -o ignore -e ignore cryptsetup token export --token-id 0 img
+	test "$(keyslots_of img)" = 0 || atf_fail "keyslots after remove: $(keyslots_of img)"
+	pass_opens img
+}
+
 # crypttab_want DEVICE UUID [NAME]: the lines crypttab prints for DEVICE
 # (the keyscript line active) into stdout; $KEYSCRIPT is the installed path.
 crypttab_want()
@@ -1596,6 +1695,8 @@ atf_init_test_cases()
 	atf_add_test_case read_only
 	atf_add_test_case setkey_export
 	atf_add_test_case enroll_remove
+	atf_add_test_case enroll_auth_token
+	atf_add_test_case remove_auth_token
 	atf_add_test_case remove_leaves_backups
 	atf_add_test_case crypttab_lines
 	atf_add_test_case enroll_new_committed
