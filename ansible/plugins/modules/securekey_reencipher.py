@@ -183,14 +183,18 @@ def reencipher_volumes(module, tools, todo):
     rc, doc, err = tools.json('securekey', args, ok_rcs=(0, 1), secret=secret)
     results = {}
     summary = None
-    for obj in doc or []:
+    # One line (a batch killed after its first device) parses as one object.
+    for obj in [doc] if isinstance(doc, dict) else doc or []:
         if 'summary' in obj:
             summary = obj['summary']
         else:
             results[obj.get('uuid')] = obj
     if rc not in (0, 1) or (rc == 1 and not results):
+        # Killed or refused as a whole: the devices it did not report failed too.
+        devices = device_reports(todo, results)
         module.fail_json(msg=first_line(err) or 'securekey reencipher failed (exit %d)' % rc,
-                         rc=rc, stderr=err)
+                         rc=rc, stderr=err, devices=devices,
+                         failed_devices=[d['path'] for d in devices if d['result'] != 'ok'])
     return results, summary
 
 
