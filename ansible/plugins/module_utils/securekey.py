@@ -128,10 +128,18 @@ class Securekey(object):
         return doc
 
     def kms_status(self):
-        """'securekey kms status --json', or None when no KMS is configured."""
+        """'securekey kms status --json', or None when no KMS is configured.
+
+        An identity key whose state the tool could not tell (no next_step:
+        the HSM could not be opened, say) gets an "error" member with the
+        tool's message, so that no caller takes it for one with nothing to do.
+        """
         rc, doc, err = self.json('securekey', ['kms', 'status', '--json'], ok_rcs=())
         if not doc or doc.get('configured') is False:
             return None
+        identity = doc.get('identity_key')
+        if isinstance(identity, dict) and identity.get('next_step') is None:
+            identity['error'] = first_line(err) or 'securekey kms status could not tell its state'
         return doc
 
     def validate(self, device):

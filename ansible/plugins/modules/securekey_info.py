@@ -180,9 +180,11 @@ def summarize(volumes, identity):
         steps[step] = steps.get(step, 0) + 1
         if step not in READY_FOR_SET:
             blocking.append(dict(path=vol.get('path'), uuid=vol.get('uuid'), next_step=step))
-    if identity and identity.get('next_step') not in READY_FOR_SET + (None,):
-        blocking.append(dict(identity_key=identity.get('file'),
-                             next_step=identity.get('next_step')))
+    if identity and identity.get('next_step') not in READY_FOR_SET:
+        entry = dict(identity_key=identity.get('file'), next_step=identity.get('next_step'))
+        if identity.get('error'):
+            entry['error'] = identity['error']
+        blocking.append(entry)
     return dict(volumes=len(volumes), next_steps=steps, ready_for_set=not blocking,
                 blocking=blocking)
 

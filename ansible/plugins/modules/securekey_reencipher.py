@@ -155,6 +155,9 @@ def identity_to_do(module, tools):
             module.fail_json(msg='identity=true, but no KMS is configured')
         return None, False
     identity = kms.get('identity_key') or {}
+    if identity.get('error'):
+        module.fail_json(msg='identity key %s: %s' % (identity.get('file'), identity['error']),
+                         identity=identity)
     steps = STEP_OPTIONS[module.params['step']][1]
     return identity, identity.get('next_step') in steps
 

@@ -136,3 +136,14 @@ def test_check_mode_is_the_same_report():
     assert not run.failed and run.result['changed'] is False
     assert run.host.mutating() == []
     assert run.result['summary']['ready_for_set'] is False
+
+
+def test_identity_of_unknown_state_blocks():
+    """No next step for the identity key (its HSM did not open) is not 'ready'."""
+    run = info(**{'securekey kms status': 'kms_status_hsm_unavailable'})
+    assert not run.failed
+    assert run.result['summary']['ready_for_set'] is False
+    assert run.result['summary']['blocking'] == [dict(
+        identity_key='/srv/sk/etc/kms/identity.skey', next_step=None,
+        error="soft HSM directory /nonexistent does not exist; create it with "
+              "'securekey hsm init --apqns AA.DDDD'")]

@@ -267,3 +267,15 @@ def test_identity_error_is_the_tools_first_line():
     assert run.result['msg'] == ("identity key: soft HSM directory /nonexistent does not exist; "
                                  "create it with 'securekey hsm init --apqns AA.DDDD'")
     assert run.result['changed'] is False
+
+
+def test_identity_of_unknown_state_fails_before_anything_runs():
+    """kms status could not tell the identity key's state (the HSM did not
+    open): the step must fail, not take the key for one with nothing to do."""
+    run = reencipher(dict(step='staged', passphrase=SECRET),
+                     **{LIST: 'list_to_stage', KMS_STATUS: 'kms_status_hsm_unavailable'})
+    assert run.failed
+    assert run.result['msg'] == (
+        "identity key /srv/sk/etc/kms/identity.skey: soft HSM directory /nonexistent does "
+        "not exist; create it with 'securekey hsm init --apqns AA.DDDD'")
+    assert run.host.mutating() == []
