@@ -142,7 +142,7 @@ for token in json.load(open(sys.argv[1]))["tokens"].values():
 token_keys_of_source() {
 	{
 		grep -h 'json_object_object_add(' "$SRCDIR/luks2/token.c"
-		grep -h 'json_object_object_add(token->json,' "$SRCDIR"/luks2/*.c "$SRCDIR"/kms/*.c "$SRCDIR"/cli/*.c
+		grep -h 'json_object_object_add(token->json,' "$SRCDIR"/luks2/*.c "$SRCDIR"/kms/*.c "$SRCDIR"/fleet/*.c "$SRCDIR"/cli/*.c
 	} | sed -n 's/.*json_object_object_add([^,]*, *"\([a-z_]*\)".*/\1/p' | sort -u
 }
 
