@@ -1,5 +1,5 @@
 /*
- * One fuzz input through the secure-key blob parser (lib/blob.c), shared by
+ * One fuzz input through the secure-key blob parser (lib/hsm/blob.c), shared by
  * the libFuzzer target (fuzz_main.c) and the corpus replay in
  * tests/unit/t_corpus.c, so the regular build and ASan replay exactly what
  * the fuzzer runs.

@@ -118,7 +118,7 @@ static const char *check_servers(const struct sk_config *cfg)
 
 		if (!bounded(url, SK_KMS_URL_MAX) || !url[0] || sk_kmip_parse_url(url, &ep) != 0)
 			return "a KMS server that does not parse as a URL was accepted";
-		/* luks2/kms.c copies the servers into the token as they are */
+		/* kms/kms.c copies the servers into the token as they are */
 		if (strncmp(url, "kmip://", 7))
 			return "a KMS server without kmip:// was accepted: "
 			       "the token parser refuses it";

@@ -1,5 +1,5 @@
 /*
- * One fuzz input through the configuration parser (lib/conf.c over
+ * One fuzz input through the configuration parser (lib/conf/conf.c over
  * libinih), shared by the libFuzzer target (fuzz_main.c) and the corpus
  * replay in tests/unit/t_corpus.c, so the regular build and ASan replay
  * exactly what the fuzzer runs.

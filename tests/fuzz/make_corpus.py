@@ -170,7 +170,7 @@ def broken():
     yield "bad-struct-short", bytes.fromhex("5400010100000008 5400020200000004 0000000100000000")
 
 
-# ---- secure-key blobs (lib/blob.h) and tokens (luks2/token.h) ----
+# ---- secure-key blobs (lib/hsm/blob.h) and tokens (luks2/token.h) ----
 
 FUZZ_MK = bytes(range(32))
 OTHER_MK = bytes(range(32, 64))
@@ -385,7 +385,7 @@ def token_corpus():
     yield from token_broken()
 
 
-# ---- securekey.conf (lib/conf.h) ----
+# ---- securekey.conf (lib/conf/conf.h) ----
 
 def man_example():
     """The EXAMPLE of man/securekey.conf.5, as the man page shows it."""

@@ -152,7 +152,7 @@ def patch(blob, offset, new):
     return bytes(blob[:offset]) + bytes(new) + bytes(blob[offset + len(new):])
 
 
-# Blob layout (lib/blob.h): magic[4] version u8 type u8 bits u16 MKVP[8]
+# Blob layout (lib/hsm/blob.h): magic[4] version u8 type u8 bits u16 MKVP[8]
 # nonce[12] ciphertext tag[16].
 BLOB_MKVP = 8
 
@@ -242,7 +242,7 @@ class Maker:
 
 
 def escaped(raw):
-    """RAW as lib/escape.c shows it: \\n \\r \\t for newline, carriage
+    """RAW as lib/base/escape.c shows it: \\n \\r \\t for newline, carriage
     return and tab, \\xNN for the other control bytes (C0, DEL), for the
     bytes of a C1 control U+0080..U+009F and for every byte that is not part
     of valid UTF-8; all else, backslashes included, as it is."""
@@ -479,7 +479,7 @@ def make(m):
     # ------------------------------------ text for logs and terminals
     # kms.key_id, kms.servers and kms.name reach log lines, the journal, the
     # kernel log and terminals; what they hold must come out escaped (see
-    # escaped() below and lib/escape.h): a newline must not start a line of
+    # escaped() below and lib/base/escape.h): a newline must not start a line of
     # its own ("<0>" is an emergency priority to /dev/kmsg and the journal),
     # escape sequences must not reach a terminal. OUTDIR/escapes.tsv lists,
     # one image and field a line, the escaped text the tools must show.
@@ -500,7 +500,7 @@ def make(m):
         m.escape(name, field, value.encode())
     # Bytes that are not UTF-8, raw in the JSON text: libcryptsetup loads
     # the header, the token parser refuses the token as a whole (JSON is
-    # UTF-8), so they reach no output; lib/escape.c would show them as \xNN.
+    # UTF-8), so they reach no output; lib/base/escape.c would show them as \xNN.
     raw = b"bad-\x9b2J-\xc2-\xff-\xe2\x80-\xed\xa0\x80"
     m.tok("esc-key_id-non-utf8", INV, "not valid JSON: invalid utf-8",
           "kms.key_id %r (not UTF-8)" % raw, with_kms(key_id="@@K@@"),

@@ -1,8 +1,9 @@
 /*
- * Worker-process batches (lib/batch.c) and the append-only journal
- * (lib/journal.c): every item reported once, outcomes and details carried
- * over the pipe, a crashing worker costs only its item, the first logged
- * error becomes the detail; journal lines survive, a torn one is dropped.
+ * Worker-process batches (lib/base/batch.c) and the append-only journal
+ * (lib/base/journal.c): every item reported once, outcomes and details
+ * carried over the pipe, a crashing worker costs only its item, the first
+ * logged error becomes the detail; journal lines survive, a torn one is
+ * dropped.
  */
 #include "config.h"
 

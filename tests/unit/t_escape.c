@@ -1,4 +1,4 @@
-/* lib/escape.c: what reaches a log line or a terminal from a LUKS2 header. */
+/* lib/base/escape.c: what reaches a log line or a terminal from a LUKS2 header. */
 #include "config.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * The soft HSM through lib/hsm.h: master key registers and their state
+ * The soft HSM through lib/hsm/hsm.h: master key registers and their state
  * machine, wrap/unwrap/rewrap by register, state-file protection, locking.
  * Every refusal is checked to leave the HSM directory byte-identical.
  */

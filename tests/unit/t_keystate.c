@@ -1,6 +1,6 @@
 /*
  * The re-encipher state machine of DESIGN.md over a soft HSM driven through
- * lib/hsm.h: sk_key_state_get finds the register of a token's secure keys
+ * lib/hsm/hsm.h: sk_key_state_get finds the register of a token's secure keys
  * and the next step, sk_reencipher_choose accepts or refuses a mode, and
  * sk_reencipher_apply changes the token's secure keys but never the volume
  * key. Also the keyslot passphrase derived from the volume key.

@@ -1,7 +1,7 @@
 /*
- * lib/secfile.c and lib/journal.c against files planted where they write:
- * a link at a temporary or journal name must never be followed, and what it
- * points to must keep every byte.
+ * lib/base/secfile.c and lib/base/journal.c against files planted where
+ * they write: a link at a temporary or journal name must never be followed,
+ * and what it points to must keep every byte.
  */
 #include "config.h"
 
