@@ -1,6 +1,6 @@
 /*
  * Where a token's secure keys stand against the HSM's registers, and the
- * next step of a master-key change (the table of DESIGN.md).
+ * next step of a master-key change (the table in doc/design.md).
  */
 #ifndef SECUREKEY_LUKS2_KEYSTATE_H
 #define SECUREKEY_LUKS2_KEYSTATE_H
@@ -64,9 +64,10 @@ bool sk_key_state_under_current(const struct sk_key_state *state);
 const char *sk_key_path(bool staged, enum sk_mk_register reg);
 
 /*
- * DESIGN.md's open order: the key under CURRENT; else the staged key once
- * NEW was set; else whichever key a register still holds. NULL when none
- * does; @path (optional) says which key was picked, for the log.
+ * The open order of doc/design.md and securekey-token(7): the key under
+ * CURRENT; else the staged key once NEW was set; else whichever key a
+ * register still holds. NULL when none does; @path (optional) says which
+ * key was picked, for the log.
  */
 const struct sk_token_key *sk_key_state_pick(const struct sk_token *token,
 					     const struct sk_key_state *state, const char **path);

@@ -1,5 +1,5 @@
 /*
- * The securekey LUKS2 token (JSON, see DESIGN.md):
+ * The securekey LUKS2 token (JSON, see doc/design.md and securekey-token(7)):
  *   { "type": "securekey", "keyslots": ["1"], "version": 1,
  *     "key_type": "aes-xts-512", "apqns": ["01.0001"],
  *     "secure_key": "<base64>", "mkvp": "<16 hex>",

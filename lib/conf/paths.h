@@ -1,4 +1,4 @@
-/* Where state lives; every path can be moved for tests (see DESIGN.md). */
+/* Where state lives; every path can be moved for tests (see doc/design.md). */
 #ifndef SECUREKEY_PATHS_H
 #define SECUREKEY_PATHS_H
 

@@ -281,7 +281,7 @@ vk_of()
 		--volume-key-file "$2" --batch-mode --key-file pass "$1"
 }
 
-# derived_pass VKFILE OUT: the token keyslot's passphrase as DESIGN.md
+# derived_pass VKFILE OUT: the token keyslot's passphrase as doc/design.md
 # defines it: hex of HKDF-SHA256(VK, info "securekey-keyslot"), 32 bytes.
 derived_pass()
 {

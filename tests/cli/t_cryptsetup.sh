@@ -307,7 +307,7 @@ wrong_passphrase_body()
 	enroll img
 	vk_of img vk.bin
 	derived_pass vk.bin tokpass
-	# The derivation is DESIGN.md's: the token's keyslot opens with it.
+	# The derivation is the one in doc/design.md: the token's keyslot opens with it.
 	atf_check -s exit:0 -o ignore -e ignore \
 		cryptsetup open --test-passphrase --key-slot 1 --key-file tokpass img
 	new_mk n1

@@ -1,5 +1,5 @@
 /*
- * The re-encipher state machine of DESIGN.md over a soft HSM driven through
+ * The re-encipher state machine of doc/design.md over a soft HSM driven through
  * lib/hsm/hsm.h: sk_key_state_get finds the register of a token's secure keys
  * and the next step, sk_reencipher_choose accepts or refuses a mode, and
  * sk_reencipher_apply changes the token's secure keys but never the volume

@@ -335,7 +335,7 @@ ATF_TC_BODY(create_json_parse_round_trip, tc)
 	ATF_REQUIRE_EQ(f.token.keyslot, 3);
 	ATF_REQUIRE(!f.token.has_staged && !f.token.has_kms);
 
-	/* the JSON is the DESIGN.md format */
+	/* the JSON is the format of doc/design.md */
 	root = parse_json(f.json);
 	ATF_REQUIRE_STREQ(string_field(root, "type"), "securekey");
 	ATF_REQUIRE(json_object_object_get_ex(root, "version", &v) &&
