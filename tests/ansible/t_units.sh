@@ -160,9 +160,29 @@ def descriptions(node, where):
         for i, value in enumerate(node):
             descriptions(value, '%s[%d]' % (where, i))
 
+# Documentation fragments: the DOCUMENTATION of their ModuleDocFragment
+# class, whose options the modules that extend it show too.
+fragments = {}
+for path in sorted(glob.glob(os.path.join(coll, 'plugins', 'doc_fragments', '*.py'))):
+    rel = os.path.relpath(path, coll)
+    texts = [n.value.value for c in ast.parse(open(path).read()).body
+             if isinstance(c, ast.ClassDef) for n in c.body
+             if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', None) == 'DOCUMENTATION']
+    if not texts:
+        bad.append('%s: no DOCUMENTATION in its ModuleDocFragment' % rel)
+        continue
+    try:
+        frag = yaml.safe_load(texts[0])
+    except yaml.YAMLError as e:
+        bad.append('%s: DOCUMENTATION is not YAML: %s' % (rel, str(e).replace('\n', ' ')))
+        continue
+    descriptions(frag, '%s DOCUMENTATION' % rel)
+    name = 'securekey.fleet.' + os.path.basename(path)[:-3]
+    fragments[name] = sorted((frag or {}).get('options') or {})
+
 for path in sorted(glob.glob(os.path.join(coll, 'plugins', '*', '*.py'))):
     kind = os.path.basename(os.path.dirname(path))
-    if kind == 'module_utils' or path.endswith('__init__.py'):
+    if kind in ('module_utils', 'doc_fragments') or path.endswith('__init__.py'):
         continue
     rel = os.path.relpath(path, coll)
     blocks = {}
@@ -188,7 +208,12 @@ for path in sorted(glob.glob(os.path.join(coll, 'plugins', '*', '*.py'))):
     if not isinstance(blocks.get('RETURN'), dict):
         bad.append('%s: RETURN is not a mapping' % rel)
     name = doc.get('module') or doc.get('name')
-    print('%s %s %s' % (kind, name, ' '.join(sorted(doc.get('options') or {}))))
+    options = set(doc.get('options') or {})
+    for frag in doc.get('extends_documentation_fragment') or []:
+        if frag not in fragments:
+            bad.append('%s: unknown documentation fragment %s' % (rel, frag))
+        options.update(fragments.get(frag, []))
+    print('%s %s %s' % (kind, name, ' '.join(sorted(options))))
 if bad:
     sys.exit('\n'.join(bad))
 EOF

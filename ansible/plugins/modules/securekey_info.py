@@ -38,15 +38,8 @@ options:
         connects to each configured server).
     type: bool
     default: true
-  config:
-    description:
-      - The securekey configuration file (C(--config)); default
-        C(/etc/securekey/securekey.conf) or C($SECUREKEY_CONF).
-    type: path
-  hsm_dir:
-    description:
-      - The HSM location (C(--hsm-dir)), a soft HSM directory or a C(pkcs11:) URI.
-    type: str
+extends_documentation_fragment:
+  - securekey.fleet.securekey
 notes:
   - Supports check mode; it changes nothing either way.
 seealso:

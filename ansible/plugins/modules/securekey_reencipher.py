@@ -68,12 +68,8 @@ options:
   jobs:
     description: Devices worked on in parallel (default the online CPUs).
     type: int
-  config:
-    description: The securekey configuration file (C(--config)).
-    type: path
-  hsm_dir:
-    description: The HSM location (C(--hsm-dir)).
-    type: str
+extends_documentation_fragment:
+  - securekey.fleet.securekey
 notes:
   - Supports check mode; it reports what each volume's next step would do.
   - The identity key needs no passphrase.

@@ -70,12 +70,8 @@ options:
     description: With I(state=absent), also delete the device's header backups, which still hold the token.
     type: bool
     default: false
-  config:
-    description: The securekey configuration file (C(--config)).
-    type: path
-  hsm_dir:
-    description: The HSM location (C(--hsm-dir)).
-    type: str
+extends_documentation_fragment:
+  - securekey.fleet.securekey
 notes:
   - Supports check mode.
   - The passphrase option is C(no_log).
