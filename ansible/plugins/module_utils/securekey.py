@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 
 # The next steps the tools print (luks2/keystate.c), grouped by what a
 # rotation does with them.
@@ -32,6 +33,18 @@ STEP_OPTIONS = {
 
 # Before 'hsm set', a volume or identity key in one of these states is ready.
 READY_FOR_SET = (STEP_WAIT_SET, STEP_NONE, STEP_COMPLETE)
+
+REGISTERS = ('OLD', 'CURRENT', 'NEW')
+
+# Where securekey's initramfs pieces are installed (package, then make
+# install's default prefix): an initramfs built with them carries the soft
+# HSM's registers.
+INITRAMFS_PARTS = {
+    'initramfs-tools': ('/usr/share/initramfs-tools/hooks/securekey',
+                        '/usr/local/share/initramfs-tools/hooks/securekey'),
+    'dracut': ('/usr/lib/dracut/modules.d/90securekey',
+               '/usr/local/lib/dracut/modules.d/90securekey'),
+}
 
 
 def common_argument_spec():
@@ -207,3 +220,67 @@ def auth_arguments(module):
     if params.get('key_file'):
         return ['--key-file', params['key_file']], None
     return None, None
+
+
+def apqns_of(hsm, apqns=None):
+    """The APQN entries of 'hsm status --json', only APQNS when given."""
+    entries = hsm.get('apqns') or []
+    if apqns:
+        entries = [a for a in entries if a.get('apqn', '').lower() in apqns]
+    return entries
+
+
+def agreed_registers(hsm, apqns=None):
+    """The MKVP of each register when every APQN holds the same one."""
+    agreed = {}
+    entries = apqns_of(hsm, apqns)
+    for reg in REGISTERS:
+        mkvps = set(a['registers'][reg]['mkvp'] for a in entries)
+        agreed[reg] = mkvps.pop() if len(mkvps) == 1 else None
+    return agreed
+
+
+def new_register_state(hsm, apqns=None):
+    """The NEW register's state when all APQNs agree, else 'mixed'."""
+    states = set(a['registers']['NEW']['state'] for a in apqns_of(hsm, apqns))
+    if len(states) == 1:
+        return states.pop()
+    return 'mixed' if states else 'empty'
+
+
+def summarize(volumes, identity):
+    """Counts per next step, and what keeps the host from 'hsm set'."""
+    steps = {}
+    blocking = []
+    for vol in volumes:
+        step = 'missing' if vol.get('missing') else vol.get('next_step')
+        steps[step] = steps.get(step, 0) + 1
+        if step not in READY_FOR_SET:
+            blocking.append(dict(path=vol.get('path'), uuid=vol.get('uuid'), next_step=step))
+    if identity and identity.get('next_step') not in READY_FOR_SET:
+        entry = dict(identity_key=identity.get('file'), next_step=identity.get('next_step'))
+        if identity.get('error'):
+            entry['error'] = identity['error']
+        blocking.append(entry)
+    return dict(volumes=len(volumes), next_steps=steps, ready_for_set=not blocking,
+                blocking=blocking)
+
+
+def initramfs_parts(exists=os.path.exists):
+    """Which of securekey's initramfs pieces are installed on this host."""
+    return dict((kind, any(exists(p) for p in paths))
+                for kind, paths in INITRAMFS_PARTS.items())
+
+
+def host_state(tools, apqns=None, devices=None, kms=True):
+    """What securekey_info reports: registers, volumes, identity key, summary."""
+    hsm = tools.hsm_status()
+    volumes = tools.list_volumes(devices, apqns)
+    status = tools.kms_status() if kms else None
+    identity = status.get('identity_key') if status else None
+    state = dict(hsm=hsm, registers=agreed_registers(hsm, apqns),
+                 new_state=new_register_state(hsm, apqns), volumes=volumes, identity=identity,
+                 summary=summarize(volumes, identity), initramfs=initramfs_parts())
+    if status:
+        state['kms_servers'] = status.get('servers') or []
+    return state

@@ -74,7 +74,7 @@ hsm:
       type: list
       elements: dict
 registers:
-  description: For each register, the MKVP that every APQN agrees on, or null.
+  description: For each register, the MKVP that every APQN (of I(apqns), when given) agrees on, or null.
   returned: always
   type: dict
   sample: {"OLD": null, "CURRENT": "7b538c585802a718", "NEW": "a4bcdc5c4a224ab6"}
@@ -82,6 +82,11 @@ new_state:
   description: State of the NEW register (C(empty), C(partial), C(full-uncommitted), C(committed)...), as the tool prints it, when all APQNs agree; C(mixed) otherwise.
   returned: always
   type: str
+initramfs:
+  description: Which of securekey's initramfs pieces are installed (an initramfs built with them carries the soft HSM's registers).
+  returned: always
+  type: dict
+  sample: {"initramfs-tools": true, "dracut": false}
 volumes:
   description: The output of C(securekey list --json).
   returned: always
@@ -143,43 +148,7 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.securekey.fleet.plugins.module_utils.securekey import (
-    READY_FOR_SET, Securekey, SecurekeyError, common_argument_spec, normalize_apqns)
-
-REGISTERS = ('OLD', 'CURRENT', 'NEW')
-
-
-def agreed_registers(hsm):
-    """The MKVP of each register when every APQN holds the same one."""
-    agreed = {}
-    apqns = hsm.get('apqns') or []
-    for reg in REGISTERS:
-        mkvps = set(a['registers'][reg]['mkvp'] for a in apqns)
-        agreed[reg] = mkvps.pop() if len(mkvps) == 1 else None
-    return agreed
-
-
-def new_register_state(hsm):
-    states = set(a['registers']['NEW']['state'] for a in hsm.get('apqns') or [])
-    if len(states) == 1:
-        return states.pop()
-    return 'mixed' if states else 'empty'
-
-
-def summarize(volumes, identity):
-    steps = {}
-    blocking = []
-    for vol in volumes:
-        step = 'missing' if vol.get('missing') else vol.get('next_step')
-        steps[step] = steps.get(step, 0) + 1
-        if step not in READY_FOR_SET:
-            blocking.append(dict(path=vol.get('path'), uuid=vol.get('uuid'), next_step=step))
-    if identity and identity.get('next_step') not in READY_FOR_SET:
-        entry = dict(identity_key=identity.get('file'), next_step=identity.get('next_step'))
-        if identity.get('error'):
-            entry['error'] = identity['error']
-        blocking.append(entry)
-    return dict(volumes=len(volumes), next_steps=steps, ready_for_set=not blocking,
-                blocking=blocking)
+    Securekey, SecurekeyError, common_argument_spec, host_state, normalize_apqns)
 
 
 def main():
@@ -192,19 +161,11 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     tools = Securekey(module)
     try:
-        hsm = tools.hsm_status()
-        volumes = tools.list_volumes(module.params['devices'],
-                                     normalize_apqns(module.params['apqns']))
-        kms = tools.kms_status() if module.params['kms'] else None
+        state = host_state(tools, normalize_apqns(module.params['apqns']),
+                           module.params['devices'], module.params['kms'])
     except SecurekeyError as e:
         module.fail_json(msg=str(e), rc=e.rc, stderr=e.stderr)
-    identity = kms.get('identity_key') if kms else None
-    result = dict(changed=False, hsm=hsm, registers=agreed_registers(hsm),
-                  new_state=new_register_state(hsm), volumes=volumes, identity=identity,
-                  summary=summarize(volumes, identity))
-    if kms:
-        result['kms_servers'] = kms.get('servers') or []
-    module.exit_json(**result)
+    module.exit_json(changed=False, **state)
 
 
 if __name__ == '__main__':

@@ -68,6 +68,21 @@ options:
   jobs:
     description: Devices worked on in parallel (default the online CPUs).
     type: int
+  hsm_set:
+    description:
+      - First make the committed NEW master key of I(apqns) CURRENT
+        (C(securekey hsm set)), when the NEW register holds one; for an
+        HSM of this host alone (the soft backend), once every volume is
+        staged. The tool refuses while a known volume is not staged.
+        Requires I(apqns).
+    type: bool
+    default: false
+  report_state:
+    description:
+      - Also return, as I(state), what M(securekey.fleet.securekey_info)
+        reports, read after the step, so that a play need not run it again.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - securekey.fleet.securekey
 notes:
@@ -126,19 +141,50 @@ summary:
   description: The summary object of C(securekey reencipher --json), null when it did not run.
   returned: always
   type: dict
+hsm_set:
+  description: Whether I(hsm_set) made NEW current (in check mode, would have).
+  returned: always
+  type: bool
+state:
+  description: The return values of M(securekey.fleet.securekey_info) (hsm, registers, new_state, volumes, identity, summary, initramfs) after the step.
+  returned: when I(report_state=true)
+  type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.securekey.fleet.plugins.module_utils.securekey import (
-    AUTH_MUTUALLY_EXCLUSIVE, STEP_OPTIONS, Securekey, SecurekeyError, auth_argument_spec,
-    auth_arguments, common_argument_spec, first_line, normalize_apqns)
+    AUTH_MUTUALLY_EXCLUSIVE, STEP_COMPLETE, STEP_OPTIONS, STEP_WAIT_SET, Securekey,
+    SecurekeyError, auth_argument_spec, auth_arguments, common_argument_spec, first_line,
+    host_state, new_register_state, normalize_apqns)
 
 
-def volumes_to_do(tools, params):
-    """The volumes whose next step is the one asked for."""
+def volumes_to_do(tools, params, set_pending=False):
+    """The volumes whose next step is the one asked for.
+
+    SET_PENDING: check mode, where 'hsm set' would have run first; a staged
+    volume waiting for it would then be completed.
+    """
     steps = STEP_OPTIONS[params['step']][1]
     volumes = tools.list_volumes(params['devices'], normalize_apqns(params['apqns']))
+    if set_pending:
+        for vol in volumes:
+            if vol.get('next_step') == STEP_WAIT_SET:
+                vol['next_step'] = STEP_COMPLETE
     return [v for v in volumes if not v.get('missing') and v.get('next_step') in steps]
+
+
+def set_new_master_key(module, tools):
+    """'securekey hsm set' when NEW is committed on the APQNs; True if it ran
+    (in check mode: would run)."""
+    apqns = normalize_apqns(module.params['apqns'])
+    if new_register_state(tools.hsm_status(), apqns) != 'committed':
+        return False
+    if not module.check_mode:
+        rc, out, err = tools.run('securekey', ['hsm', 'set', '--apqns', ','.join(apqns)])
+        if rc != 0:
+            module.fail_json(msg=first_line(err) or 'securekey hsm set failed (exit %d)' % rc,
+                             rc=rc, stderr=err, hsm_set=False)
+    return True
 
 
 def identity_to_do(module, tools):
@@ -225,19 +271,27 @@ def main():
         identity=dict(type='bool'),
         key_file_map=dict(type='path'),
         jobs=dict(type='int'),
+        hsm_set=dict(type='bool', default=False),
+        report_state=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=AUTH_MUTUALLY_EXCLUSIVE + [
-                               ('key_file_map', 'key_file'), ('key_file_map', 'passphrase')])
+                               ('key_file_map', 'key_file'), ('key_file_map', 'passphrase')],
+                           required_if=[('hsm_set', True, ('apqns',))])
     tools = Securekey(module)
+    was_set = False
     try:
-        todo = volumes_to_do(tools, module.params)
+        was_set = set_new_master_key(module, tools) if module.params['hsm_set'] else False
+        todo = volumes_to_do(tools, module.params, was_set and module.check_mode)
         identity, identity_due = identity_to_do(module, tools)
-        result = dict(changed=bool(todo) or identity_due, devices=[], failed_devices=[],
-                      summary=None, identity=None)
+        result = dict(changed=bool(todo) or identity_due or was_set, devices=[],
+                      failed_devices=[], summary=None, identity=None, hsm_set=was_set)
         if identity is not None:
             result['identity'] = dict(next_step=identity.get('next_step'), changed=identity_due)
         if module.check_mode:
+            if module.params['report_state']:
+                result['state'] = host_state(tools, normalize_apqns(module.params['apqns']),
+                                             module.params['devices'])
             result['devices'] = [dict(path=v.get('path'), uuid=v.get('uuid'),
                                       next_step=v.get('next_step'), result='would', detail='')
                                  for v in todo]
@@ -246,15 +300,19 @@ def main():
             results, result['summary'] = reencipher_volumes(module, tools, todo)
             result['devices'] = device_reports(todo, results)
         identity_error = reencipher_identity(module, tools) if identity_due else None
+        if module.params['report_state']:
+            result['state'] = host_state(tools, normalize_apqns(module.params['apqns']),
+                                         module.params['devices'])
         if identity_due and not identity_error:
-            after, _ = identity_to_do(module, tools)
+            after = (result['state']['identity'] if 'state' in result
+                     else identity_to_do(module, tools)[0])
             result['identity']['next_step_after'] = (after or {}).get('next_step')
     except SecurekeyError as e:
-        module.fail_json(msg=str(e), rc=e.rc, stderr=e.stderr)
+        module.fail_json(msg=str(e), rc=e.rc, stderr=e.stderr, hsm_set=was_set)
     # Every device reported was due for the step: one the batch skipped (no
     # passphrase for it in the key file map) still needs it, as does a failed one.
     result['failed_devices'] = [d['path'] for d in result['devices'] if d['result'] != 'ok']
-    result['changed'] = identity_due and not identity_error or any(
+    result['changed'] = was_set or identity_due and not identity_error or any(
         d['result'] == 'ok' for d in result['devices'])
     if result['failed_devices'] or identity_error:
         msg = []

@@ -7,7 +7,7 @@ __metaclass__ = type
 
 from ansible_collections.securekey.fleet.plugins.filter.securekey import (
     FilterModule, securekey_not_ready)
-from ansible_collections.securekey.fleet.plugins.modules import securekey_info
+from ansible_collections.securekey.fleet.plugins.module_utils import securekey as securekey_info
 from ansible_collections.securekey.fleet.tests.unit.plugins.harness import doc
 
 

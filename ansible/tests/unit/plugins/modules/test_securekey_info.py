@@ -5,6 +5,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.securekey.fleet.plugins.module_utils import securekey
 from ansible_collections.securekey.fleet.plugins.modules import securekey_info
 from ansible_collections.securekey.fleet.tests.unit.plugins.harness import doc, run_module
 
@@ -50,8 +51,13 @@ def test_registers_apqns_disagree():
     """APQNs whose NEW registers differ: no agreed MKVP, state mixed."""
     hsm = doc('hsm_status_committed')
     hsm['apqns'][1]['registers']['NEW'] = doc('hsm_status_current')['apqns'][1]['registers']['NEW']
-    assert securekey_info.agreed_registers(hsm)['NEW'] is None
-    assert securekey_info.new_register_state(hsm) == 'mixed'
+    assert securekey.agreed_registers(hsm)['NEW'] is None
+    assert securekey.new_register_state(hsm) == 'mixed'
+    # Only the APQNs asked for count.
+    first = hsm['apqns'][0]['apqn']
+    assert securekey.new_register_state(hsm, [first]) == 'committed'
+    assert securekey.agreed_registers(hsm, [first])['NEW'] == \
+        hsm['apqns'][0]['registers']['NEW']['mkvp']
 
 
 def test_volume_not_staged_blocks():
@@ -147,3 +153,10 @@ def test_identity_of_unknown_state_blocks():
         identity_key='/srv/sk/etc/kms/identity.skey', next_step=None,
         error="soft HSM directory /nonexistent does not exist; create it with "
               "'securekey hsm init --apqns AA.DDDD'")]
+
+
+def test_initramfs_parts_reported():
+    run = info()
+    assert set(run.result['initramfs']) == {'initramfs-tools', 'dracut'}
+    assert securekey.initramfs_parts(lambda p: p.endswith('90securekey')) == \
+        {'initramfs-tools': False, 'dracut': True}

@@ -279,3 +279,81 @@ def test_identity_of_unknown_state_fails_before_anything_runs():
         "identity key /srv/sk/etc/kms/identity.skey: soft HSM directory /nonexistent does "
         "not exist; create it with 'securekey hsm init --apqns AA.DDDD'")
     assert run.host.mutating() == []
+
+
+# ------------------------------------------------------------ hsm_set, report_state
+
+HSM_STATUS = 'securekey hsm status'
+HSM_SET = 'securekey hsm set'
+
+
+def completed_lines():
+    """A batch that completed every volume of list_to_complete."""
+    lines = [json.dumps(dict(path=v['path'], uuid=v['uuid'], result='ok',
+                             detail='completed: under the CURRENT master key'))
+             for v in doc('list_to_complete')]
+    return '\n'.join(lines + [json.dumps(dict(summary=dict(devices=len(lines), ok=len(lines))))])
+
+
+def test_hsm_set_when_new_committed_then_completes():
+    """A host's own HSM: 'hsm set' first, then the volumes take their step."""
+    run = reencipher(dict(step='auto', passphrase=SECRET, apqns=['01.0001', '02.0001'],
+                          hsm_set=True),
+                     **{HSM_STATUS: 'hsm_status_committed', HSM_SET: (0, 'set\n', ''),
+                        LIST: 'list_to_complete', BATCH: (0, completed_lines(), '')})
+    assert not run.failed, run.result
+    assert run.result['hsm_set'] is True and run.result['changed'] is True
+    (call,) = run.host.ran(HSM_SET)
+    assert call.words[1:] == ['hsm', 'set', '--apqns', '01.0001,02.0001']
+    assert run.calls.index(call) < run.calls.index(run.host.ran(BATCH)[0])
+
+
+def test_hsm_set_not_when_new_empty():
+    run = reencipher(dict(step='auto', passphrase=SECRET, apqns=['01.0001', '02.0001'],
+                          hsm_set=True),
+                     **{HSM_STATUS: 'hsm_status_set', LIST: 'list_completed'})
+    assert not run.failed
+    assert run.result['hsm_set'] is False and run.result['changed'] is False
+    assert run.host.mutating() == []
+
+
+def test_hsm_set_refused_fails_before_any_volume():
+    err = 'hsm set refused: /srv/sk/img4 is not staged\n'
+    run = reencipher(dict(step='auto', passphrase=SECRET, apqns=['01.0001', '02.0001'],
+                          hsm_set=True),
+                     **{HSM_STATUS: 'hsm_status_committed', HSM_SET: (1, '', err),
+                        LIST: 'list_to_complete'})
+    assert run.failed
+    assert run.result['msg'] == err.strip()
+    assert run.host.ran(BATCH) == []
+
+
+def test_hsm_set_check_mode_runs_nothing_and_plans_the_completes():
+    run = reencipher(dict(step='auto', passphrase=SECRET, apqns=['01.0001', '02.0001'],
+                          hsm_set=True), check_mode=True,
+                     **{HSM_STATUS: 'hsm_status_committed', LIST: 'list_staged'})
+    assert not run.failed
+    assert run.result['hsm_set'] is True and run.result['changed'] is True
+    assert run.result['devices'] and set(d['next_step'] for d in run.result['devices']) == {
+        'reencipher --complete'}
+    assert run.host.mutating() == []
+
+
+def test_hsm_set_needs_apqns():
+    run = reencipher(dict(step='auto', passphrase=SECRET, hsm_set=True),
+                     **{LIST: 'list_completed'})
+    assert run.failed
+    assert run.host.calls == []
+
+
+def test_report_state_after_the_step():
+    run = reencipher(dict(step='staged', passphrase=SECRET, report_state=True),
+                     **{HSM_STATUS: 'hsm_status_committed',
+                        LIST: ['list_staged_one_not', 'list_staged'],
+                        BATCH: 'reencipher_staged_map'})
+    assert not run.failed
+    state = run.result['state']
+    assert state['volumes'] == doc('list_staged')
+    assert state['summary']['ready_for_set'] is True
+    assert state['new_state'] == 'committed'
+    assert set(state['initramfs']) == {'initramfs-tools', 'dracut'}
