@@ -377,11 +377,24 @@ failing_host_reported_cleanup()
 	kms_cleanup
 }
 
+atf_test_case bench_smoke
+bench_smoke_head()
+{
+	atf_set "descr" "bench/fleet runs end to end at 2 hosts x 2 devices (both sides finish every volume under the NEW master key) and prints its ratio"
+	common_head ansible-playbook
+}
+bench_smoke_body()
+{
+	TMPDIR=$PWD atf_check -s exit:0 -o match:'^ratio playbook / sum of rotates: ' -e ignore \
+		"$SK_SRCDIR/bench/fleet" "$SK_BUILDDIR" 2 2
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case rotate
 	atf_add_test_case check_mode
 	atf_add_test_case killed_host_resumed
 	atf_add_test_case failing_host_reported
+	atf_add_test_case bench_smoke
 }
 
