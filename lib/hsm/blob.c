@@ -78,6 +78,8 @@ size_t sk_blob_len_for(enum sk_blob_backend backend, const struct sk_key_spec *s
 	/* RFC 5649: the plaintext padded to 8 bytes, plus the 8-byte integrity block. */
 	if (backend == SK_BLOB_PKCS11_KWP)
 		return SK_BLOB_HEADER_LEN + (plain + 7) / 8 * 8 + 8;
+	if (backend == SK_BLOB_PKCS11_RSA)
+		return SK_BLOB_HEADER_LEN + SK_BLOB_RSA_LEN;
 	return sk_blob_len(spec);
 }
 
@@ -95,7 +97,13 @@ int sk_blob_kwp_check(const unsigned char *blob, unsigned char check[SK_BLOB_KWP
 static bool known_backend(enum sk_blob_backend backend)
 {
 	return backend == SK_BLOB_SOFT || backend == SK_BLOB_PKCS11 ||
-	       backend == SK_BLOB_PKCS11_KWP;
+	       backend == SK_BLOB_PKCS11_KWP || backend == SK_BLOB_PKCS11_RSA;
+}
+
+/* An RSA-OAEP payload has room for SK_BLOB_RSA_KEY_MAX key bytes only. */
+static bool fits(enum sk_blob_backend backend, const struct sk_key_spec *spec)
+{
+	return backend != SK_BLOB_PKCS11_RSA || spec->bits / 8 <= SK_BLOB_RSA_KEY_MAX;
 }
 
 static void write_header(unsigned char *out, const struct sk_blob_header *hdr)
@@ -135,7 +143,7 @@ const char *sk_blob_backend_name(enum sk_blob_backend backend)
 {
 	if (backend == SK_BLOB_SOFT)
 		return "soft";
-	return backend == SK_BLOB_PKCS11 || backend == SK_BLOB_PKCS11_KWP ? "pkcs11" : "?";
+	return known_backend(backend) ? "pkcs11" : "?";
 }
 
 int sk_blob_frame(enum sk_blob_backend backend, const struct sk_key_spec *spec,
@@ -144,7 +152,7 @@ int sk_blob_frame(enum sk_blob_backend backend, const struct sk_key_spec *spec,
 	struct sk_blob_header hdr = { .version = SK_BLOB_VERSION, .backend = backend,
 				      .key = *spec };
 
-	if (!spec_lookup(spec) || !known_backend(backend)) {
+	if (!spec_lookup(spec) || !known_backend(backend) || !fits(backend, spec)) {
 		sk_err("internal error: no blob for this key type or backend");
 		return -EINVAL;
 	}
@@ -214,7 +222,7 @@ int sk_blob_parse(const unsigned char *blob, size_t blob_len, struct sk_blob_hea
 		return parse_fail(blob, blob_len, "unsupported format version");
 	h.key.type = (enum sk_key_type)blob[OFF_TYPE];
 	h.key.bits = (unsigned)blob[OFF_BITS] << 8 | blob[OFF_BITS + 1];
-	if (!spec_lookup(&h.key))
+	if (!spec_lookup(&h.key) || !fits(h.backend, &h.key))
 		return parse_fail(blob, blob_len, "unknown key type or size");
 	if (blob_len != sk_blob_len_for(h.backend, &h.key))
 		return parse_fail(blob, blob_len, "length does not match its key size");

@@ -14,6 +14,14 @@
  * associated data; the check binds the header instead. The payload is
  * then bits/8 + 16 bytes for every volume key, as with GCM, and up to 7
  * bytes more for an identity key whose length is not a multiple of 8.
+ *
+ * Backend 3 is for tokens with neither AES mode (a TPM2 through tpm2-pkcs11,
+ * PIV cards): the master key is an RSA-2048 key pair made in the token, and
+ * after the header comes RSA-OAEP (SHA-256, MGF1-SHA256, no label) of
+ * key | check under its public key, enciphered outside the token; the check
+ * is the KWP one. The payload is always SK_BLOB_RSA_LEN bytes, so the key
+ * may be at most SK_BLOB_RSA_KEY_MAX bytes. Older readers refuse these
+ * blobs as an unsupported version; older blobs parse as they did.
  */
 #ifndef SECUREKEY_BLOB_H
 #define SECUREKEY_BLOB_H
@@ -46,7 +54,12 @@ enum sk_blob_backend {
 	SK_BLOB_SOFT = 0,
 	SK_BLOB_PKCS11 = 1,
 	SK_BLOB_PKCS11_KWP = 2,
+	SK_BLOB_PKCS11_RSA = 3,
 };
+
+/* RSA-2048: the OAEP ciphertext, and what fits in it beside the check (2 * 32 + 2 for OAEP). */
+#define SK_BLOB_RSA_LEN 256
+#define SK_BLOB_RSA_KEY_MAX (SK_BLOB_RSA_LEN - 2 * 32 - 2 - SK_BLOB_KWP_CHECK_LEN)
 
 struct sk_key_spec {
 	enum sk_key_type type;
@@ -71,7 +84,7 @@ int sk_key_spec_parse(const char *name, struct sk_key_spec *spec);
 const char *sk_key_spec_name(const struct sk_key_spec *spec, char buf[16]);
 /* The length of an AES-GCM blob (soft, pkcs11). */
 size_t sk_blob_len(const struct sk_key_spec *spec);
-/* The length of a blob of @backend. */
+/* The length of a blob of @backend (for RSA, whatever the key's length). */
 size_t sk_blob_len_for(enum sk_blob_backend backend, const struct sk_key_spec *spec);
 /* The check a KWP blob wraps behind the key: SHA-256 of its header, cut to 8 bytes. */
 int sk_blob_kwp_check(const unsigned char *blob, unsigned char check[SK_BLOB_KWP_CHECK_LEN]);
@@ -80,7 +93,7 @@ int sk_blob_kwp_check(const unsigned char *blob, unsigned char check[SK_BLOB_KWP
 int sk_blob_seal(const unsigned char mk[SK_MK_LEN], const struct sk_key_spec *spec,
 		 const struct sk_secret *key, unsigned char **blob, size_t *blob_len);
 
-/* "soft" or "pkcs11" (both pkcs11 ids). */
+/* "soft" or "pkcs11" (every pkcs11 id). */
 const char *sk_blob_backend_name(enum sk_blob_backend backend);
 
 /*
