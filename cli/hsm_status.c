@@ -60,6 +60,9 @@ static json_object *token_json(const struct sk_hsm_token_info *t)
 	json_object_object_add(obj, "serial", json_object_new_string(t->serial));
 	json_object_object_add(obj, "model", json_object_new_string(t->model));
 	json_object_object_add(obj, "cipher", json_object_new_string(t->cipher));
+	json_object_object_add(obj, "kind_from", json_object_new_string(t->kind_configured
+									    ? "securekey.conf"
+									    : "mechanisms"));
 	return obj;
 }
 
@@ -71,6 +74,10 @@ static void print_json(const struct sk_hsm *hsm, const struct sk_hsm_status *st)
 
 	json_object_object_add(root, "backend", json_object_new_string(st->backend));
 	json_object_object_add(root, "location", json_object_new_string(sk_hsm_location(hsm)));
+	/* what master keys are on a token; the soft HSM has AES-256 keys in files */
+	json_object_object_add(root, "kind", json_object_new_string(st->token.present
+									   ? st->token.kind
+									   : "soft"));
 	for (size_t i = 0; i < st->count; i++) {
 		json_object *apqn = json_object_new_object(), *regs = json_object_new_object();
 
@@ -114,8 +121,12 @@ static void print_table(const struct sk_hsm *hsm, const struct sk_hsm_status *st
 
 	printf("HSM: %s backend, %s\n", st->backend, sk_hsm_location(hsm));
 	if (st->token.present)
-		printf("Token: '%s', serial %s, %s\nModule: %s\nCipher: %s\n", st->token.label,
-		       st->token.serial, st->token.model, st->token.module, st->token.cipher);
+		printf("Token: '%s', serial %s, %s\nModule: %s\nKind: %s (%s)\nCipher: %s\n",
+		       st->token.label, st->token.serial, st->token.model, st->token.module,
+		       st->token.kind,
+		       st->token.kind_configured ? "master_key_kind in securekey.conf"
+						 : "chosen from the token's mechanisms",
+		       st->token.cipher);
 	printf("\n");
 	printf("%-8s %-8s %-17s %-5s %s\n", "APQN", "REGISTER", "STATE", "PARTS", "MKVP");
 	for (size_t i = 0; i < st->count; i++) {

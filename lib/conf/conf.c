@@ -237,6 +237,11 @@ static int set_hsm(struct sk_config *cfg, const char *name, const char *value, c
 		}
 		return copy_value(cfg->hsm_uri, sizeof(cfg->hsm_uri), value, why);
 	}
+	if (!strcmp(name, "master_key_kind")) {
+		if (strcmp(value, "aes-gcm") && strcmp(value, "aes-kwp") && strcmp(value, "rsa-oaep"))
+			return fail(why, "master_key_kind must be aes-gcm, aes-kwp or rsa-oaep");
+		return copy_value(cfg->hsm_kind, sizeof(cfg->hsm_kind), value, why);
+	}
 	if (!strcmp(name, "pin")) {
 		cfg->hsm_pin_in_config = true;
 		return *value ? 0 : fail(why, "pin is empty");
@@ -285,8 +290,9 @@ static int finish_hsm(struct sk_config *cfg, const char **why)
 
 	if (!cfg->hsm_pkcs11) {
 		if (cfg->hsm_uri[0] || cfg->hsm_module[0] || cfg->hsm_pin_file[0] ||
-		    cfg->hsm_pin_in_config || cfg->n_initramfs_files) {
-			*why = "[hsm] uri, module, pin, pin_file and initramfs_file need backend = pkcs11";
+		    cfg->hsm_pin_in_config || cfg->n_initramfs_files || cfg->hsm_kind[0]) {
+			*why = "[hsm] uri, module, pin, pin_file, initramfs_file and master_key_kind "
+			       "need backend = pkcs11";
 			return -EINVAL;
 		}
 		snprintf(cfg->hsm_location, sizeof(cfg->hsm_location), "%s", cfg->hsm_dir);
@@ -311,6 +317,8 @@ static int finish_hsm(struct sk_config *cfg, const char **why)
 		append_query(out, &has_query, "pin-source", "file:", cfg->hsm_pin_file);
 	if (cfg->hsm_pin_in_config)
 		append_query(out, &has_query, "pin-source", SK_CONFIG_PIN_SOURCE, cfg->path);
+	if (cfg->hsm_kind[0])
+		append_query(out, &has_query, SK_CONFIG_KIND_QUERY, "", cfg->hsm_kind);
 	return fclose(out) ? -ENOMEM : 0;
 }
 
@@ -462,6 +470,8 @@ int sk_config_save(const struct sk_config *cfg)
 		fprintf(mem, "pin_file = %s\n", cfg->hsm_pin_file);
 	for (size_t i = 0; i < cfg->n_initramfs_files; i++)
 		fprintf(mem, "initramfs_file = %s\n", cfg->initramfs_files[i]);
+	if (cfg->hsm_kind[0])
+		fprintf(mem, "master_key_kind = %s\n", cfg->hsm_kind);
 	if (cfg->n_servers) {
 		sk_apqn_list_format(&cfg->apqns, apqns, sizeof(apqns));
 		format_protocol(&cfg->protocol, protocol);

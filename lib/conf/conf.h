@@ -12,6 +12,8 @@
  *   ; pkcs11, repeatable: what the token's module needs at boot besides its
  *   ; library (a vendor module's configuration, a directory of its state)
  *   initramfs_file = /etc/vendor/hsm.conf
+ *   ; pkcs11: what master keys are; else the token's mechanisms choose
+ *   master_key_kind = rsa-oaep           ; or aes-gcm, aes-kwp
  *
  *   [kms]
  *   server = kmip://kms1.example:5696    ; repeat: the first is the primary
@@ -60,6 +62,7 @@ struct sk_config {
 	char hsm_uri[SK_CONFIG_VALUE_MAX + 1];
 	char hsm_module[PATH_MAX];
 	char hsm_pin_file[PATH_MAX];
+	char hsm_kind[16]; /* master_key_kind, "" when not set */
 	bool hsm_pin_in_config; /* [hsm] pin: the value is read only when a token asks */
 	size_t n_initramfs_files;
 	char initramfs_files[SK_CONFIG_MAX_INITRAMFS_FILES][SK_CONFIG_VALUE_MAX + 1];
@@ -76,6 +79,9 @@ struct sk_config {
 	bool allow_token_auth; /* [batch]: root may re-encipher with --auth=token */
 	unsigned backup_keep;  /* [backup] keep; 0: not set (5) */
 };
+
+/* The location's query attribute that carries master_key_kind (RFC 7512 vendor form). */
+#define SK_CONFIG_KIND_QUERY "x-securekey-master-key-kind"
 
 /* --config, else SECUREKEY_CONF, else the default. */
 void sk_config_set_path(const char *path);

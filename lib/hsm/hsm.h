@@ -55,6 +55,8 @@ struct sk_hsm_token_info {
 	char serial[17];
 	char model[50];
 	char cipher[48]; /* what secure keys are enciphered with */
+	char kind[16];	 /* what master keys are: aes-gcm, aes-kwp, rsa-oaep, none */
+	bool kind_configured; /* chosen by [hsm] master_key_kind, not by the mechanisms */
 };
 
 struct sk_hsm_status {

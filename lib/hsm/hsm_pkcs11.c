@@ -4,7 +4,9 @@
  * -new-uncommitted before commit) with their MKVP as CKA_ID; secure keys
  * are enciphered and deciphered inside the token with CKM_AES_GCM, or
  * CKM_AES_KEY_WRAP_KWP where the token has no GCM (p11_seal.c), in the
- * same blob layout as the soft HSM's. The APQN names of the set are kept
+ * same blob layout as the soft HSM's. On a token with neither (a TPM2) a
+ * master key is an RSA key pair instead, labelled the same way by its
+ * private key (p11_rsa.h); [hsm] master_key_kind can choose the kind. The APQN names of the set are kept
  * in a data object: every name refers to this one token.
  *
  * Changes take an exclusive lock in the run directory, readers a shared
@@ -21,11 +23,13 @@
 
 #include <openssl/crypto.h>
 
+#include "conf.h"
 #include "hsm_backend.h"
 #include "lockfile.h"
 #include "log.h"
 #include "p11_keys.h"
 #include "p11_parts.h"
+#include "p11_rsa.h"
 #include "p11_seal.h"
 #include "p11_token.h"
 
@@ -44,6 +48,7 @@ static const char *const reg_labels[SK_REG_COUNT] = {
 struct p11_register {
 	enum sk_mk_state state;
 	unsigned parts; /* NEW: the key parts XORed into it so far */
+	bool rsa;	/* an RSA key pair (its private key), not an AES key */
 	CK_OBJECT_HANDLE obj;
 	unsigned char mkvp[SK_MKVP_LEN];
 };
@@ -107,7 +112,7 @@ static int check_names(struct sk_hsm *hsm)
 static int read_register(struct sk_p11 *p11, const char *label, enum sk_mk_state present,
 			 struct p11_register *reg)
 {
-	int r = sk_p11_key_find(p11, label, &reg->obj, reg->mkvp);
+	int r = sk_p11_mk_find(p11, label, &reg->obj, reg->mkvp, &reg->rsa);
 
 	if (r == -ENOENT)
 		return 0;
@@ -268,14 +273,42 @@ static int begin_change(struct sk_hsm *hsm, struct p11_view *v)
 	return r;
 }
 
+/* The kind [hsm] master_key_kind put in the location's query (conf.c), else AUTO. */
+static int configured_kind(const char *location, enum sk_p11_kind *kind)
+{
+	const char *query = strchr(location, '?'), *at = query;
+	size_t key_len = strlen(SK_CONFIG_KIND_QUERY);
+	char value[16];
+
+	*kind = SK_P11_KIND_AUTO;
+	while (at && strncmp(at + 1, SK_CONFIG_KIND_QUERY "=", key_len + 1))
+		at = strchr(at + 1, '&');
+	if (!at)
+		return 0;
+	snprintf(value, sizeof(value), "%.*s", (int)strcspn(at + key_len + 2, "&"),
+		 at + key_len + 2);
+	if (!sk_p11_kind_parse(value, kind))
+		return 0;
+	sk_err("%s=%s in the PKCS#11 URI is not a master key kind; use aes-gcm, aes-kwp or "
+	       "rsa-oaep",
+	       SK_CONFIG_KIND_QUERY, value);
+	return -EINVAL;
+}
+
 static int p11_open(struct sk_hsm *hsm)
 {
+	enum sk_p11_kind kind;
 	struct sk_p11 *p11;
-	int r = sk_p11_open(hsm->location, &p11);
+	int r = configured_kind(hsm->location, &kind);
 
+	if (!r)
+		r = sk_p11_open(hsm->location, &p11);
 	if (r < 0)
 		return r;
 	hsm->priv = p11;
+	r = sk_p11_kind_pick(p11, kind);
+	if (r < 0)
+		return r;
 	return hsm->apqns.count ? 0 : read_names(hsm, &hsm->apqns);
 }
 
@@ -293,6 +326,8 @@ static void fill_token_info(struct sk_hsm *hsm, const struct p11_view *v,
 
 	t->present = true;
 	snprintf(t->cipher, sizeof(t->cipher), "%s", sk_p11_seal_describe(p11));
+	snprintf(t->kind, sizeof(t->kind), "%s", sk_p11_kind_name(p11->kind));
+	t->kind_configured = p11->kind_configured;
 	snprintf(t->module, sizeof(t->module), "%s", p11->module_path);
 	snprintf(t->label, sizeof(t->label), "%s", p11->label);
 	snprintf(t->serial, sizeof(t->serial), "%s", p11->serial);
@@ -340,6 +375,18 @@ static int p11_mkvp(struct sk_hsm *hsm, enum sk_mk_register reg, unsigned char m
 	return r;
 }
 
+/* An identity key may be longer than an RSA-OAEP block takes; volume keys always fit. */
+static int need_rsa_room(struct sk_hsm *hsm, const struct sk_key_spec *spec)
+{
+	if (spec->bits / 8 <= SK_BLOB_RSA_KEY_MAX)
+		return 0;
+	sk_err("a key of %u bytes does not fit one RSA-OAEP block of PKCS#11 token '%s' (at most "
+	       "%d bytes under its RSA-2048 master key); use an EC identity key, or an AES master "
+	       "key on a token that has AES-GCM or AES-KWP",
+	       spec->bits / 8, token_of(hsm)->label, SK_BLOB_RSA_KEY_MAX);
+	return -EMSGSIZE;
+}
+
 static int p11_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk_key_spec *spec,
 		    const struct sk_secret *key, unsigned char **blob, size_t *blob_len)
 {
@@ -358,8 +405,10 @@ static int p11_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk
 	r = need_register(hsm, &v, SK_REG_CURRENT);
 	if (!r)
 		r = need_register(hsm, &v, reg);
-	if (!r && sk_p11_seal_backend(token_of(hsm), &backend) < 0)
+	if (!r && sk_p11_seal_backend(token_of(hsm), v.reg[reg].rsa, &backend) < 0)
 		r = sk_p11_seal_unavailable(token_of(hsm));
+	if (!r && backend == SK_BLOB_PKCS11_RSA)
+		r = need_rsa_room(hsm, spec);
 	if (!r)
 		r = sk_blob_frame(backend, spec, v.reg[reg].mkvp, &out);
 	if (!r)
@@ -406,7 +455,8 @@ static int check_blob_backend(struct sk_hsm *hsm, const struct sk_blob_header *h
 {
 	char hex[SK_MKVP_HEX_LEN + 1];
 
-	if (hdr->backend == SK_BLOB_PKCS11 || hdr->backend == SK_BLOB_PKCS11_KWP)
+	if (hdr->backend == SK_BLOB_PKCS11 || hdr->backend == SK_BLOB_PKCS11_KWP ||
+	    hdr->backend == SK_BLOB_PKCS11_RSA)
 		return 0;
 	sk_mkvp_to_hex(hdr->mkvp, hex);
 	sk_err("secure key (MKVP %s) was enciphered by the %s HSM backend, not by PKCS#11 token "
@@ -420,7 +470,10 @@ static int decipher(struct sk_hsm *hsm, const struct p11_view *v, enum sk_mk_reg
 		    struct sk_secret **key)
 {
 	char hex[SK_MKVP_HEX_LEN + 1];
-	int r = sk_p11_unseal(token_of(hsm), v->reg[reg].obj, hdr, blob, blob_len, key);
+	/* an RSA blob under an AES key (or the reverse) cannot verify: say so, not a token error */
+	bool matches = (hdr->backend == SK_BLOB_PKCS11_RSA) == v->reg[reg].rsa;
+	int r = matches ? sk_p11_unseal(token_of(hsm), v->reg[reg].obj, hdr, blob, blob_len, key)
+			: -EKEYREJECTED;
 
 	if (r == -EKEYREJECTED) {
 		sk_mkvp_to_hex(hdr->mkvp, hex);
@@ -454,12 +507,34 @@ static int p11_unwrap(struct sk_hsm *hsm, const unsigned char *blob, size_t blob
 	return r;
 }
 
-/* A new key labelled @label with its MKVP as CKA_ID; pending until then. */
+/* An RSA key pair, pending until its private key takes @label. */
+static int make_pair(struct sk_p11 *p11, const char *label, unsigned char mkvp[SK_MKVP_LEN])
+{
+	CK_OBJECT_HANDLE priv;
+	int r = sk_p11_rsa_generate(p11, LABEL_PENDING, &priv, mkvp);
+
+	if (!r)
+		r = sk_p11_key_relabel(p11, priv, label, NULL);
+	if (r < 0)
+		sk_p11_rsa_destroy(p11, priv, mkvp);
+	return r;
+}
+
+/*
+ * A new key labelled @label with its MKVP as CKA_ID; pending until then:
+ * an AES key, or an RSA key pair on a token of that kind.
+ */
 static int make_key(struct sk_hsm *hsm, const char *label, unsigned char mkvp[SK_MKVP_LEN])
 {
 	struct sk_p11 *p11 = token_of(hsm);
 	CK_OBJECT_HANDLE obj;
-	int r = sk_p11_key_generate(p11, LABEL_PENDING, &obj);
+	int r;
+
+	if (p11->kind == SK_P11_KIND_AUTO)
+		return sk_p11_seal_unavailable(p11);
+	if (p11->kind == SK_P11_KIND_RSA_OAEP)
+		return make_pair(p11, label, mkvp);
+	r = sk_p11_key_generate(p11, LABEL_PENDING, &obj);
 
 	if (!r)
 		r = sk_p11_key_mkvp(p11, obj, mkvp);
@@ -470,11 +545,18 @@ static int make_key(struct sk_hsm *hsm, const char *label, unsigned char mkvp[SK
 	return r;
 }
 
-/* Key parts are combined inside the token only (p11_parts.h). */
+/* Key parts are combined inside the token only (p11_parts.h), and make AES keys. */
 static int need_parts_support(struct sk_hsm *hsm)
 {
 	struct sk_p11 *p11 = token_of(hsm);
 
+	if (p11->kind == SK_P11_KIND_RSA_OAEP) {
+		sk_err("PKCS#11 token '%s' keeps RSA-OAEP master keys, key pairs generated inside "
+		       "it: key parts do not apply to them; use 'securekey hsm generate-new' for "
+		       "NEW ('securekey hsm init' without --part-file for CURRENT)",
+		       p11->label);
+		return -EOPNOTSUPP;
+	}
 	if (sk_p11_parts_supported(p11))
 		return 0;
 	sk_err("PKCS#11 token '%s' cannot combine key parts: its module has no "
@@ -724,6 +806,14 @@ static int promote_new(struct sk_hsm *hsm, const struct p11_view *v)
 				  reg_labels[SK_REG_CURRENT], NULL);
 }
 
+/* The key, and for an RSA pair its public half too. */
+static int destroy_register(struct sk_p11 *p11, const struct p11_register *reg)
+{
+	if (reg->rsa)
+		return sk_p11_rsa_destroy(p11, reg->obj, reg->mkvp);
+	return sk_p11_object_destroy(p11, reg->obj);
+}
+
 static int p11_set(struct sk_hsm *hsm, struct sk_apqn_status *after)
 {
 	struct sk_p11 *p11 = token_of(hsm);
@@ -734,7 +824,7 @@ static int p11_set(struct sk_hsm *hsm, struct sk_apqn_status *after)
 		return r;
 	r = need_register(hsm, &v, SK_REG_NEW);
 	if (!r && v.reg[SK_REG_OLD].state != SK_MK_EMPTY)
-		r = sk_p11_object_destroy(p11, v.reg[SK_REG_OLD].obj);
+		r = destroy_register(p11, &v.reg[SK_REG_OLD]);
 	if (!r)
 		r = sk_p11_key_relabel(p11, v.reg[SK_REG_CURRENT].obj, reg_labels[SK_REG_OLD], NULL);
 	if (!r)
@@ -747,12 +837,12 @@ static int p11_set(struct sk_hsm *hsm, struct sk_apqn_status *after)
 
 static int destroy_if(struct sk_p11 *p11, const char *label)
 {
-	CK_OBJECT_HANDLE obj;
-	int r = sk_p11_key_find(p11, label, &obj, NULL);
+	struct p11_register reg = { .state = SK_MK_EMPTY };
+	int r = read_register(p11, label, SK_MK_VALID, &reg);
 
-	if (r == -ENOENT)
-		return 0;
-	return r < 0 ? r : sk_p11_object_destroy(p11, obj);
+	if (r < 0 || reg.state == SK_MK_EMPTY)
+		return r;
+	return destroy_register(p11, &reg);
 }
 
 /* Works whatever state NEW is in: it is how an operator starts over. */

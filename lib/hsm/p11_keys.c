@@ -56,38 +56,74 @@ static int one_object(struct sk_p11 *p11, CK_OBJECT_CLASS class, const char *lab
 	return 0;
 }
 
+/* Master keys are secret keys (AES) or private keys (RSA pairs, p11_rsa.h). */
+static const CK_OBJECT_CLASS mk_classes[] = { CKO_SECRET_KEY, CKO_PRIVATE_KEY };
+
 int sk_p11_key_count(struct sk_p11 *p11, const char *label)
 {
 	CK_OBJECT_HANDLE found[2];
-	CK_ULONG count = 0;
-	int r = find_objects(p11, CKO_SECRET_KEY, label, found, &count);
+	CK_ULONG count = 0, total = 0;
+	int r = 0;
 
-	return r < 0 ? r : (int)count;
+	for (size_t i = 0; !r && i < 2; i++) {
+		r = find_objects(p11, mk_classes[i], label, found, &count);
+		total += count;
+	}
+	return r < 0 ? r : (int)(total > 2 ? 2 : total);
 }
 
+/* Every key labelled @label, public halves of RSA pairs too (they are pending until labelled). */
 int sk_p11_keys_destroy(struct sk_p11 *p11, const char *label)
 {
+	static const CK_OBJECT_CLASS classes[] = { CKO_SECRET_KEY, CKO_PRIVATE_KEY,
+						   CKO_PUBLIC_KEY };
 	CK_OBJECT_HANDLE found[2];
 	CK_ULONG count;
-	int r;
+	int r = 0;
 
-	do {
-		count = 0;
-		r = find_objects(p11, CKO_SECRET_KEY, label, found, &count);
-		for (CK_ULONG i = 0; !r && i < count; i++)
-			r = sk_p11_object_destroy(p11, found[i]);
-	} while (!r && count);
+	for (size_t c = 0; !r && c < 3; c++) {
+		do {
+			count = 0;
+			r = find_objects(p11, classes[c], label, found, &count);
+			for (CK_ULONG i = 0; !r && i < count; i++)
+				r = sk_p11_object_destroy(p11, found[i]);
+		} while (!r && count);
+	}
 	return r;
 }
 
-int sk_p11_key_find(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj,
-		    unsigned char mkvp[SK_MKVP_LEN])
+/* The master key @label of either class; *@rsa tells which. */
+static int find_mk(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj, bool *rsa)
+{
+	CK_OBJECT_HANDLE other;
+	int aes = one_object(p11, CKO_SECRET_KEY, label, obj), pair;
+
+	if (aes < 0 && aes != -ENOENT)
+		return aes;
+	pair = one_object(p11, CKO_PRIVATE_KEY, label, aes ? obj : &other);
+	if (pair < 0 && pair != -ENOENT)
+		return pair;
+	if (!aes && !pair) {
+		sk_err("PKCS#11 token '%s' holds both an AES key and an RSA key labelled %s; "
+		       "remove the one securekey did not make with the token's tools",
+		       p11->label, label);
+		return -EUCLEAN;
+	}
+	*rsa = !pair;
+	return aes ? pair : 0;
+}
+
+int sk_p11_mk_find(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj,
+		   unsigned char mkvp[SK_MKVP_LEN], bool *rsa)
 {
 	unsigned char id[SK_MKVP_LEN + 1];
 	CK_ATTRIBUTE attr = { CKA_ID, id, sizeof(id) };
-	int r = one_object(p11, CKO_SECRET_KEY, label, obj);
+	bool is_rsa = false;
+	int r = find_mk(p11, label, obj, &is_rsa);
 	CK_RV rv;
 
+	if (rsa)
+		*rsa = is_rsa;
 	if (r < 0 || !mkvp)
 		return r;
 	rv = p11->module->C_GetAttributeValue(p11->session, *obj, &attr, 1);
@@ -101,6 +137,12 @@ int sk_p11_key_find(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj
 	}
 	memcpy(mkvp, id, SK_MKVP_LEN);
 	return 0;
+}
+
+int sk_p11_key_find(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj,
+		    unsigned char mkvp[SK_MKVP_LEN])
+{
+	return sk_p11_mk_find(p11, label, obj, mkvp, NULL);
 }
 
 int sk_p11_key_generate(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj)

@@ -14,16 +14,20 @@
 #include "p11_token.h"
 
 /*
- * The secret key labelled @label: 0 and *@obj, -ENOENT (nothing logged)
+ * The master key labelled @label (AES or RSA, p11_rsa.h): 0 and *@obj, -ENOENT (nothing logged)
  * when there is none, -EUCLEAN when there are several. @mkvp (optional)
  * gets its CKA_ID; -EUCLEAN when that is not an MKVP.
  */
 int sk_p11_key_find(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj,
 		    unsigned char mkvp[SK_MKVP_LEN]);
 
-/* How many secret keys are labelled @label: 0, 1, or 2 for "more than one". */
+/* The same for a master key of either kind: *@rsa (optional) is true for an RSA private key. */
+int sk_p11_mk_find(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *obj,
+		   unsigned char mkvp[SK_MKVP_LEN], bool *rsa);
+
+/* How many master keys (AES or RSA) are labelled @label: 0, 1, or 2 for "more than one". */
 int sk_p11_key_count(struct sk_p11 *p11, const char *label);
-/* Destroy every secret key labelled @label. */
+/* Destroy every key labelled @label: secret, private and public. */
 int sk_p11_keys_destroy(struct sk_p11 *p11, const char *label);
 
 /* Generate an AES-256 master key inside the token, labelled @label. */

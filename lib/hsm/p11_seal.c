@@ -9,16 +9,87 @@
 
 #include "log.h"
 #include "p11_keys.h"
+#include "p11_rsa.h"
 
 #define CIPHER_FLAGS (CKF_ENCRYPT | CKF_DECRYPT)
 
-int sk_p11_seal_backend(struct sk_p11 *p11, enum sk_blob_backend *backend)
+static const char *const kind_names[] = {
+	[SK_P11_KIND_AUTO] = "none",
+	[SK_P11_KIND_AES_GCM] = "aes-gcm",
+	[SK_P11_KIND_AES_KWP] = "aes-kwp",
+	[SK_P11_KIND_RSA_OAEP] = "rsa-oaep",
+};
+
+int sk_p11_kind_parse(const char *name, enum sk_p11_kind *kind)
 {
-	if (sk_p11_has_mechanism(p11, CKM_AES_GCM, CIPHER_FLAGS)) {
+	for (int k = SK_P11_KIND_AES_GCM; k <= SK_P11_KIND_RSA_OAEP; k++) {
+		if (!strcmp(name, kind_names[k])) {
+			*kind = (enum sk_p11_kind)k;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *sk_p11_kind_name(enum sk_p11_kind kind)
+{
+	return kind_names[kind];
+}
+
+static bool kind_supported(struct sk_p11 *p11, enum sk_p11_kind kind)
+{
+	switch (kind) {
+	case SK_P11_KIND_AES_GCM:
+		return sk_p11_has_mechanism(p11, CKM_AES_GCM, CIPHER_FLAGS);
+	case SK_P11_KIND_AES_KWP:
+		return sk_p11_has_mechanism(p11, CKM_AES_KEY_WRAP_KWP, CIPHER_FLAGS);
+	case SK_P11_KIND_RSA_OAEP:
+		return sk_p11_rsa_supported(p11);
+	default:
+		return false;
+	}
+}
+
+int sk_p11_kind_pick(struct sk_p11 *p11, enum sk_p11_kind configured)
+{
+	p11->kind_configured = configured != SK_P11_KIND_AUTO;
+	p11->kind = SK_P11_KIND_AUTO;
+	if (p11->kind_configured && !kind_supported(p11, configured)) {
+		sk_err("PKCS#11 token '%s' cannot keep %s master keys (master_key_kind in [hsm] of "
+		       "securekey.conf): its module lacks the mechanisms; remove the setting to "
+		       "let securekey choose",
+		       p11->label, kind_names[configured]);
+		return -EOPNOTSUPP;
+	}
+	if (p11->kind_configured) {
+		p11->kind = configured;
+		return 0;
+	}
+	for (int k = SK_P11_KIND_AES_GCM; k <= SK_P11_KIND_RSA_OAEP; k++) {
+		if (kind_supported(p11, (enum sk_p11_kind)k)) {
+			p11->kind = (enum sk_p11_kind)k;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * An AES master key enciphers with the configured AES mode, else GCM, else
+ * KWP: a token configured for RSA-OAEP still reads (and, until rotated,
+ * writes under) the AES master keys it had.
+ */
+int sk_p11_seal_backend(struct sk_p11 *p11, bool rsa, enum sk_blob_backend *backend)
+{
+	if (rsa) {
+		*backend = SK_BLOB_PKCS11_RSA;
+		return sk_p11_rsa_supported(p11) ? 0 : -EOPNOTSUPP;
+	}
+	if (p11->kind != SK_P11_KIND_AES_KWP && kind_supported(p11, SK_P11_KIND_AES_GCM)) {
 		*backend = SK_BLOB_PKCS11;
 		return 0;
 	}
-	if (sk_p11_has_mechanism(p11, CKM_AES_KEY_WRAP_KWP, CIPHER_FLAGS)) {
+	if (kind_supported(p11, SK_P11_KIND_AES_KWP)) {
 		*backend = SK_BLOB_PKCS11_KWP;
 		return 0;
 	}
@@ -28,24 +99,30 @@ int sk_p11_seal_backend(struct sk_p11 *p11, enum sk_blob_backend *backend)
 int sk_p11_seal_unavailable(const struct sk_p11 *p11)
 {
 	sk_err("PKCS#11 token '%s' offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_KWP for "
-	       "C_Encrypt/C_Decrypt, and securekey enciphers secure keys with one of them; use a "
-	       "module or firmware that has one",
+	       "C_Encrypt/C_Decrypt, nor RSA key pairs with CKM_RSA_PKCS_OAEP, and securekey "
+	       "enciphers secure keys with one of them; use a module or firmware that has one",
 	       p11->label);
 	return -EOPNOTSUPP;
 }
 
-const char *sk_p11_seal_describe(struct sk_p11 *p11)
+const char *sk_p11_seal_describe(const struct sk_p11 *p11)
 {
-	enum sk_blob_backend backend;
-
-	if (sk_p11_seal_backend(p11, &backend) < 0)
-		return "none (no CKM_AES_GCM or CKM_AES_KEY_WRAP_KWP)";
-	return backend == SK_BLOB_PKCS11_KWP ? "AES-KWP (CKM_AES_KEY_WRAP_KWP)"
-					     : "AES-GCM (CKM_AES_GCM)";
+	switch (p11->kind) {
+	case SK_P11_KIND_AES_GCM:
+		return "AES-GCM (CKM_AES_GCM)";
+	case SK_P11_KIND_AES_KWP:
+		return "AES-KWP (CKM_AES_KEY_WRAP_KWP)";
+	case SK_P11_KIND_RSA_OAEP:
+		return "RSA-OAEP SHA-256, RSA-2048 (CKM_RSA_PKCS_OAEP)";
+	default:
+		return "none (no AES-GCM, AES-KWP or RSA-OAEP)";
+	}
 }
 
 const char *sk_p11_seal_name(enum sk_blob_backend backend)
 {
+	if (backend == SK_BLOB_PKCS11_RSA)
+		return "RSA-OAEP";
 	return backend == SK_BLOB_PKCS11_KWP ? "AES-KWP" : "AES-GCM";
 }
 
@@ -74,6 +151,9 @@ int sk_p11_seal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, enum sk_blob_backend ba
 
 	if (backend == SK_BLOB_PKCS11_KWP)
 		return seal_kwp(p11, mk, key, blob, blob_len);
+	/* the MKVP sits just before the nonce */
+	if (backend == SK_BLOB_PKCS11_RSA)
+		return sk_p11_rsa_seal(p11, nonce - SK_MKVP_LEN, key, blob, blob_len);
 	return sk_p11_gcm(p11, mk, true, nonce, SK_BLOB_NONCE_LEN, blob, SK_BLOB_HEADER_LEN,
 			  key->data, key->len, blob + SK_BLOB_HEADER_LEN);
 }
@@ -107,6 +187,8 @@ int sk_p11_unseal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const struct sk_blob_
 		return -ENOMEM;
 	if (hdr->backend == SK_BLOB_PKCS11_KWP)
 		r = unseal_kwp(p11, mk, blob, blob_len, out);
+	else if (hdr->backend == SK_BLOB_PKCS11_RSA)
+		r = sk_p11_rsa_unseal(p11, mk, blob, blob_len, out);
 	else
 		r = sk_p11_gcm(p11, mk, false, hdr->nonce, SK_BLOB_NONCE_LEN, blob,
 			       SK_BLOB_HEADER_LEN, blob + SK_BLOB_HEADER_LEN,

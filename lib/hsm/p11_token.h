@@ -22,6 +22,18 @@
 #define SK_P11_SERIAL_LEN 16
 #define SK_P11_PIN_MAX SK_HSM_PIN_MAX
 
+/*
+ * What the token's master keys are (p11_seal.h): AES-256 keys used with
+ * AES-GCM or AES-KWP, or RSA-2048 key pairs used with RSA-OAEP. AUTO:
+ * the token offers none of them.
+ */
+enum sk_p11_kind {
+	SK_P11_KIND_AUTO,
+	SK_P11_KIND_AES_GCM,
+	SK_P11_KIND_AES_KWP,
+	SK_P11_KIND_RSA_OAEP,
+};
+
 struct sk_p11 {
 	CK_FUNCTION_LIST *module;
 	CK_SLOT_ID slot;
@@ -31,6 +43,8 @@ struct sk_p11 {
 	char serial[SK_P11_SERIAL_LEN + 1];
 	char model[17];
 	char manufacturer[33];
+	enum sk_p11_kind kind; /* what new master keys are, sk_p11_kind_pick */
+	bool kind_configured;  /* [hsm] master_key_kind chose it, not the mechanisms */
 };
 
 /* True when @location is a PKCS#11 URI (it starts with "pkcs11:"). */
