@@ -9,6 +9,7 @@
 
 #include "hsm_backend.h"
 #include "log.h"
+#include "p11_seal.h"
 #include "p11_token.h"
 
 static const char *const register_names[SK_REG_COUNT] = { "OLD", "CURRENT", "NEW" };
@@ -103,6 +104,23 @@ const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm)
 const char *sk_hsm_backend(const struct sk_hsm *hsm)
 {
 	return hsm->ops->name;
+}
+
+int sk_hsm_check_key_parts(const char *location)
+{
+	enum sk_p11_kind kind;
+	int r;
+
+	if (!sk_p11_is_uri(location))
+		return 0;
+	r = sk_p11_kind_of_location(location, &kind);
+	if (r < 0 || kind != SK_P11_KIND_RSA_OAEP)
+		return r;
+	sk_err("the PKCS#11 token of %s keeps RSA-OAEP master keys (master_key_kind = rsa-oaep), "
+	       "key pairs generated inside it: key parts do not apply to them; use 'securekey hsm "
+	       "generate-new' for NEW",
+	       location);
+	return -EOPNOTSUPP;
 }
 
 const char *sk_hsm_location(const struct sk_hsm *hsm)

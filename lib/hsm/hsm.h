@@ -97,6 +97,13 @@ void sk_hsm_set_login(const struct sk_secret *pin, bool may_prompt);
 void sk_hsm_close(struct sk_hsm *hsm);
 const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm);
 const char *sk_hsm_location(const struct sk_hsm *hsm);
+/*
+ * -EOPNOTSUPP, logged, when @location is configured for master keys that
+ * key parts cannot make (master_key_kind = rsa-oaep): generate-part asks
+ * without opening the HSM. A token that picks RSA-OAEP by itself is
+ * refused later, by load-part and init --part-file.
+ */
+int sk_hsm_check_key_parts(const char *location);
 /* "soft" or "pkcs11". */
 const char *sk_hsm_backend(const struct sk_hsm *hsm);
 

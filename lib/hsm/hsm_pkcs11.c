@@ -273,33 +273,11 @@ static int begin_change(struct sk_hsm *hsm, struct p11_view *v)
 	return r;
 }
 
-/* The kind [hsm] master_key_kind put in the location's query (conf.c), else AUTO. */
-static int configured_kind(const char *location, enum sk_p11_kind *kind)
-{
-	const char *query = strchr(location, '?'), *at = query;
-	size_t key_len = strlen(SK_CONFIG_KIND_QUERY);
-	char value[16];
-
-	*kind = SK_P11_KIND_AUTO;
-	while (at && strncmp(at + 1, SK_CONFIG_KIND_QUERY "=", key_len + 1))
-		at = strchr(at + 1, '&');
-	if (!at)
-		return 0;
-	snprintf(value, sizeof(value), "%.*s", (int)strcspn(at + key_len + 2, "&"),
-		 at + key_len + 2);
-	if (!sk_p11_kind_parse(value, kind))
-		return 0;
-	sk_err("%s=%s in the PKCS#11 URI is not a master key kind; use aes-gcm, aes-kwp or "
-	       "rsa-oaep",
-	       SK_CONFIG_KIND_QUERY, value);
-	return -EINVAL;
-}
-
 static int p11_open(struct sk_hsm *hsm)
 {
 	enum sk_p11_kind kind;
 	struct sk_p11 *p11;
-	int r = configured_kind(hsm->location, &kind);
+	int r = sk_p11_kind_of_location(hsm->location, &kind);
 
 	if (!r)
 		r = sk_p11_open(hsm->location, &p11);
@@ -513,8 +491,9 @@ static int make_pair(struct sk_p11 *p11, const char *label, unsigned char mkvp[S
 	CK_OBJECT_HANDLE priv;
 	int r = sk_p11_rsa_generate(p11, LABEL_PENDING, &priv, mkvp);
 
-	if (!r)
-		r = sk_p11_key_relabel(p11, priv, label, NULL);
+	if (r < 0)
+		return r;
+	r = sk_p11_key_relabel(p11, priv, label, NULL);
 	if (r < 0)
 		sk_p11_rsa_destroy(p11, priv, mkvp);
 	return r;

@@ -283,11 +283,29 @@ int sk_p11_kwp(struct sk_p11 *p11, CK_OBJECT_HANDLE key, bool encrypt, const uns
 			  encrypt ? "AES-KWP encrypt" : "AES-KWP decrypt");
 }
 
+/*
+ * In the slot's mechanism list first: tpm2-pkcs11 logs an ERROR line on
+ * stderr for every C_GetMechanismInfo of a mechanism it lacks.
+ */
+static bool listed(struct sk_p11 *p11, CK_MECHANISM_TYPE type)
+{
+	CK_MECHANISM_TYPE list[256];
+	CK_ULONG n = sizeof(list) / sizeof(list[0]);
+
+	if (p11->module->C_GetMechanismList(p11->slot, list, &n) != CKR_OK)
+		return true; /* a longer list, or none: let C_GetMechanismInfo decide */
+	for (CK_ULONG i = 0; i < n; i++)
+		if (list[i] == type)
+			return true;
+	return false;
+}
+
 bool sk_p11_has_mechanism(struct sk_p11 *p11, CK_MECHANISM_TYPE type, CK_FLAGS flags)
 {
 	CK_MECHANISM_INFO info;
 
-	return p11->module->C_GetMechanismInfo(p11->slot, type, &info) == CKR_OK &&
+	return listed(p11, type) &&
+	       p11->module->C_GetMechanismInfo(p11->slot, type, &info) == CKR_OK &&
 	       (info.flags & flags) == flags;
 }
 

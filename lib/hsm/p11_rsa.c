@@ -142,9 +142,6 @@ static int generate_pair(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_MODULUS_BITS, &bits, sizeof(bits) },
 		{ CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent) },
-		{ CKA_ENCRYPT, &yes, sizeof(yes) },
-		{ CKA_VERIFY, &no, sizeof(no) },
-		{ CKA_WRAP, &no, sizeof(no) },
 	};
 	/* Decrypt only: no signing, no unwrapping of other keys into the token. */
 	CK_ATTRIBUTE priv_tmpl[] = {

@@ -3,10 +3,12 @@
 #include "p11_seal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "conf.h"
 #include "log.h"
 #include "p11_keys.h"
 #include "p11_rsa.h"
@@ -34,6 +36,27 @@ int sk_p11_kind_parse(const char *name, enum sk_p11_kind *kind)
 const char *sk_p11_kind_name(enum sk_p11_kind kind)
 {
 	return kind_names[kind];
+}
+
+int sk_p11_kind_of_location(const char *location, enum sk_p11_kind *kind)
+{
+	const char *at = strchr(location, '?');
+	size_t key_len = strlen(SK_CONFIG_KIND_QUERY);
+	char value[16];
+
+	*kind = SK_P11_KIND_AUTO;
+	while (at && strncmp(at + 1, SK_CONFIG_KIND_QUERY "=", key_len + 1))
+		at = strchr(at + 1, '&');
+	if (!at)
+		return 0;
+	snprintf(value, sizeof(value), "%.*s", (int)strcspn(at + key_len + 2, "&"),
+		 at + key_len + 2);
+	if (!sk_p11_kind_parse(value, kind))
+		return 0;
+	sk_err("%s=%s in the PKCS#11 URI is not a master key kind; use aes-gcm, aes-kwp or "
+	       "rsa-oaep",
+	       SK_CONFIG_KIND_QUERY, value);
+	return -EINVAL;
 }
 
 static bool kind_supported(struct sk_p11 *p11, enum sk_p11_kind kind)

@@ -15,6 +15,8 @@
 
 /* "aes-gcm", "aes-kwp", "rsa-oaep" ([hsm] master_key_kind); -EINVAL otherwise. */
 int sk_p11_kind_parse(const char *name, enum sk_p11_kind *kind);
+/* The kind a location's query names ([hsm] master_key_kind, conf.c), else AUTO. */
+int sk_p11_kind_of_location(const char *location, enum sk_p11_kind *kind);
 /* The name of @kind, "none" for AUTO. */
 const char *sk_p11_kind_name(enum sk_p11_kind kind);
 
