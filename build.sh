@@ -27,6 +27,11 @@ TEST_DEPS="$TEST_DEPS groff-base"
 # t_cryptsetup's enroll --auth=token: keyctl puts the passphrase of a builtin
 # luks2-keyring token into a session keyring of the test's own.
 TEST_DEPS="$TEST_DEPS keyutils"
+# tests/cli/t_tpm2 and bench/unlock's tpm2 case: RSA-OAEP master keys in a
+# TPM2 (swtpm), reached through tpm2-pkcs11; tpm2-abrmd on a private D-Bus
+# is the resource manager swtpm lacks, tpm2_ptool (libtpm2-pkcs11-tools)
+# makes the token.
+TEST_DEPS="$TEST_DEPS swtpm swtpm-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools tpm2-abrmd dbus"
 # The libFuzzer targets, built by 'make check' and run by tests/fuzz/t_fuzz:
 # clang with its sanitizer and libFuzzer runtime.
 TEST_DEPS="$TEST_DEPS clang libclang-rt-dev"

@@ -24,13 +24,34 @@ export SECUREKEY_HSM_DIR="$PWD/hsm"
 # SK_BACKEND=pkcs11 (set by make in the *_pkcs11 copies of a test program):
 # the same cases against a SoftHSM2 token whose files, PIN file and
 # configuration live in ./hsm too, so the snapshots below cover the token.
+# SK_BACKEND=pkcs11-rsa (the *_pkcs11rsa copies): the same token, with RSA-OAEP
+# master keys forced as [hsm] master_key_kind = rsa-oaep does: securekey.conf
+# puts it in the token's URI (x-securekey-master-key-kind), so the URI here
+# carries it, and the cases that write their own securekey.conf keep it.
 : "${SK_BACKEND:=soft}"
 P11_MODULE=/usr/lib/softhsm/libsofthsm2.so
 P11_TOKEN=securekey-test
-if [ "$SK_BACKEND" = pkcs11 ]; then
+P11_URI="pkcs11:token=$P11_TOKEN?module-path=$P11_MODULE&pin-source=file:$PWD/hsm/pin"
+case $SK_BACKEND in
+pkcs11)
 	export SOFTHSM2_CONF="$PWD/hsm/softhsm2.conf"
-	export SECUREKEY_HSM_DIR="pkcs11:token=$P11_TOKEN?module-path=$P11_MODULE&pin-source=file:$PWD/hsm/pin"
-fi
+	export SECUREKEY_HSM_DIR="$P11_URI"
+	;;
+pkcs11-rsa)
+	export SOFTHSM2_CONF="$PWD/hsm/softhsm2.conf"
+	export SECUREKEY_HSM_DIR="$P11_URI&x-securekey-master-key-kind=rsa-oaep"
+	;;
+tpm2)
+	# tests/cli/t_tpm2: a TPM2 in swtpm, reached through tpm2-pkcs11, whose
+	# store (a sqlite file) is in ./hsm; no master_key_kind: the token's
+	# mechanisms choose RSA-OAEP. p11_token starts swtpm, tpm2_stop stops it.
+	P11_MODULE=/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so
+	P11_URI="pkcs11:token=$P11_TOKEN?module-path=$P11_MODULE&pin-source=file:$PWD/hsm/pin"
+	export TPM2_PKCS11_STORE="$PWD/hsm/store"
+	export TPM2_PKCS11_LOG_LEVEL=0
+	export SECUREKEY_HSM_DIR="$P11_URI"
+	;;
+esac
 export SECUREKEY_STATE_DIR="$PWD/state"
 export SECUREKEY_RUN_DIR="$PWD/run"
 export SECUREKEY_CONF="$PWD/securekey.conf"
@@ -67,7 +88,12 @@ sk()
 # are files of their own and stay in the snapshots.
 snap_filter()
 {
-	if [ "$SK_BACKEND" = pkcs11 ]; then
+	if [ "$SK_BACKEND" = tpm2 ]; then
+		# swtpm's own state (its NVRAM file) and the daemons' logs are not the token's;
+		# the store's directory gets sqlite's journal at every open (its
+		# mtime), the store file itself is compared
+		grep -Ev '((^|[ /])hsm/(tpm/|[a-z]+\.log)| \./hsm/store -> $)'
+	elif ! soft_backend; then
 		grep -Ev '(^|[ /])hsm/tokens/[^/ ]+/(token\.object|token\.lock|generation)( |$)'
 	else
 		cat
@@ -133,9 +159,14 @@ add_soft_only_cases()
 }
 
 # p11_token: an empty SoftHSM2 token $P11_TOKEN (user PIN in ./hsm/pin,
-# 0600) in ./hsm, as an HSM administrator hands it over.
+# 0600) in ./hsm, as an HSM administrator hands it over; under SK_BACKEND=tpm2
+# a tpm2-pkcs11 token on a fresh swtpm.
 p11_token()
 {
+	if [ "$SK_BACKEND" = tpm2 ]; then
+		tpm2_token
+		return
+	fi
 	mkdir -p hsm/tokens
 	chmod 0700 hsm
 	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
@@ -144,6 +175,62 @@ p11_token()
 	chmod 0600 hsm/pin
 	atf_check -s exit:0 -o ignore -e ignore softhsm2-util --init-token --free \
 		--label "$P11_TOKEN" --pin 4711-sk-pin --so-pin 0815-so-pin
+}
+
+# tpm2_token: swtpm (TPM2) on two free TCP ports of localhost, its state in
+# ./hsm/tpm; tpm2-abrmd, the TPM2 access broker and resource manager, on a
+# private D-Bus session bus in front of it, as the kernel's /dev/tpmrm0 is on
+# a host: without one, each process's loaded objects and sessions stay in
+# the TPM (3 object slots in swtpm), so the next process fails with "out of
+# memory for object contexts" or TPM_RC_AUTH_FAIL. Then the token, made with
+# tpm2_ptool in ./hsm/store. The pids are in ./hsm/*.pid for tpm2_stop.
+tpm2_token()
+{
+	mkdir -p hsm/tpm hsm/store
+	chmod 0700 hsm
+	_port=$($PYTHON -c '
+import os, socket
+for p in range(20000 + os.getpid() % 20000, 65000, 2):
+    try:
+        a, b = socket.socket(), socket.socket()
+        a.bind(("127.0.0.1", p)); b.bind(("127.0.0.1", p + 1))
+        a.close(); b.close(); print(p); break
+    except OSError:
+        pass')
+	# not under atf_check: a daemon would keep its output pipes open
+	swtpm socket --tpm2 --daemon --server type=tcp,port="$_port",bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=$((_port + 1)),bindaddr=127.0.0.1 \
+		--tpmstate dir="$PWD/hsm/tpm" --pid file="$PWD/hsm/swtpm.pid" \
+		--flags not-need-init,startup-clear >hsm/swtpm.log 2>&1 ||
+		atf_fail "swtpm did not start: $(cat hsm/swtpm.log)"
+	dbus-daemon --session --fork --print-address=3 --print-pid=4 \
+		3>hsm/dbus.address 4>hsm/dbus.pid ||
+		atf_fail "dbus-daemon did not start"
+	DBUS_SESSION_BUS_ADDRESS=$(cat hsm/dbus.address)
+	export DBUS_SESSION_BUS_ADDRESS
+	tpm2-abrmd --session --allow-root --dbus-name=com.intel.tss2.Tabrmd.sk$_port \
+		--tcti="swtpm:host=127.0.0.1,port=$_port" >hsm/abrmd.log 2>&1 &
+	echo $! >hsm/abrmd.pid
+	export TPM2_PKCS11_TCTI="tabrmd:bus_type=session,bus_name=com.intel.tss2.Tabrmd.sk$_port"
+	export TPM2TOOLS_TCTI="$TPM2_PKCS11_TCTI"
+	for _i in $(seq 50); do
+		tpm2_getrandom 4 >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	printf '4711-sk-pin' >hsm/pin
+	chmod 0600 hsm/pin
+	atf_check -s exit:0 -o ignore -e ignore tpm2_ptool init --path="$PWD/hsm/store"
+	atf_check -s exit:0 -o ignore -e ignore tpm2_ptool addtoken --path="$PWD/hsm/store" \
+		--pid=1 --label="$P11_TOKEN" --sopin=0815-so-pin --userpin=4711-sk-pin
+}
+
+# tpm2_stop: stop what tpm2_token started (a cleanup routine calls it).
+tpm2_stop()
+{
+	for _pid in hsm/abrmd.pid hsm/dbus.pid hsm/swtpm.pid; do
+		[ -f "$_pid" ] && kill "$(cat "$_pid")" 2>/dev/null
+	done
+	return 0
 }
 
 # make_part NAME: write a new 32-byte key part with generate-part.

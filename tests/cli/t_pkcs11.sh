@@ -513,7 +513,7 @@ config_backend_body()
 	printf '[hsm]\nbackend = pkcs11\ndir = /x\nuri = pkcs11:token=a\n' >securekey.conf
 	refused "securekey.conf: backend = pkcs11 needs \[hsm\] uri, and no dir" "$SECUREKEY" hsm status
 	printf '[hsm]\nuri = pkcs11:token=a\n' >securekey.conf
-	refused "uri, module, pin, pin_file and initramfs_file need backend = pkcs11" "$SECUREKEY" hsm status
+	refused "uri, module, pin, pin_file, initramfs_file and master_key_kind need backend = pkcs11" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = hardware\n' >securekey.conf
 	refused "securekey.conf:2: backend must be soft or pkcs11" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = pkcs11\nuri = token=a\n' >securekey.conf
@@ -567,7 +567,7 @@ pin_in_config_body()
 	conf ""
 	refused "securekey.conf:5: pin is empty" "$SECUREKEY" hsm status
 	printf '[hsm]\nbackend = soft\npin = 1\n' >securekey.conf
-	refused "uri, module, pin, pin_file and initramfs_file need backend = pkcs11" "$SECUREKEY" hsm status
+	refused "uri, module, pin, pin_file, initramfs_file and master_key_kind need backend = pkcs11" "$SECUREKEY" hsm status
 	conf "$P11_PIN"
 	vstate img CURRENT - none
 }
@@ -638,11 +638,87 @@ kwp_without_gcm_body()
 	export SK_P11SHIM_HIDE=
 	atf_check -s exit:0 -e empty -o match:"^Cipher: AES-GCM \(CKM_AES_GCM\)\$" "$SECUREKEY" hsm status
 	token_unlocks img "secure key under the CURRENT master key"
+	# without GCM and KWP, NSS's RSA-OAEP is the kind new master keys get;
+	# CURRENT stays an AES key that no mode is left for
 	export SK_P11SHIM_HIDE=0x1087,0x210b
-	atf_check -s exit:0 -e empty -o match:"^Cipher: none " "$SECUREKEY" hsm status
+	atf_check -s exit:0 -e empty -o match:"^Kind: rsa-oaep \(chosen from the token's mechanisms\)\$" \
+		"$SECUREKEY" hsm status
 	mkimg other
 	refused "offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_KWP for C_Encrypt/C_Decrypt" \
 		"$CR" enroll other --apqns "$APQNS" --key-file pass
+	export SK_P11SHIM_HIDE=0x1087,0x210b,0x9
+	atf_check -s exit:0 -e empty -o match:"^Cipher: none " "$SECUREKEY" hsm status
+	refused "offers neither CKM_AES_GCM nor CKM_AES_KEY_WRAP_KWP for C_Encrypt/C_Decrypt" \
+		"$CR" enroll other --apqns "$APQNS" --key-file pass
+}
+
+atf_test_case rsa_oaep
+rsa_oaep_head()
+{
+	p11_head
+	atf_set "descr" "master_key_kind = rsa-oaep in securekey.conf: hsm status shows the kind (text, --json); the master keys are RSA-2048 pairs whose private key is sensitive, never extractable and decrypt only, with the MKVP of the public key; key parts are refused (generate-part, init --part-file, load-part) with nothing changed; the blob carries backend id 3 and a changed byte is caught; a kind the configuration names wrongly is refused"
+}
+rsa_oaep_body()
+{
+	printf 'correct horse battery' >pass
+	chmod 0600 pass
+	p11_token
+	export SECUREKEY_HSM_DIR=
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin_file = %s\nmaster_key_kind = rsa-oaep\n' \
+		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" >securekey.conf
+	head -c 32 /dev/urandom >p1
+	head -c 32 /dev/urandom >p2
+	chmod 0600 p1 p2
+	assert_unchanged "^the PKCS#11 token of pkcs11:token=$P11_TOKEN.* keeps RSA-OAEP master keys \(master_key_kind = rsa-oaep\), key pairs generated inside it: key parts do not apply to them; use 'securekey hsm generate-new' for NEW\$" \
+		"$SECUREKEY" hsm generate-part --out p3
+	# the lock file of the first token access, before the snapshot
+	atf_check -s exit:1 -o empty -e match:"holds no securekey master keys" "$SECUREKEY" hsm status
+	assert_unchanged "^PKCS#11 token '$P11_TOKEN' keeps RSA-OAEP master keys, key pairs generated inside it: key parts do not apply to them; use 'securekey hsm generate-new' for NEW \('securekey hsm init' without --part-file for CURRENT\)\$" \
+		"$SECUREKEY" hsm init --apqns "$APQNS" --part-file p1 --part-file p2
+	atf_check -s exit:0 -o match:"\(random\)" -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
+	atf_check -s exit:0 -e empty -o match:"^Kind: rsa-oaep \(master_key_kind in securekey.conf\)\$" \
+		-o match:"^Cipher: RSA-OAEP SHA-256, RSA-2048 \(CKM_RSA_PKCS_OAEP\)\$" "$SECUREKEY" hsm status
+	atf_check -s exit:0 -e empty -o match:'"kind":"rsa-oaep"' -o match:'"kind_from":"securekey.conf"' \
+		"$SECUREKEY" hsm status --json
+	MK0=$(reg_mkvp CURRENT)
+	test "$(objects)" = "$(printf "securekey-apqns -\nsecurekey-mk-current %s\nsecurekey-mk-public %s" "$MK0" "$MK0")" ||
+		atf_fail "unexpected objects: $(objects)"
+	$P11TOOL --list-objects >objects.txt 2>&1
+	atf_check -s exit:0 -o match:"^ +Usage: +decrypt\$" \
+		-o match:"^ +Access: +sensitive, always sensitive, never extractable, local\$" \
+		-x "grep -A4 '^Private Key Object; RSA' objects.txt"
+	# the MKVP: SHA-256 of "securekey-mkvp-rsa" and the DER SubjectPublicKeyInfo, 8 bytes
+	atf_check -s exit:0 -o ignore -e ignore $P11TOOL --read-object --type pubkey --id "$MK0" -o pub.der
+	atf_check -s exit:0 -o ignore -e ignore openssl pkey -pubin -inform DER -in pub.der -outform DER -out spki.der
+	atf_check -s exit:0 -o inline:"$MK0\n" $PYTHON -c \
+		'import hashlib; print(hashlib.sha256(b"securekey-mkvp-rsa" + open("spki.der", "rb").read()).hexdigest()[:16])'
+	assert_unchanged "key parts do not apply to them" \
+		"$SECUREKEY" hsm load-part --apqns "$APQNS" --part-file p1
+	cp securekey.conf good.conf
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=a\nmaster_key_kind = rsa\n' >securekey.conf
+	refused "securekey.conf:4: master_key_kind must be aes-gcm, aes-kwp or rsa-oaep" "$SECUREKEY" hsm status
+	mv good.conf securekey.conf
+	make_pcs
+	mkimg img
+	enroll img
+	test "$(blob_id img)" = 3 || atf_fail "the secure key is not an RSA-OAEP blob (id $(blob_id img))"
+	# SoftHSM2 2.6.1 decrypts RSA-OAEP with SHA-1 and MGF1-SHA1 only: its
+	# MechParamCheckRSAPKCSOAEP answers CKR_ARGUMENTS_BAD to SHA-256, so no
+	# RSA-OAEP secure key unwraps on it (tpm2-pkcs11 does: tests/cli/t_tpm2).
+	atf_expect_fail "SoftHSM2 2.6.1 has no RSA-OAEP with SHA-256 for C_Decrypt"
+	token_unlocks img "secure key under the CURRENT master key"
+	new_mk n1
+	test "$(objects | grep -c '^securekey-mk-public ')" = 2 || atf_fail "not two public keys: $(objects)"
+	atf_check -s exit:0 -o match:"kept as staged" -e empty "$CR" reencipher img --key-file pass
+	set_new
+	token_unlocks img "staged secure key \(NEW master key was set\)"
+	atf_check -s exit:0 -o ignore -e empty "$CR" reencipher img --key-file pass
+	test "$(blob_id img)" = 3 || atf_fail "the re-enciphered key is not an RSA-OAEP blob"
+	cp img good.img
+	flip_key img current 100
+	token_fails img "does not verify under master key MKVP [0-9a-f]+: it was altered or enciphered with another key \(RSA-OAEP\)"
+	cp good.img img
+	token_unlocks img "secure key under the CURRENT master key"
 }
 
 atf_init_test_cases()
@@ -661,4 +737,5 @@ atf_init_test_cases()
 	atf_add_test_case p11kit_missing
 	atf_add_test_case pin_in_config
 	atf_add_test_case kwp_without_gcm
+	atf_add_test_case rsa_oaep
 }
