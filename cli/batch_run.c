@@ -441,6 +441,11 @@ int cli_batch_run(struct cli_batch *b)
 
 	if (r < 0)
 		return r;
+	/* Each worker opens the HSM itself: one this process has open must not be inherited. */
+	if (sk_hsm_open_count()) {
+		sk_err("internal error: an HSM is open while the batch forks its workers");
+		return -EBUSY;
+	}
 	crypt_set_log_callback(NULL, crypt_log_quiet, NULL);
 	cli_batch_report_start(b);
 	r = sk_batch_run(b->items, b->count, b->jobs, work, b, cli_batch_report_item, b);

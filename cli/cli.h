@@ -102,6 +102,17 @@ bool cli_no_arguments_left(int argc, char **argv);
 int cli_open_hsm(const char *apqns_csv, struct sk_hsm **hsm);
 /* The same for a parsed list (empty: every APQN). */
 int cli_open_hsm_for(const struct sk_apqn_list *apqns, struct sk_hsm **hsm);
+/*
+ * Run @fn(@ctx, @out) in a child process and wait for it; @out (@size
+ * bytes, may be 0) is what the child filled in, copied back. For the HSM
+ * work of a command that forks batch workers afterwards: a PKCS#11 module
+ * must not be initialised in a process whose children use it (PKCS#11
+ * v2.40 6.7.7), and tpm2-pkcs11 leaves state behind even when finalised
+ * (libtss2-tcti-tabrmd's GDBus worker thread, which a forked child lacks:
+ * its D-Bus calls then time out). Returns what @fn returned, or -EIO when
+ * the child died.
+ */
+int cli_isolated(int (*fn)(void *ctx, void *out), void *ctx, void *out, size_t size);
 /* The APQN list of @hsm as "01.0001,02.0001". */
 const char *cli_apqns_text(const struct sk_hsm *hsm);
 const char *cli_apqns_text_of(const struct sk_apqn_list *apqns);

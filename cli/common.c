@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backup.h"
@@ -330,4 +332,52 @@ int cli_run_set_change(int argc, char **argv, const char *usage,
 		report(hsm, &after);
 	sk_hsm_close(hsm);
 	return cli_exit_code(r);
+}
+
+/* What the child of cli_isolated hands back. */
+struct isolated {
+	int r;
+	bool done;
+	unsigned char out[];
+};
+
+int cli_isolated(int (*fn)(void *ctx, void *out), void *ctx, void *out, size_t size)
+{
+	size_t len = sizeof(struct isolated) + size;
+	struct isolated *sh = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				   -1, 0);
+	int status = 0, r;
+	pid_t pid;
+
+	if (sh == MAP_FAILED)
+		return -errno;
+	sh->done = false;
+	if (size)
+		memcpy(sh->out, out, size);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		munmap(sh, len);
+		sk_err("cannot start a process: %s", strerror(-r));
+		return r;
+	}
+	if (pid == 0) {
+		/* the secrets this process holds must not end up in an unlocked copy */
+		r = sk_secmem_after_fork();
+		sh->r = r < 0 ? r : fn(ctx, sh->out);
+		sh->done = true;
+		fflush(NULL);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	r = sh->done ? sh->r : -EIO;
+	if (!sh->done)
+		sk_err("the process that used the HSM died (%s)",
+		       WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit status");
+	else if (size)
+		memcpy(out, sh->out, size);
+	munmap(sh, len);
+	return r;
 }

@@ -48,7 +48,6 @@ enum phase { PHASE_NOTHING, PHASE_STAGE, PHASE_SET, PHASE_COMPLETE };
 struct rotate {
 	struct cli_batch batch;
 	bool resume, dry_run;
-	struct sk_hsm *hsm;
 	struct sk_hsm_status status;
 	struct rotation *open, *ended;
 	struct rotation rot;
@@ -158,9 +157,22 @@ static int plan_new(struct rotate *rt, enum phase *phase)
 	return 0;
 }
 
+/* In a child process (cli_isolated): the registers of the set's APQNs into @out. */
+static int read_status(void *ctx, void *out)
+{
+	const struct rotate *rt = ctx;
+	struct sk_hsm *hsm = NULL;
+	int r = cli_open_hsm_for(&rt->rot.apqns, &hsm);
+
+	if (!r)
+		r = sk_hsm_status(hsm, out);
+	sk_hsm_close(hsm);
+	return r;
+}
+
 static int plan(struct rotate *rt, enum phase *phase)
 {
-	int r = sk_hsm_status(rt->hsm, &rt->status);
+	int r = cli_isolated(read_status, rt, &rt->status, sizeof(rt->status));
 
 	if (!r)
 		r = rotation_find(&rt->rot.apqns, &rt->open, &rt->ended);
@@ -210,11 +222,23 @@ static int pass(struct rotate *rt, const char *step, const char *title)
 }
 
 /* Set NEW on the APQNs where it is still NEW (all of them, unless a set was cut short). */
+/* In a child process (cli_isolated): 'hsm set' on the APQNs @ctx. */
+static int set_on(void *ctx, void *out)
+{
+	struct sk_apqn_status after;
+	struct sk_hsm *hsm = NULL;
+	int r = cli_open_hsm_for(ctx, &hsm);
+
+	(void)out;
+	if (!r)
+		r = sk_hsm_set(hsm, &after);
+	sk_hsm_close(hsm);
+	return r;
+}
+
 static int set_new(struct rotate *rt)
 {
 	struct sk_apqn_list unset = { 0 };
-	struct sk_apqn_status after;
-	struct sk_hsm *hsm = NULL;
 	/* Those the key file map had no passphrase for were not staged either. */
 	size_t not_staged = rt->batch.failed + rt->batch.unfinished;
 	int r;
@@ -234,10 +258,7 @@ static int set_new(struct rotate *rt)
 			"their keys stay under the OLD master key until 'securekey rotate --apqns "
 			"%s --resume' re-enciphers them",
 			not_staged, not_staged == 1 ? "" : "s", apqns_text(rt));
-	r = cli_open_hsm_for(&unset, &hsm);
-	if (!r)
-		r = sk_hsm_set(hsm, &after);
-	sk_hsm_close(hsm);
+	r = cli_isolated(set_on, &unset, NULL, 0);
 	if (!r) {
 		say(rt, "NEW master key set on APQNs %s: CURRENT is now MKVP %s, OLD is MKVP %s.",
 		       cli_apqns_text_of(&unset), hex(rt->rot.to), hex(rt->rot.from));
@@ -259,6 +280,21 @@ static enum sk_next_step identity_next(struct sk_hsm *hsm, const struct sk_confi
 	return st.next == SK_NEXT_WAIT_SET ? SK_NEXT_NONE : st.next;
 }
 
+/* In a child process (cli_isolated): the identity key's steps; what was done into @out. */
+static int identity_reencipher(void *ctx, void *out)
+{
+	const struct sk_config *cfg = ctx;
+	struct sk_hsm *hsm = NULL;
+	int r = cli_open_hsm_for(&cfg->apqns, &hsm);
+
+	/* In place first when it was left under OLD, as for a volume. */
+	for (int i = 0; !r && i < 2 && identity_next(hsm, cfg) != SK_NEXT_NONE; i++)
+		r = sk_identity_reencipher(hsm, cfg->identity_key, &cfg->apqns,
+					   SK_REENCIPHER_AUTO, out);
+	sk_hsm_close(hsm);
+	return r;
+}
+
 /*
  * The KMS identity key, when its APQNs are in the set: it cannot be fetched
  * from the KMS again, so it moves with the volumes (a failure fails the pass).
@@ -267,19 +303,13 @@ static int identity_steps(struct rotate *rt, const char *step)
 {
 	const struct sk_config *cfg = cli_config();
 	enum sk_next_step done = SK_NEXT_NONE;
-	struct sk_hsm *hsm = NULL;
 	int r;
 
 	if (!cfg)
 		return -EINVAL;
 	if (!sk_config_has_kms(cfg) || !sk_apqn_list_overlap(&cfg->apqns, &rt->rot.apqns))
 		return 0;
-	r = cli_open_hsm_for(&cfg->apqns, &hsm);
-	/* In place first when it was left under OLD, as for a volume. */
-	for (int i = 0; !r && i < 2 && identity_next(hsm, cfg) != SK_NEXT_NONE; i++)
-		r = sk_identity_reencipher(hsm, cfg->identity_key, &cfg->apqns,
-					   SK_REENCIPHER_AUTO, &done);
-	sk_hsm_close(hsm);
+	r = cli_isolated(identity_reencipher, (void *)cfg, &done, sizeof(done));
 	if (!r)
 		say(rt, "KMS identity key %s: %s.", cfg->identity_key,
 		       done == SK_NEXT_NONE ? "nothing to do" : "re-enciphered");
@@ -434,9 +464,8 @@ int cmd_rotate(int argc, char **argv)
 	/* A dry run reads only; the lock would make it wait for a running rotation. */
 	if (!rt.dry_run)
 		r = lock_fd = lock_rotation();
+	/* The HSM only in child processes, as in the workers (cli_isolated). */
 	if (r >= 0)
-		r = cli_open_hsm_for(&rt.rot.apqns, &rt.hsm);
-	if (!r)
 		r = plan(&rt, &phase);
 	if (!r)
 		adopt_key_file_map(&rt);
@@ -444,7 +473,6 @@ int cmd_rotate(int argc, char **argv)
 		r = rt.dry_run ? dry_run(&rt, phase) : rotate(&rt, phase);
 	sk_journal_close(rt.journal);
 	cli_batch_free(&rt.batch);
-	sk_hsm_close(rt.hsm);
 	free(rt.open);
 	free(rt.ended);
 	if (lock_fd >= 0)

@@ -62,6 +62,14 @@ bool sk_hsm_login_may_prompt(void)
 	return login_may_prompt;
 }
 
+/* HSMs open in this process: none may be when it forks workers (sk_hsm_open_count). */
+static unsigned open_count;
+
+unsigned sk_hsm_open_count(void)
+{
+	return open_count;
+}
+
 int sk_hsm_open(const char *location, const struct sk_apqn_list *apqns, struct sk_hsm **out)
 {
 	struct sk_hsm *hsm = calloc(1, sizeof(*hsm));
@@ -69,12 +77,13 @@ int sk_hsm_open(const char *location, const struct sk_apqn_list *apqns, struct s
 
 	if (!hsm)
 		return -ENOMEM;
+	open_count++;
 	hsm->ops = sk_p11_is_uri(location) ? &sk_hsm_pkcs11_ops : &sk_hsm_soft_ops;
 	hsm->location = strdup(location);
 	if (apqns)
 		hsm->apqns = *apqns;
 	if (!hsm->location) {
-		free(hsm);
+		sk_hsm_close(hsm);
 		return -ENOMEM;
 	}
 	r = hsm->ops->open(hsm);
@@ -92,6 +101,7 @@ void sk_hsm_close(struct sk_hsm *hsm)
 		return;
 	if (hsm->ops->close)
 		hsm->ops->close(hsm);
+	open_count--;
 	free(hsm->location);
 	free(hsm);
 }

@@ -95,6 +95,14 @@ void sk_hsm_set_login(const struct sk_secret *pin, bool may_prompt);
 /* The longest token PIN taken. */
 #define SK_HSM_PIN_MAX 128
 void sk_hsm_close(struct sk_hsm *hsm);
+/*
+ * How many HSMs this process has open. A process that forks workers must
+ * have none: a PKCS#11 module must not be used from a child of the process
+ * that initialised it (PKCS#11 v2.40, 6.7.7), so each worker opens its own
+ * (and a command that forks workers does its own HSM work in child
+ * processes, cli_isolated: tpm2-pkcs11 leaves threads behind).
+ */
+unsigned sk_hsm_open_count(void);
 const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm);
 const char *sk_hsm_location(const struct sk_hsm *hsm);
 /*
