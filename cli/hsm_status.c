@@ -48,6 +48,33 @@ static json_object *register_json(const struct sk_register_status *reg)
 	return obj;
 }
 
+/* The OAEP hash of each RSA key pair ("SHA-256", "SHA-1"), null for the other registers. */
+static json_object *oaep_json(const struct sk_hsm_token_info *t)
+{
+	json_object *obj = json_object_new_object();
+
+	for (int r = 0; r < SK_REG_COUNT; r++)
+		json_object_object_add(obj, sk_register_name((enum sk_mk_register)r),
+				       t->oaep_hash[r][0] ? json_object_new_string(t->oaep_hash[r])
+							  : NULL);
+	return obj;
+}
+
+/* "CURRENT SHA-256, NEW SHA-1": the RSA key pairs' OAEP hashes; false when there are none. */
+static bool oaep_text(const struct sk_hsm_token_info *t, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int r = 0; r < SK_REG_COUNT && used < size; r++)
+		if (t->oaep_hash[r][0])
+			used += (size_t)snprintf(out + used, size - used, "%s%s %s",
+						 used ? ", " : "",
+						 sk_register_name((enum sk_mk_register)r),
+						 t->oaep_hash[r]);
+	return out[0];
+}
+
 static json_object *token_json(const struct sk_hsm_token_info *t)
 {
 	json_object *obj;
@@ -63,6 +90,7 @@ static json_object *token_json(const struct sk_hsm_token_info *t)
 	json_object_object_add(obj, "kind_from", json_object_new_string(t->kind_configured
 									    ? "securekey.conf"
 									    : "mechanisms"));
+	json_object_object_add(obj, "oaep_hash", oaep_json(t));
 	return obj;
 }
 
@@ -117,7 +145,7 @@ static void print_register(const char *apqn, enum sk_mk_register reg,
 
 static void print_table(const struct sk_hsm *hsm, const struct sk_hsm_status *st)
 {
-	char text[SK_APQN_TEXT_LEN + 1];
+	char text[SK_APQN_TEXT_LEN + 1], oaep[64];
 
 	printf("HSM: %s backend, %s\n", st->backend, sk_hsm_location(hsm));
 	if (st->token.present)
@@ -127,6 +155,8 @@ static void print_table(const struct sk_hsm *hsm, const struct sk_hsm_status *st
 		       st->token.kind_configured ? "master_key_kind in securekey.conf"
 						 : "chosen from the token's mechanisms",
 		       st->token.cipher);
+	if (st->token.present && oaep_text(&st->token, oaep, sizeof(oaep)))
+		printf("OAEP hash: %s\n", oaep);
 	printf("\n");
 	printf("%-8s %-8s %-17s %-5s %s\n", "APQN", "REGISTER", "STATE", "PARTS", "MKVP");
 	for (size_t i = 0; i < st->count; i++) {

@@ -78,7 +78,7 @@ size_t sk_blob_len_for(enum sk_blob_backend backend, const struct sk_key_spec *s
 	/* RFC 5649: the plaintext padded to 8 bytes, plus the 8-byte integrity block. */
 	if (backend == SK_BLOB_PKCS11_KWP)
 		return SK_BLOB_HEADER_LEN + (plain + 7) / 8 * 8 + 8;
-	if (backend == SK_BLOB_PKCS11_RSA)
+	if (sk_blob_is_rsa(backend))
 		return SK_BLOB_HEADER_LEN + SK_BLOB_RSA_LEN;
 	return sk_blob_len(spec);
 }
@@ -97,13 +97,13 @@ int sk_blob_kwp_check(const unsigned char *blob, unsigned char check[SK_BLOB_KWP
 static bool known_backend(enum sk_blob_backend backend)
 {
 	return backend == SK_BLOB_SOFT || backend == SK_BLOB_PKCS11 ||
-	       backend == SK_BLOB_PKCS11_KWP || backend == SK_BLOB_PKCS11_RSA;
+	       backend == SK_BLOB_PKCS11_KWP || sk_blob_is_rsa(backend);
 }
 
 /* An RSA-OAEP payload has room for SK_BLOB_RSA_KEY_MAX key bytes only. */
 static bool fits(enum sk_blob_backend backend, const struct sk_key_spec *spec)
 {
-	return backend != SK_BLOB_PKCS11_RSA || spec->bits / 8 <= SK_BLOB_RSA_KEY_MAX;
+	return !sk_blob_is_rsa(backend) || spec->bits / 8 <= SK_BLOB_RSA_KEY_MAX;
 }
 
 static void write_header(unsigned char *out, const struct sk_blob_header *hdr)

@@ -17,15 +17,20 @@
  *
  * Backend 3 is for tokens with neither AES mode (a TPM2 through tpm2-pkcs11,
  * PIV cards): the master key is an RSA-2048 key pair made in the token, and
- * after the header comes RSA-OAEP (SHA-256, MGF1-SHA256, no label) of
- * key | check under its public key, enciphered outside the token; the check
- * is the KWP one. The payload is always SK_BLOB_RSA_LEN bytes, so the key
- * may be at most SK_BLOB_RSA_KEY_MAX bytes. Older readers refuse these
- * blobs as an unsupported version; older blobs parse as they did.
+ * after the header comes RSA-OAEP (no label) of key | check under its
+ * public key, enciphered outside the token; the check is the KWP one.
+ * Backend 3 is OAEP with SHA-256 and MGF1-SHA256, backend 4 with SHA-1 and
+ * MGF1-SHA1, for tokens that decrypt OAEP with SHA-1 only (SoftHSM2 2.6):
+ * the hash is the key pair's, found when it was generated. The payload is
+ * always SK_BLOB_RSA_LEN bytes, and the key may be at most
+ * SK_BLOB_RSA_KEY_MAX bytes (the SHA-256 bound, for both). Older readers
+ * refuse these blobs as an unsupported version; older blobs parse as they
+ * did.
  */
 #ifndef SECUREKEY_BLOB_H
 #define SECUREKEY_BLOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mkvp.h"
@@ -55,7 +60,14 @@ enum sk_blob_backend {
 	SK_BLOB_PKCS11 = 1,
 	SK_BLOB_PKCS11_KWP = 2,
 	SK_BLOB_PKCS11_RSA = 3,
+	SK_BLOB_PKCS11_RSA_SHA1 = 4,
 };
+
+/* RSA-OAEP, with either hash. */
+static inline bool sk_blob_is_rsa(enum sk_blob_backend backend)
+{
+	return backend == SK_BLOB_PKCS11_RSA || backend == SK_BLOB_PKCS11_RSA_SHA1;
+}
 
 /* RSA-2048: the OAEP ciphertext, and what fits in it beside the check (2 * 32 + 2 for OAEP). */
 #define SK_BLOB_RSA_LEN 256

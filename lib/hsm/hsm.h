@@ -57,6 +57,8 @@ struct sk_hsm_token_info {
 	char cipher[48]; /* what secure keys are enciphered with */
 	char kind[16];	 /* what master keys are: aes-gcm, aes-kwp, rsa-oaep, none */
 	bool kind_configured; /* chosen by [hsm] master_key_kind, not by the mechanisms */
+	/* per register, "SHA-256" or "SHA-1" for an RSA-OAEP key pair, else "" */
+	char oaep_hash[SK_REG_COUNT][8];
 };
 
 struct sk_hsm_status {

@@ -306,6 +306,15 @@ static void fill_token_info(struct sk_hsm *hsm, const struct p11_view *v,
 	snprintf(t->cipher, sizeof(t->cipher), "%s", sk_p11_seal_describe(p11));
 	snprintf(t->kind, sizeof(t->kind), "%s", sk_p11_kind_name(p11->kind));
 	t->kind_configured = p11->kind_configured;
+	for (int r = 0; r < SK_REG_COUNT; r++) {
+		enum sk_blob_backend backend;
+
+		/* which OAEP hash each RSA key pair was found to decrypt with */
+		if (v->reg[r].state != SK_MK_EMPTY && v->reg[r].rsa &&
+		    sk_p11_rsa_backend(p11, v->reg[r].mkvp, &backend) == 0)
+			snprintf(t->oaep_hash[r], sizeof(t->oaep_hash[r]), "%s",
+				 sk_p11_rsa_hash_name(backend));
+	}
 	snprintf(t->module, sizeof(t->module), "%s", p11->module_path);
 	snprintf(t->label, sizeof(t->label), "%s", p11->label);
 	snprintf(t->serial, sizeof(t->serial), "%s", p11->serial);
@@ -383,9 +392,11 @@ static int p11_wrap(struct sk_hsm *hsm, enum sk_mk_register reg, const struct sk
 	r = need_register(hsm, &v, SK_REG_CURRENT);
 	if (!r)
 		r = need_register(hsm, &v, reg);
-	if (!r && sk_p11_seal_backend(token_of(hsm), v.reg[reg].rsa, &backend) < 0)
+	if (!r && v.reg[reg].rsa)
+		r = sk_p11_rsa_backend(token_of(hsm), v.reg[reg].mkvp, &backend);
+	else if (!r && sk_p11_seal_backend(token_of(hsm), false, &backend) < 0)
 		r = sk_p11_seal_unavailable(token_of(hsm));
-	if (!r && backend == SK_BLOB_PKCS11_RSA)
+	if (!r && sk_blob_is_rsa(backend))
 		r = need_rsa_room(hsm, spec);
 	if (!r)
 		r = sk_blob_frame(backend, spec, v.reg[reg].mkvp, &out);
@@ -434,7 +445,7 @@ static int check_blob_backend(struct sk_hsm *hsm, const struct sk_blob_header *h
 	char hex[SK_MKVP_HEX_LEN + 1];
 
 	if (hdr->backend == SK_BLOB_PKCS11 || hdr->backend == SK_BLOB_PKCS11_KWP ||
-	    hdr->backend == SK_BLOB_PKCS11_RSA)
+	    sk_blob_is_rsa(hdr->backend))
 		return 0;
 	sk_mkvp_to_hex(hdr->mkvp, hex);
 	sk_err("secure key (MKVP %s) was enciphered by the %s HSM backend, not by PKCS#11 token "
@@ -449,7 +460,7 @@ static int decipher(struct sk_hsm *hsm, const struct p11_view *v, enum sk_mk_reg
 {
 	char hex[SK_MKVP_HEX_LEN + 1];
 	/* an RSA blob under an AES key (or the reverse) cannot verify: say so, not a token error */
-	bool matches = (hdr->backend == SK_BLOB_PKCS11_RSA) == v->reg[reg].rsa;
+	bool matches = sk_blob_is_rsa(hdr->backend) == v->reg[reg].rsa;
 	int r = matches ? sk_p11_unseal(token_of(hsm), v->reg[reg].obj, hdr, blob, blob_len, key)
 			: -EKEYREJECTED;
 

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "log.h"
@@ -20,6 +21,34 @@
 #define MAX_PUBLIC_EXPONENT 8
 
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+
+/* OAEP's hash and MGF1 hash, both SHA-256 or both SHA-1, by blob id. */
+static const EVP_MD *oaep_md(enum sk_blob_backend backend)
+{
+	return backend == SK_BLOB_PKCS11_RSA_SHA1 ? EVP_sha1() : EVP_sha256();
+}
+
+static CK_RSA_PKCS_OAEP_PARAMS oaep_params(enum sk_blob_backend backend)
+{
+	CK_RSA_PKCS_OAEP_PARAMS p = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0 };
+
+	if (backend == SK_BLOB_PKCS11_RSA_SHA1) {
+		p.hashAlg = CKM_SHA_1;
+		p.mgf = CKG_MGF1_SHA1;
+	}
+	return p;
+}
+
+const char *sk_p11_rsa_hash_name(enum sk_blob_backend backend)
+{
+	return backend == SK_BLOB_PKCS11_RSA_SHA1 ? "SHA-1" : "SHA-256";
+}
+
+static const char *public_label(enum sk_blob_backend backend)
+{
+	return backend == SK_BLOB_PKCS11_RSA_SHA1 ? SK_P11_RSA_PUBLIC_LABEL_SHA1
+						  : SK_P11_RSA_PUBLIC_LABEL;
+}
 
 bool sk_p11_rsa_supported(struct sk_p11 *p11)
 {
@@ -163,9 +192,56 @@ static int generate_pair(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE
 	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "generating an RSA-2048 master key pair");
 }
 
+static int oaep_encrypt(EVP_PKEY *pkey, enum sk_blob_backend backend,
+			const struct sk_secret *plain, unsigned char *out);
+
+/* True when the token deciphers, with @priv, what OpenSSL enciphered under @pkey with @backend's hash. */
+static bool decrypts_with(struct sk_p11 *p11, EVP_PKEY *pkey, CK_OBJECT_HANDLE priv,
+			  enum sk_blob_backend backend)
+{
+	CK_RSA_PKCS_OAEP_PARAMS params = oaep_params(backend);
+	CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &params, sizeof(params) };
+	struct sk_secret *probe = sk_secret_new(32), *back = sk_secret_new(SK_BLOB_RSA_LEN);
+	unsigned char cipher[SK_BLOB_RSA_LEN];
+	CK_ULONG got = SK_BLOB_RSA_LEN;
+	bool ok = probe && back && RAND_bytes(probe->data, (int)probe->len) == 1;
+
+	/* no error logged: SoftHSM2 2.6 answers CKR_ARGUMENTS_BAD to SHA-256 */
+	ok = ok && !oaep_encrypt(pkey, backend, probe, cipher) &&
+	     p11->module->C_DecryptInit(p11->session, &mech, priv) == CKR_OK &&
+	     p11->module->C_Decrypt(p11->session, cipher, SK_BLOB_RSA_LEN, back->data, &got) ==
+		     CKR_OK &&
+	     got == probe->len && !CRYPTO_memcmp(back->data, probe->data, probe->len);
+	sk_secret_free(probe);
+	sk_secret_free(back);
+	return ok;
+}
+
+/* The OAEP hash the token decrypts with: SHA-256 where it can, else SHA-1. */
+static int probe_hash(struct sk_p11 *p11, EVP_PKEY *pkey, CK_OBJECT_HANDLE priv,
+		      enum sk_blob_backend *backend)
+{
+	*backend = SK_BLOB_PKCS11_RSA;
+	if (decrypts_with(p11, pkey, priv, *backend))
+		return 0;
+	*backend = SK_BLOB_PKCS11_RSA_SHA1;
+	if (decrypts_with(p11, pkey, priv, *backend)) {
+		sk_verbose("PKCS#11 token '%s' decrypts RSA-OAEP with SHA-1 only: its master key "
+			 "pair uses SHA-1",
+			 p11->label);
+		return 0;
+	}
+	sk_err("PKCS#11 token '%s' decrypts RSA-OAEP with neither SHA-256 nor SHA-1 "
+	       "(C_Decrypt failed on a test encryption under its new key pair); use a token "
+	       "with AES-GCM or AES-KWP",
+	       p11->label);
+	return -EOPNOTSUPP;
+}
+
 int sk_p11_rsa_generate(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE *priv,
 			unsigned char mkvp[SK_MKVP_LEN])
 {
+	enum sk_blob_backend backend = SK_BLOB_PKCS11_RSA;
 	CK_OBJECT_HANDLE pub;
 	EVP_PKEY *pkey = NULL;
 	int r = generate_pair(p11, label, &pub, priv);
@@ -175,10 +251,12 @@ int sk_p11_rsa_generate(struct sk_p11 *p11, const char *label, CK_OBJECT_HANDLE 
 	r = read_public(p11, pub, &pkey);
 	if (!r)
 		r = pkey_mkvp(pkey, mkvp);
+	if (!r)
+		r = probe_hash(p11, pkey, *priv, &backend);
 	EVP_PKEY_free(pkey);
 	/* the public half first: a pair cut short here is found by the private key's label */
 	if (!r)
-		r = sk_p11_key_relabel(p11, pub, SK_P11_RSA_PUBLIC_LABEL, mkvp);
+		r = sk_p11_key_relabel(p11, pub, public_label(backend), mkvp);
 	if (!r)
 		r = sk_p11_key_relabel(p11, *priv, label, mkvp);
 	if (r < 0) {
@@ -200,14 +278,15 @@ int sk_p11_rsa_destroy(struct sk_p11 *p11, CK_OBJECT_HANDLE priv,
 	return r;
 }
 
-static int oaep_encrypt(EVP_PKEY *pkey, const struct sk_secret *plain, unsigned char *out)
+static int oaep_encrypt(EVP_PKEY *pkey, enum sk_blob_backend backend,
+			const struct sk_secret *plain, unsigned char *out)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pkey, NULL);
 	size_t len = SK_BLOB_RSA_LEN;
 	int ok = ctx && EVP_PKEY_encrypt_init(ctx) == 1 &&
 		 EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1 &&
+		 EVP_PKEY_CTX_set_rsa_oaep_md(ctx, oaep_md(backend)) == 1 &&
+		 EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, oaep_md(backend)) == 1 &&
 		 EVP_PKEY_encrypt(ctx, out, &len, plain->data, plain->len) == 1 &&
 		 len == SK_BLOB_RSA_LEN;
 
@@ -242,8 +321,38 @@ static int public_for(struct sk_p11 *p11, const unsigned char mkvp[SK_MKVP_LEN],
 	return r;
 }
 
-int sk_p11_rsa_seal(struct sk_p11 *p11, const unsigned char mkvp[SK_MKVP_LEN],
-		    const struct sk_secret *key, unsigned char *blob, size_t blob_len)
+int sk_p11_rsa_backend(struct sk_p11 *p11, const unsigned char mkvp[SK_MKVP_LEN],
+		       enum sk_blob_backend *backend)
+{
+	char label[sizeof(SK_P11_RSA_PUBLIC_LABEL_SHA1) + 8];
+	CK_ATTRIBUTE attr = { CKA_LABEL, label, sizeof(label) - 1 };
+	CK_OBJECT_HANDLE pub;
+	int r = find_public(p11, mkvp, &pub);
+	CK_RV rv;
+
+	if (r < 0)
+		return r;
+	rv = p11->module->C_GetAttributeValue(p11->session, pub, &attr, 1);
+	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+		return sk_p11_fail(p11, rv, "reading an RSA public key's label");
+	label[rv == CKR_OK ? attr.ulValueLen : 0] = '\0';
+	if (!strcmp(label, SK_P11_RSA_PUBLIC_LABEL)) {
+		*backend = SK_BLOB_PKCS11_RSA;
+		return 0;
+	}
+	if (!strcmp(label, SK_P11_RSA_PUBLIC_LABEL_SHA1)) {
+		*backend = SK_BLOB_PKCS11_RSA_SHA1;
+		return 0;
+	}
+	sk_err("PKCS#11 token '%s': the public key beside an RSA master key is labelled '%s', "
+	       "not %s or %s; it was changed outside securekey",
+	       p11->label, label, SK_P11_RSA_PUBLIC_LABEL, SK_P11_RSA_PUBLIC_LABEL_SHA1);
+	return -EUCLEAN;
+}
+
+int sk_p11_rsa_seal(struct sk_p11 *p11, enum sk_blob_backend backend,
+		    const unsigned char mkvp[SK_MKVP_LEN], const struct sk_secret *key,
+		    unsigned char *blob, size_t blob_len)
 {
 	struct sk_secret *plain = sk_secret_new(key->len + SK_BLOB_KWP_CHECK_LEN);
 	EVP_PKEY *pkey = NULL;
@@ -255,18 +364,17 @@ int sk_p11_rsa_seal(struct sk_p11 *p11, const unsigned char mkvp[SK_MKVP_LEN],
 		r = public_for(p11, mkvp, &pkey);
 	if (!r) {
 		memcpy(plain->data, key->data, key->len);
-		r = oaep_encrypt(pkey, plain, blob + SK_BLOB_HEADER_LEN);
+		r = oaep_encrypt(pkey, backend, plain, blob + SK_BLOB_HEADER_LEN);
 		EVP_PKEY_free(pkey);
 	}
 	sk_secret_free(plain);
 	return r;
 }
 
-static int oaep_decrypt(struct sk_p11 *p11, CK_OBJECT_HANDLE priv, const unsigned char *in,
-			struct sk_secret *out, CK_ULONG *got)
+static int oaep_decrypt(struct sk_p11 *p11, enum sk_blob_backend backend, CK_OBJECT_HANDLE priv,
+			const unsigned char *in, struct sk_secret *out, CK_ULONG *got)
 {
-	CK_RSA_PKCS_OAEP_PARAMS params = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL,
-					   0 };
+	CK_RSA_PKCS_OAEP_PARAMS params = oaep_params(backend);
 	CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &params, sizeof(params) };
 	CK_FUNCTION_LIST *m = p11->module;
 	CK_RV rv = m->C_DecryptInit(p11->session, &mech, priv);
@@ -281,8 +389,8 @@ static int oaep_decrypt(struct sk_p11 *p11, CK_OBJECT_HANDLE priv, const unsigne
 	return rv == CKR_OK ? 0 : sk_p11_fail(p11, rv, "RSA-OAEP decrypt");
 }
 
-int sk_p11_rsa_unseal(struct sk_p11 *p11, CK_OBJECT_HANDLE priv, const unsigned char *blob,
-		      size_t blob_len, struct sk_secret *key)
+int sk_p11_rsa_unseal(struct sk_p11 *p11, enum sk_blob_backend backend, CK_OBJECT_HANDLE priv,
+		      const unsigned char *blob, size_t blob_len, struct sk_secret *key)
 {
 	struct sk_secret *plain = sk_secret_new(SK_BLOB_RSA_LEN);
 	unsigned char check[SK_BLOB_KWP_CHECK_LEN];
@@ -292,7 +400,7 @@ int sk_p11_rsa_unseal(struct sk_p11 *p11, CK_OBJECT_HANDLE priv, const unsigned 
 	if (!r && blob_len != SK_BLOB_HEADER_LEN + SK_BLOB_RSA_LEN)
 		r = -EINVAL;
 	if (!r)
-		r = oaep_decrypt(p11, priv, blob + SK_BLOB_HEADER_LEN, plain, &got);
+		r = oaep_decrypt(p11, backend, priv, blob + SK_BLOB_HEADER_LEN, plain, &got);
 	if (!r && (got != key->len + SK_BLOB_KWP_CHECK_LEN ||
 		   CRYPTO_memcmp(plain->data + key->len, check, SK_BLOB_KWP_CHECK_LEN)))
 		r = -EKEYREJECTED;

@@ -104,10 +104,8 @@ int sk_p11_kind_pick(struct sk_p11 *p11, enum sk_p11_kind configured)
  */
 int sk_p11_seal_backend(struct sk_p11 *p11, bool rsa, enum sk_blob_backend *backend)
 {
-	if (rsa) {
-		*backend = SK_BLOB_PKCS11_RSA;
-		return sk_p11_rsa_supported(p11) ? 0 : -EOPNOTSUPP;
-	}
+	if (rsa) /* the hash is the key pair's: sk_p11_rsa_backend */
+		return -EINVAL;
 	if (p11->kind != SK_P11_KIND_AES_KWP && kind_supported(p11, SK_P11_KIND_AES_GCM)) {
 		*backend = SK_BLOB_PKCS11;
 		return 0;
@@ -136,7 +134,7 @@ const char *sk_p11_seal_describe(const struct sk_p11 *p11)
 	case SK_P11_KIND_AES_KWP:
 		return "AES-KWP (CKM_AES_KEY_WRAP_KWP)";
 	case SK_P11_KIND_RSA_OAEP:
-		return "RSA-OAEP SHA-256, RSA-2048 (CKM_RSA_PKCS_OAEP)";
+		return "RSA-OAEP, RSA-2048 (CKM_RSA_PKCS_OAEP)";
 	default:
 		return "none (no AES-GCM, AES-KWP or RSA-OAEP)";
 	}
@@ -144,8 +142,8 @@ const char *sk_p11_seal_describe(const struct sk_p11 *p11)
 
 const char *sk_p11_seal_name(enum sk_blob_backend backend)
 {
-	if (backend == SK_BLOB_PKCS11_RSA)
-		return "RSA-OAEP";
+	if (sk_blob_is_rsa(backend))
+		return backend == SK_BLOB_PKCS11_RSA ? "RSA-OAEP SHA-256" : "RSA-OAEP SHA-1";
 	return backend == SK_BLOB_PKCS11_KWP ? "AES-KWP" : "AES-GCM";
 }
 
@@ -175,8 +173,8 @@ int sk_p11_seal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, enum sk_blob_backend ba
 	if (backend == SK_BLOB_PKCS11_KWP)
 		return seal_kwp(p11, mk, key, blob, blob_len);
 	/* the MKVP sits just before the nonce */
-	if (backend == SK_BLOB_PKCS11_RSA)
-		return sk_p11_rsa_seal(p11, nonce - SK_MKVP_LEN, key, blob, blob_len);
+	if (sk_blob_is_rsa(backend))
+		return sk_p11_rsa_seal(p11, backend, nonce - SK_MKVP_LEN, key, blob, blob_len);
 	return sk_p11_gcm(p11, mk, true, nonce, SK_BLOB_NONCE_LEN, blob, SK_BLOB_HEADER_LEN,
 			  key->data, key->len, blob + SK_BLOB_HEADER_LEN);
 }
@@ -210,8 +208,8 @@ int sk_p11_unseal(struct sk_p11 *p11, CK_OBJECT_HANDLE mk, const struct sk_blob_
 		return -ENOMEM;
 	if (hdr->backend == SK_BLOB_PKCS11_KWP)
 		r = unseal_kwp(p11, mk, blob, blob_len, out);
-	else if (hdr->backend == SK_BLOB_PKCS11_RSA)
-		r = sk_p11_rsa_unseal(p11, mk, blob, blob_len, out);
+	else if (sk_blob_is_rsa(hdr->backend))
+		r = sk_p11_rsa_unseal(p11, hdr->backend, mk, blob, blob_len, out);
 	else
 		r = sk_p11_gcm(p11, mk, false, hdr->nonce, SK_BLOB_NONCE_LEN, blob,
 			       SK_BLOB_HEADER_LEN, blob + SK_BLOB_HEADER_LEN,

@@ -306,3 +306,11 @@ install_here()
 		atf_fail "make install: $(tail -n 5 install.log)"
 	HELPER=$PWD/inst/usr/lib/securekey/securekey-udev
 }
+
+# blob_id IMG: the backend id of IMG's secure key (high nibble of byte 4).
+blob_id()
+{
+	token_json "$1" | "$PYTHON" -c '
+import base64, json, sys
+print(base64.b64decode(json.load(sys.stdin)["secure_key"])[4] >> 4)'
+}

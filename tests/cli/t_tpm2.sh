@@ -30,7 +30,8 @@ flow_body()
 	setup
 	mk0=$MK0
 	atf_check -s exit:0 -e empty -o match:"^Kind: rsa-oaep \(chosen from the token's mechanisms\)\$" \
-		-o match:"^Cipher: RSA-OAEP SHA-256, RSA-2048 \(CKM_RSA_PKCS_OAEP\)\$" \
+		-o match:"^Cipher: RSA-OAEP, RSA-2048 \(CKM_RSA_PKCS_OAEP\)\$" \
+		-o match:"^OAEP hash: CURRENT SHA-256\$" \
 		"$SECUREKEY" hsm status
 	atf_check -s exit:0 -e empty -o match:'"kind":"rsa-oaep"' "$SECUREKEY" hsm status --json
 	pkcs11-tool --module "$P11_MODULE" --login --pin 4711-sk-pin --list-objects >objects 2>&1
@@ -44,6 +45,8 @@ flow_body()
 
 	mkimg img
 	enroll img
+	# backend 3: RSA-OAEP with SHA-256, which the TPM decrypts
+	test "$(blob_id img)" = 3 || atf_fail "the secure key is not an RSA-OAEP SHA-256 blob (id $(blob_id img))"
 	vstate img CURRENT - none
 	token_unlocks img "secure key under the CURRENT master key"
 	new_mk n1

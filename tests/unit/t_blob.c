@@ -465,8 +465,52 @@ ATF_TC_BODY(kwp_blob_lengths_and_check, tc)
 	free(blob);
 }
 
+/*
+ * RSA-OAEP blobs: backend 3 (SHA-256) and 4 (SHA-1) are the header and 256
+ * bytes whatever the key, name the backend in the version byte, and refuse
+ * a key longer than SK_BLOB_RSA_KEY_MAX (182 bytes) when framed or parsed.
+ */
+ATF_TC_WITHOUT_HEAD(rsa_blob_backends);
+ATF_TC_BODY(rsa_blob_backends, tc)
+{
+	const enum sk_blob_backend ids[] = { SK_BLOB_PKCS11_RSA, SK_BLOB_PKCS11_RSA_SHA1 };
+	struct sk_key_spec fits = { SK_KEY_IDENTITY, 8 * SK_BLOB_RSA_KEY_MAX };
+	struct sk_key_spec too_long = { SK_KEY_IDENTITY, 8 * (SK_BLOB_RSA_KEY_MAX + 1) };
+	unsigned char mkvp[SK_MKVP_LEN] = { 0 }, *blob = NULL;
+	struct sk_blob_header hdr;
+
+	ATF_REQUIRE_EQ(SK_BLOB_RSA_KEY_MAX, 182);
+	for (size_t b = 0; b < 2; b++) {
+		size_t len = SK_BLOB_HEADER_LEN + SK_BLOB_RSA_LEN;
+
+		ATF_REQUIRE(sk_blob_is_rsa(ids[b]));
+		for (size_t i = 0; i < N_SPECS; i++) {
+			struct sk_key_spec spec = spec_of(all_specs[i].name);
+
+			ATF_REQUIRE_EQ(sk_blob_len_for(ids[b], &spec), len);
+		}
+		ATF_REQUIRE_EQ(sk_blob_frame(ids[b], &fits, mkvp, &blob), 0);
+		memset(blob + SK_BLOB_HEADER_LEN, 0, SK_BLOB_RSA_LEN);
+		ATF_REQUIRE_EQ(blob[4], (unsigned)ids[b] << 4 | SK_BLOB_VERSION);
+		ATF_REQUIRE_EQ(sk_blob_parse(blob, len, &hdr), 0);
+		ATF_REQUIRE_EQ(hdr.backend, ids[b]);
+		ATF_REQUIRE_STREQ(sk_blob_backend_name(hdr.backend), "pkcs11");
+		/* the same bytes with a key one byte too long */
+		blob[6] = (unsigned char)(too_long.bits >> 8);
+		blob[7] = (unsigned char)too_long.bits;
+		capture_start();
+		ATF_REQUIRE_EQ(sk_blob_parse(blob, len, &hdr), -EINVAL);
+		free(blob);
+		blob = NULL;
+		capture_start();
+		ATF_REQUIRE_EQ(sk_blob_frame(ids[b], &too_long, mkvp, &blob), -EINVAL);
+	}
+	ATF_REQUIRE(!sk_blob_is_rsa(SK_BLOB_PKCS11_KWP));
+}
+
 ATF_TP_ADD_TCS(tp)
 {
+	ATF_TP_ADD_TC(tp, rsa_blob_backends);
 	ATF_TP_ADD_TC(tp, kwp_blob_lengths_and_check);
 	ATF_TP_ADD_TC(tp, frame_names_backend);
 	ATF_TP_ADD_TC(tp, key_spec_all_types);
