@@ -715,6 +715,42 @@ rsa_oaep_body()
 	token_unlocks img "secure key under the CURRENT master key"
 }
 
+atf_test_case rsa_identity_key cleanup
+rsa_identity_key_head()
+{
+	common_head softhsm2-util openssl
+	atf_set "require.files" "$P11_MODULE /usr/bin/pykmip-server /usr/bin/python3"
+	atf_set "descr" "RSA-OAEP master keys: kms configure refuses an identity key longer than one RSA-OAEP block takes (the test PKI's RSA-2048 client key) with nothing written, and stores a generated EC P-256 one"
+}
+rsa_identity_key_body()
+{
+	p11_token
+	export SECUREKEY_HSM_DIR=
+	KMS_DIR=@abs_top_srcdir@/tests/kms
+	. @abs_top_srcdir@/tests/cli/kms.sh
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin_file = %s\nmaster_key_kind = rsa-oaep\n' \
+		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" >"$SECUREKEY_CONF"
+	cp "$SECUREKEY_CONF" conf.before
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	atf_check -s exit:1 -o ignore -e match:"^a key of 1[12][0-9][0-9] bytes does not fit one RSA-OAEP block of PKCS#11 token '$P11_TOKEN' \(at most 182 bytes under its RSA-2048 master key\); use an EC identity key, or an AES master key on a token that has AES-GCM or AES-KWP\$" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --server "$URL_primary" --ca kms/ca.pem \
+		--cert kms/client.pem --key kms/client.key --timeout 5
+	cmp -s conf.before "$SECUREKEY_CONF" || atf_fail "the refused configure changed $SECUREKEY_CONF"
+	test -z "$(find "$(dirname "$SECUREKEY_CONF")" -name 'identity.skey*')" ||
+		atf_fail "the refused configure left an identity key"
+	atf_check -s exit:0 -e empty -o match:"never written in clear" "$SECUREKEY" kms configure \
+		--apqns "$APQNS" --generate-key --csr req.csr --subject /CN=securekey-test
+}
+rsa_identity_key_cleanup()
+{
+	KMS_DIR=@abs_top_srcdir@/tests/kms
+	. @abs_top_srcdir@/tests/cli/kms.sh
+	kms_cleanup
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case status_and_objects
@@ -732,4 +768,5 @@ atf_init_test_cases()
 	atf_add_test_case pin_in_config
 	atf_add_test_case kwp_without_gcm
 	atf_add_test_case rsa_oaep
+	atf_add_test_case rsa_identity_key
 }
