@@ -85,6 +85,22 @@ pkcs11_boot_body()
 	[ -z "$_why" ] || atf_skip "$_why"
 	run_flow pkcs11_flow
 }
+atf_test_case tpm2_boot
+tpm2_boot_head()
+{
+	atf_set "descr" "the root volume's master key in a TPM2 (swtpm as qemu's TPM device, tpm2-pkcs11, RSA-OAEP): unlocked by token at boot through /dev/tpmrm0; the volume key is not in the initramfs; with a different TPM the same initramfs and disk fall back to the passphrase"
+	atf_set "require.user" "root"
+	atf_set "require.progs" "mkinitramfs lsinitramfs unmkinitramfs unshare cryptsetup mkfs.ext4 ip cc swtpm swtpm_ioctl tpm2-abrmd dbus-daemon tpm2_ptool tpm2_getrandom"
+	atf_set "require.files" "/usr/share/initramfs-tools/hooks/cryptroot /usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so"
+	atf_set "timeout" "900"
+}
+tpm2_boot_body()
+{
+	_why=$(vm_unusable)
+	[ -z "$_why" ] || atf_skip "$_why"
+	run_flow tpm2_flow
+}
+
 atf_test_case accel_kvm_hangs
 accel_kvm_hangs_head()
 {
@@ -297,6 +313,7 @@ atf_init_test_cases()
 {
 	atf_add_test_case boot_flow
 	atf_add_test_case pkcs11_boot
+	atf_add_test_case tpm2_boot
 	atf_add_test_case accel_kvm_hangs
 	atf_add_test_case accel_kvm_works
 	atf_add_test_case boot_failure_console
