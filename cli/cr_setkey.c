@@ -42,7 +42,7 @@ static int new_blob(struct sk_device *dev, struct sk_hsm *hsm, const char *file,
 	*reg = SK_REG_CURRENT;
 	if (!file)
 		return sk_hsm_wrap(hsm, SK_REG_CURRENT, &dev->token.key, vk, blob, len);
-	r = sk_file_read(file, SK_BLOB_MAX_LEN, blob, len);
+	r = sk_file_read(file, SK_BLOB_VOLUME_MAX_LEN, blob, len);
 	if (!r)
 		r = sk_hsm_unwrap(hsm, *blob, *len, &from_file, reg);
 	if (!r && !sk_secret_equal(from_file, vk)) {

@@ -90,7 +90,7 @@ static int parse_register(const char *text, enum sk_mk_register fallback, enum s
 
 static int read_blob(const char *path, unsigned char **blob, size_t *len)
 {
-	return sk_file_read(path, SK_BLOB_MAX_LEN, blob, len);
+	return sk_file_read(path, SK_BLOB_VOLUME_MAX_LEN, blob, len);
 }
 
 static int get_volume_key(const struct debug_args *args, struct sk_secret **key)
@@ -196,7 +196,7 @@ static int unwrap_file(struct sk_hsm *hsm, const char *path, struct sk_secret **
 {
 	unsigned char *blob = NULL;
 	size_t len;
-	int r = sk_file_read(path, SK_BLOB_MAX_LEN, &blob, &len);
+	int r = sk_file_read(path, SK_BLOB_VOLUME_MAX_LEN, &blob, &len);
 
 	if (!r)
 		r = sk_hsm_unwrap(hsm, blob, len, key, NULL);

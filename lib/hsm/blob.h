@@ -42,6 +42,8 @@
 #define SK_BLOB_TAG_LEN 16
 #define SK_BLOB_HEADER_LEN (4 + 1 + 1 + 2 + SK_MKVP_LEN + SK_BLOB_NONCE_LEN)
 #define SK_BLOB_MAX_LEN (SK_BLOB_HEADER_LEN + 64 + SK_BLOB_TAG_LEN)
+/* The longest volume-key blob of any backend: RSA-OAEP's (a secure key file). */
+#define SK_BLOB_VOLUME_MAX_LEN (SK_BLOB_HEADER_LEN + SK_BLOB_RSA_LEN)
 
 enum sk_key_type {
 	SK_KEY_AES = 1,     /* plain AES key: 128, 192 or 256 bits */
