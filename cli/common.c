@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,7 +339,7 @@ int cli_run_set_change(int argc, char **argv, const char *usage,
 struct isolated {
 	int r;
 	bool done;
-	unsigned char out[];
+	_Alignas(max_align_t) unsigned char out[]; /* any struct the caller passes */
 };
 
 int cli_isolated(int (*fn)(void *ctx, void *out), void *ctx, void *out, size_t size)
