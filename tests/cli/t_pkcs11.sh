@@ -697,6 +697,7 @@ rsa_oaep_body()
 	make_pcs
 	mkimg img
 	enroll img
+	vstate img CURRENT - none
 	# backend 4: RSA-OAEP with SHA-1, the hash of the key pair
 	test "$(blob_id img)" = 4 || atf_fail "the secure key is not an RSA-OAEP SHA-1 blob (id $(blob_id img))"
 	token_unlocks img "secure key under the CURRENT master key"
@@ -713,6 +714,44 @@ rsa_oaep_body()
 	token_fails img "does not verify under master key MKVP [0-9a-f]+: it was altered or enciphered with another key \(RSA-OAEP SHA-1\)"
 	cp good.img img
 	token_unlocks img "secure key under the CURRENT master key"
+}
+
+atf_test_case rsa_oaep_rotate
+rsa_oaep_rotate_head()
+{
+	p11_head
+	atf_set "descr" "RSA-OAEP master keys on SoftHSM2 (master_key_kind = rsa-oaep; the *_pkcs11rsa copies of the shared flows are not run, for time): 'securekey rotate' with two workers moves three volumes to a NEW key pair, validate and the plugin agree, 'securekey reencipher' stages them to the next one"
+}
+rsa_oaep_rotate_body()
+{
+	printf 'correct horse battery' >pass
+	chmod 0600 pass
+	p11_token
+	export SECUREKEY_HSM_DIR=
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin_file = %s\nmaster_key_kind = rsa-oaep\n' \
+		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" >securekey.conf
+	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
+	make_pcs
+	for img in r1 r2 r3; do
+		mkimg $img
+		enroll $img
+	done
+	new_mk n1
+	atf_check -s exit:0 -o match:"3 devices: 3 ok" -e ignore \
+		"$SECUREKEY" rotate --apqns "$APQNS" --key-file pass --jobs 2
+	for img in r1 r2 r3; do
+		vjson $img "v['secure_key']['mkvp'] == '$NEW_MKVP'" "v['staged'] is None"
+		token_unlocks $img "secure key under the CURRENT master key"
+	done
+	atf_check -s exit:0 -e empty -o match:"OLD +valid" -x "'$SECUREKEY' hsm status | grep '^01.0001 '"
+	mk1=$NEW_MKVP
+	new_mk n2
+	atf_check -s exit:0 -o match:"3 devices: 3 ok" -e ignore \
+		"$SECUREKEY" reencipher --staged --key-file pass --jobs 2 r1 r2 r3
+	for img in r1 r2 r3; do
+		vjson $img "v['secure_key']['mkvp'] == '$mk1'" "v['staged']['mkvp'] == '$NEW_MKVP'"
+		token_unlocks $img "secure key under the CURRENT master key"
+	done
 }
 
 atf_test_case rsa_identity_key cleanup
@@ -768,5 +807,6 @@ atf_init_test_cases()
 	atf_add_test_case pin_in_config
 	atf_add_test_case kwp_without_gcm
 	atf_add_test_case rsa_oaep
+	atf_add_test_case rsa_oaep_rotate
 	atf_add_test_case rsa_identity_key
 }
