@@ -441,9 +441,14 @@ int cli_batch_run(struct cli_batch *b)
 
 	if (r < 0)
 		return r;
-	/* Each worker opens the HSM itself: one this process has open must not be inherited. */
-	if (sk_hsm_open_count()) {
-		sk_err("internal error: an HSM is open while the batch forks its workers");
+	/*
+	 * Each worker opens the HSM itself: one this process has open must not
+	 * be inherited, nor what a PKCS#11 module leaves once closed (hsm.h).
+	 */
+	if (sk_hsm_open_count() || sk_hsm_module_loaded()) {
+		sk_err("internal error: %s while the batch forks its workers",
+		       sk_hsm_open_count() ? "an HSM is open"
+					   : "a PKCS#11 module was loaded in this process");
 		return -EBUSY;
 	}
 	crypt_set_log_callback(NULL, crypt_log_quiet, NULL);

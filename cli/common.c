@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "backup.h"
 #include "cli.h"
 #include "conf.h"
@@ -352,6 +354,22 @@ int cli_isolated(int (*fn)(void *ctx, void *out), void *ctx, void *out, size_t s
 
 	if (sh == MAP_FAILED)
 		return -errno;
+	/* The child would inherit what a PKCS#11 module leaves, as a batch worker would (hsm.h). */
+	if (sk_hsm_open_count() || sk_hsm_module_loaded()) {
+		munmap(sh, len);
+		sk_err("internal error: a PKCS#11 module was loaded in the process that starts one "
+		       "to use the HSM");
+		return -EBUSY;
+	}
+	/* @out may hold secrets (the keys of 'kms refresh'): locked, wiped below */
+	if (mlock(sh, len) < 0) {
+		r = -errno;
+		munmap(sh, len);
+		sk_err("cannot lock memory for a secret (%s); raise the memlock limit (ulimit -l)",
+		       strerror(-r));
+		return r;
+	}
+	(void)madvise(sh, len, MADV_DONTDUMP);
 	sh->done = false;
 	if (size)
 		memcpy(sh->out, out, size);
@@ -379,6 +397,8 @@ int cli_isolated(int (*fn)(void *ctx, void *out), void *ctx, void *out, size_t s
 		       WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit status");
 	else if (size)
 		memcpy(out, sh->out, size);
+	OPENSSL_cleanse(sh, len);
+	munlock(sh, len);
 	munmap(sh, len);
 	return r;
 }

@@ -1,13 +1,17 @@
 /*
  * securekey kms refresh: 'securekey-cryptsetup refresh' over many volumes.
- * The parent reads each header (no lock), fetches the keys of the volumes
- * that need one in batched Gets over one connection per server, then the
- * batch workers of 'securekey reencipher' check each key against its
- * header and store it, under the device lock.
+ * A child of the parent reads each header (no lock) and fetches the keys
+ * of the volumes that need one in batched Gets over one connection per
+ * server; then the batch workers of 'securekey reencipher' check each key
+ * against its header and store it, under the device lock. The HSM (the
+ * registers, the identity key) is used only in that child and in the
+ * workers: a PKCS#11 module loaded in the parent would be inherited by the
+ * workers (tpm2-pkcs11: hsm.h, sk_hsm_module_loaded).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 #include "conf.h"
 #include "kms.h"
 #include "log.h"
+#include "secmem.h"
 
 static const char usage[] =
 	"Usage: securekey kms refresh [--all | PATH...] [--apqns AA.DDDD[,...]]\n"
@@ -38,7 +43,19 @@ static const char usage[] =
 	"  --apqns LIST      only devices bound to one of these APQNs\n" CLI_BATCH_RUN_HELP
 		CLI_COMMON_HELP;
 
-/* What the parent fetched for each item (by index), inherited by the workers. */
+/* The longest volume key taken from the KMS (as kms_child.c). */
+#define VK_MAX 512
+
+/* What the child of plan_and_fetch hands back for item i, in locked memory. */
+struct outcome {
+	bool planned; /* it needed its key: r, why and the key say how the fetch went */
+	int r;
+	char why[sizeof(((struct sk_kms_fetch *)0)->why)];
+	uint32_t len;
+	unsigned char vk[VK_MAX];
+};
+
+/* What was fetched for each item (by index), inherited by the workers. */
 struct refresh {
 	struct cli_batch batch;
 	struct sk_kms_fetch **fetched; /* NULL: nothing fetched for it */
@@ -139,6 +156,68 @@ static void fetch_all(struct refresh *rf)
 	sk_kms_close(kms);
 }
 
+/* In a child process (cli_isolated): plan and fetch_all, their outcome into @out. */
+static int plan_and_fetch(void *ctx, void *out)
+{
+	struct refresh *rf = ctx;
+	struct outcome *o = out;
+	int r = plan(rf);
+
+	if (!r && rf->n)
+		fetch_all(rf);
+	for (size_t i = 0; !r && i < rf->batch.count; i++) {
+		const struct sk_kms_fetch *f = rf->fetched[i];
+
+		if (!f)
+			continue;
+		o[i].planned = true;
+		o[i].r = f->r;
+		memcpy(o[i].why, f->why, sizeof(o[i].why));
+		if (f->r == 0 && f->vk->len > VK_MAX) {
+			o[i].r = -EBADMSG;
+			snprintf(o[i].why, sizeof(o[i].why), "the KMS sent a key of %zu bytes",
+				 f->vk->len);
+		} else if (f->r == 0) {
+			o[i].len = (uint32_t)f->vk->len;
+			memcpy(o[i].vk, f->vk->data, f->vk->len);
+		}
+	}
+	return r;
+}
+
+/*
+ * Here the volumes that need their key, with what the child fetched for
+ * them; the keys go from its locked result area into secrets of their own.
+ */
+static int plan_isolated(struct refresh *rf)
+{
+	struct cli_batch *b = &rf->batch;
+	size_t count = b->count ? b->count : 1;
+	struct sk_secret *area = sk_secret_new(count * sizeof(struct outcome));
+	struct outcome *o = area ? (struct outcome *)area->data : NULL;
+	int r = !area ? -ENOMEM : b->count ? cli_isolated(plan_and_fetch, rf, o, area->len) : 0;
+
+	rf->f = calloc(count, sizeof(*rf->f));
+	rf->fetched = calloc(count, sizeof(*rf->fetched));
+	if (!r && (!rf->f || !rf->fetched))
+		r = -ENOMEM;
+	for (size_t i = 0; !r && i < b->count; i++) {
+		struct sk_kms_fetch *f = &rf->f[rf->n];
+
+		if (!o[i].planned)
+			continue;
+		*f = (struct sk_kms_fetch){ .device = b->items[i].path, .r = o[i].r };
+		memcpy(f->why, o[i].why, sizeof(f->why));
+		f->why[sizeof(f->why) - 1] = '\0';
+		if (f->r == 0 && !(f->vk = sk_secret_dup(o[i].vk, o[i].len)))
+			r = -ENOMEM;
+		rf->fetched[i] = f;
+		rf->n++;
+	}
+	sk_secret_free(area);
+	return r;
+}
+
 /* A volume the plan missed (changed since): fetched on its own. */
 static int fetch_one(struct sk_device *dev, struct sk_secret **vk)
 {
@@ -214,10 +293,9 @@ int cmd_kms_refresh(int argc, char **argv)
 	if (r)
 		return r < 0 ? 0 : r;
 	r = cli_batch_select(b, all, argv + optind, argc - optind);
+	/* The HSM only in child processes, as in the workers (cli_isolated). */
 	if (!r)
-		r = plan(&rf);
-	if (!r && rf.n)
-		fetch_all(&rf);
+		r = plan_isolated(&rf);
 	b->steps = step;
 	b->steps_ctx = &rf;
 	if (!r && !b->count)

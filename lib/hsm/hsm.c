@@ -70,6 +70,19 @@ unsigned sk_hsm_open_count(void)
 	return open_count;
 }
 
+/* Set for good once a PKCS#11 module is loaded here (sk_hsm_module_loaded). */
+static bool module_loaded;
+
+bool sk_hsm_module_loaded(void)
+{
+	return module_loaded;
+}
+
+void sk_hsm_note_module_load(void)
+{
+	module_loaded = true;
+}
+
 int sk_hsm_open(const char *location, const struct sk_apqn_list *apqns, struct sk_hsm **out)
 {
 	struct sk_hsm *hsm = calloc(1, sizeof(*hsm));

@@ -105,6 +105,17 @@ void sk_hsm_close(struct sk_hsm *hsm);
  * processes, cli_isolated: tpm2-pkcs11 leaves threads behind).
  */
 unsigned sk_hsm_open_count(void);
+/*
+ * Whether a PKCS#11 module was ever loaded in this process (closing the
+ * HSM does not undo it: tpm2-pkcs11's libtss2-tcti-tabrmd and GLib stay
+ * mapped after C_Finalize and dlclose, GLib is linked -z nodelete, and
+ * their D-Bus worker thread is not in a forked child). A process that forks
+ * workers which use the HSM must not have loaded one. The soft backend
+ * loads none.
+ */
+bool sk_hsm_module_loaded(void);
+/* Noted by the pkcs11 backend before it loads a module (p11_token.c). */
+void sk_hsm_note_module_load(void);
 const struct sk_apqn_list *sk_hsm_apqns(const struct sk_hsm *hsm);
 const char *sk_hsm_location(const struct sk_hsm *hsm);
 /*

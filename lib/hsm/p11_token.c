@@ -139,7 +139,9 @@ static int load_modules(struct p11_private *p, P11KitUri *uri)
 	const char *path = sym_p11_kit_uri_get_module_path(uri);
 	CK_RV rv;
 
+	/* for good, even when loading fails: the module may have started threads (hsm.h) */
 	if (!path) {
+		sk_hsm_note_module_load();
 		p->registered = sym_p11_kit_modules_load_and_initialize(0);
 		if (!p->registered) {
 			sk_err("p11-kit has no PKCS#11 modules to load: %s; name one with "
@@ -153,6 +155,7 @@ static int load_modules(struct p11_private *p, P11KitUri *uri)
 	snprintf(p->pub.module_path, sizeof(p->pub.module_path), "%s", path);
 	if (sk_p11_module_check(path) < 0)
 		return -EACCES;
+	sk_hsm_note_module_load();
 	p->loaded = sym_p11_kit_module_load(path, 0);
 	if (!p->loaded) {
 		sk_err("cannot load PKCS#11 module %s: %s", path,

@@ -112,8 +112,69 @@ rotate_cleanup()
 	tpm2_stop
 }
 
+atf_test_case kms_refresh cleanup
+kms_refresh_head()
+{
+	common_head swtpm tpm2-abrmd dbus-daemon tpm2_ptool tpm2_getrandom pkcs11-tool openssl
+	atf_set "require.files" "$P11_MODULE /usr/bin/pykmip-server /usr/bin/python3"
+	atf_set "timeout" "600"
+	atf_set "descr" "a TPM2 token: 'securekey kms refresh' (two workers) fetches the keys of" \
+		"three volumes whose secure keys are under no register any more, over a KMS whose" \
+		"identity key (EC, generated) the TPM wraps, and stores them under CURRENT"
+}
+kms_refresh_body()
+{
+	# As for rotate: the parent of 'kms refresh' must not load tpm2-pkcs11
+	# before it forks its workers. It reads the registers and unwraps the
+	# identity key in a child process (cli_isolated); each worker opens its
+	# own token. Not here: the token plugin's own KMS fallback (a volume
+	# under no register, opened by cryptsetup) forks the child that unwraps
+	# the identity key after the plugin used the token (kms_child.c), and
+	# fails the same way on a TPM2.
+	KMS_DIR=@abs_top_srcdir@/tests/kms
+	. @abs_top_srcdir@/tests/cli/kms.sh
+	setup
+	mkdir -p kms
+	kms_certs "$PWD/kms" || atf_fail "cannot make the test PKI"
+	start primary
+	# the test PKI's RSA-2048 client key does not fit one RSA-OAEP block
+	atf_check -s exit:0 -e empty -o match:"never written in clear" "$SECUREKEY" kms configure \
+		--apqns "$APQNS" --generate-key --csr req.csr --subject /CN=securekey-test
+	printf '%s\n' "basicConstraints = critical, CA:FALSE" \
+		"keyUsage = critical, digitalSignature, keyEncipherment" \
+		"extendedKeyUsage = clientAuth" >client_ext.cnf
+	atf_check -s exit:0 -o ignore -e ignore openssl x509 -req -in req.csr -CA kms/ca.pem \
+		-CAkey kms/ca.key -set_serial 77 -days 30 -sha256 -extfile client_ext.cnf -out signed.pem
+	atf_check -s exit:0 -e empty -o match:"^KMS configured in $SECUREKEY_CONF" \
+		"$SECUREKEY" kms configure --apqns "$APQNS" --server "$URL_primary" --ca kms/ca.pem \
+		--cert signed.pem --timeout 30
+	for img in k1 k2 k3; do
+		mkimg $img
+		enroll $img --kms
+	done
+	change_mk_twice
+	for img in k1 k2 k3; do
+		vstate $img none - "refresh or setkey"
+	done
+	atf_check -s exit:0 -e ignore -o match:"^3 devices: 3 ok, 0 skipped, 0 failed" \
+		-o match:"^ok +[-0-9a-f]{36} +[^ ]*k2 +fetched from the KMS: under the CURRENT master key\$" \
+		"$SECUREKEY" kms refresh --jobs 2 k1 k2 k3
+	for img in k1 k2 k3; do
+		vstate $img CURRENT - none
+		token_unlocks $img "secure key under the CURRENT master key"
+	done
+}
+kms_refresh_cleanup()
+{
+	KMS_DIR=@abs_top_srcdir@/tests/kms
+	. @abs_top_srcdir@/tests/cli/kms.sh
+	kms_cleanup
+	tpm2_stop
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case flow
 	atf_add_test_case rotate
+	atf_add_test_case kms_refresh
 }
