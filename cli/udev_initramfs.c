@@ -25,9 +25,10 @@ static const char files_usage[] =
 	"field, 'secret' (as do a configuration that holds a PKCS#11 PIN and the\n"
 	"pin_file). With backend = pkcs11: the token's module and libp11-kit (third\n"
 	"field 'library': their libraries come too), SoftHSM2's configuration and\n"
-	"token directory when the module is SoftHSM2's, and every initramfs_file of\n"
-	"[hsm]. Used by the initramfs-tools hook and the dracut module, so both\n"
-	"install the same pieces.\n"
+	"token directory when the module is SoftHSM2's, the TPM device TCTI when it\n"
+	"is tpm2-pkcs11 (its store goes in an initramfs_file), and every\n"
+	"initramfs_file of [hsm]. Used by the initramfs-tools hook and the dracut\n"
+	"module, so both install the same pieces.\n"
 	"\n"
 	"Options:\n" CLI_COMMON_HELP;
 
@@ -61,17 +62,34 @@ static void print_tree(const char *path)
 		sk_warn("%s is not added to the initramfs: %s", path, strerror(errno));
 }
 
-/* The pkcs11 backend opens libp11-kit at run time: where the loader finds it. */
-static void print_p11kit(void)
+/*
+ * A library that is opened by name at run time, so that copying a binary
+ * with its libraries (ldd) does not bring it: where the loader finds it,
+ * under its soname, in the real directory (/lib is a link to usr/lib on a
+ * merged-/usr host, and a libtss2 TCTI copied by way of /lib was not found
+ * at boot).
+ */
+static void print_dlopened(const char *soname, const char *package)
 {
-	void *lib = dlopen("libp11-kit.so.0", RTLD_LAZY | RTLD_LOCAL);
+	void *lib = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
 	struct link_map *map = NULL;
+	char *dir = NULL, *path = NULL;
 
-	if (lib && dlinfo(lib, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name[0] == '/')
-		printf("%s\t%s\tlibrary\n", map->l_name, map->l_name);
+	if (lib && dlinfo(lib, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name[0] == '/') {
+		char *slash = strrchr(map->l_name, '/');
+		char *parent = strndup(map->l_name, (size_t)(slash - map->l_name));
+
+		dir = parent ? realpath(parent, NULL) : NULL;
+		path = dir ? sk_path_join(dir, slash + 1) : NULL;
+		free(parent);
+	}
+	if (path)
+		printf("%s\t%s\tlibrary\n", path, path);
 	else
-		sk_warn("libp11-kit.so.0 not found: the PKCS#11 HSM cannot be reached at boot "
-			"(apt-get install libp11-kit0)");
+		sk_warn("%s not found: the PKCS#11 HSM cannot be reached at boot (apt-get install %s)",
+			soname, package);
+	free(path);
+	free(dir);
 	if (lib)
 		dlclose(lib);
 }
@@ -100,7 +118,8 @@ static int print_pkcs11_files(const struct sk_config *cfg)
 {
 	const char *base = strrchr(cfg->hsm_module, '/');
 
-	print_p11kit();
+	/* the pkcs11 backend opens libp11-kit at run time */
+	print_dlopened("libp11-kit.so.0", "libp11-kit0");
 	if (!cfg->hsm_module[0])
 		sk_warn("[hsm] names no module: the modules p11-kit is configured with are not "
 			"added to the initramfs; set module = PATH");
@@ -108,6 +127,10 @@ static int print_pkcs11_files(const struct sk_config *cfg)
 		printf("%s\t%s\tlibrary\n", cfg->hsm_module, cfg->hsm_module);
 	if (base && !strcmp(base, "/libsofthsm2.so"))
 		print_softhsm();
+	/* tpm2-pkcs11 reaches the TPM through the TCTI libtss2-tctildr picks at
+	 * run time; at boot (no tpm2-abrmd) that is the device, /dev/tpmrm0 */
+	if (base && !strncmp(base, "/libtpm2_pkcs11.so", strlen("/libtpm2_pkcs11.so")))
+		print_dlopened("libtss2-tcti-device.so.0", "libtss2-tcti-device0");
 	if (cfg->hsm_pin_file[0])
 		printf("%s\t%s\tsecret\n", cfg->hsm_pin_file, cfg->hsm_pin_file);
 	for (size_t i = 0; i < cfg->n_initramfs_files; i++)

@@ -14,7 +14,8 @@
 #     state saved) and started again per boot on a UNIX control socket for
 #     qemu.
 #  2. mkinitramfs with our hook: lsinitramfs lists the module, the store,
-#     the PIN file, the device TCTI (tests/vm/initramfs-conf/hooks/sktpm2)
+#     the PIN file, the device TCTI (securekey-udev files lists it for
+#     tpm2-pkcs11: libtss2-tctildr dlopens it by name, so ldd does not show it)
 #     and no soft HSM state; the volume key (luksDump --dump-volume-key on
 #     the host) is nowhere in the unpacked initramfs, neither raw nor in hex.
 #  3. Boot 1 with that TPM: the root unlocks by token, no prompt.
@@ -42,7 +43,7 @@ CMDLINE="console=ttyS0 panic=-1 root=/dev/mapper/croot ro"
 
 export SECUREKEY_STATE_DIR=$WORK/state SECUREKEY_RUN_DIR=$WORK/run
 export SECUREKEY_CONF=$WORK/etc/securekey.conf
-export SKTEST_DIR=$WORK/sktest SKTEST_TPM2=y
+export SKTEST_DIR=$WORK/sktest
 export TPM2_PKCS11_STORE=$STORE TPM2_PKCS11_LOG_LEVEL=0
 unset SECUREKEY_HSM_DIR
 
