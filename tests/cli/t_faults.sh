@@ -38,7 +38,8 @@ fails_cleanly()
 }
 
 # refused1 REGEXP COMMAND...: like refused (devices.sh): COMMAND exits 1,
-# prints nothing on stdout, changes nothing in the work directory, and says
+# prints nothing on stdout (validate --json: the error line as JSON),
+# changes nothing in the work directory, and says
 # one line on stderr, which matches REGEXP (extended).
 refused1()
 {
@@ -53,7 +54,16 @@ refused1()
 	mv run/.refused1.err err1
 	mv run/.refused1.out out1
 	test "$_rc" = 1 || atf_fail "exit $_rc, not 1: $*: $(cat err1)"
-	test ! -s out1 || atf_fail "stdout of $*: $(cat out1)"
+	case " $* " in
+	*" --json "*)
+		# validate --json prints its refusal too: the error line, as JSON
+		"$PYTHON" -c 'import json, sys
+v = json.load(open("out1"))
+sys.exit(0 if v.get("error") == open("err1").read().splitlines()[0] else 1)' ||
+			atf_fail "stdout of $* is not the error as JSON: $(cat out1)"
+		;;
+	*) test ! -s out1 || atf_fail "stdout of $*: $(cat out1)" ;;
+	esac
 	test "$(wc -l <err1)" = 1 || atf_fail "not one line on stderr: $*: $(tr '\n' '|' <err1)"
 	grep -Eq "$_re" err1 || atf_fail "stderr of $* does not match '$_re': $(cat err1)"
 	if ! cmp -s .sk-snap.before .sk-snap.after; then
