@@ -360,13 +360,18 @@ bad_length_blobs_body()
 		"$SECUREKEY" debug unwrap --apqns "$APQNS" --in short
 	assert_unchanged "secure key is corrupt: length does not match its key size \(it names master key MKVP $cur\)" \
 		"$SECUREKEY" debug unwrap --apqns "$APQNS" --in long
-	assert_unchanged "long108 is too large \(more than 108 bytes\)" \
+	# one byte more than the longest AES blob is still under an RSA-OAEP
+	# blob's length (284 bytes): read, and refused by its own key size
+	assert_unchanged "secure key is corrupt: length does not match its key size \(it names master key MKVP $cur\)" \
 		"$SECUREKEY" debug unwrap --apqns "$APQNS" --in long108
+	head -c 285 /dev/zero >over
+	assert_unchanged "over is too large \(more than 284 bytes\)" \
+		"$SECUREKEY" debug unwrap --apqns "$APQNS" --in over
 	assert_unchanged "secure key is corrupt: it is truncated \(it names master key MKVP" \
 		"$SECUREKEY" debug unwrap --apqns "$APQNS" --in stub
 	assert_unchanged "secure key is corrupt: it is truncated \(too short to name its master key\)" \
 		"$SECUREKEY" debug unwrap --apqns "$APQNS" --in empty
-	assert_unchanged "huge is too large \(more than 108 bytes\)" \
+	assert_unchanged "huge is too large \(more than 284 bytes\)" \
 		"$SECUREKEY" debug unwrap --apqns "$APQNS" --in huge
 	assert_unchanged "corrupt" "$SECUREKEY" debug compare --apqns "$APQNS" b short
 }
