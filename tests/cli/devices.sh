@@ -294,3 +294,33 @@ open(sys.argv[2], "w").write(okm.hex())
 ' "$1" "$2"
 	chmod 0600 "$2"
 }
+
+# rotate_and_stage_workers IMG...: enroll the new images IMG..., then a NEW
+# master key and 'securekey rotate' with two workers: every image under the
+# new CURRENT, unlocking by token, OLD valid; then another NEW key staged by
+# 'securekey reencipher --staged' with two workers. Both commands fork their
+# workers: a backend whose module a forked child cannot use (tpm2-pkcs11)
+# fails here.
+rotate_and_stage_workers()
+{
+	for _img in "$@"; do
+		mkimg "$_img"
+		enroll "$_img"
+	done
+	new_mk n1
+	atf_check -s exit:0 -o match:"$# devices: $# ok" -e ignore \
+		"$SECUREKEY" rotate --apqns "$APQNS" --key-file pass --jobs 2
+	for _img in "$@"; do
+		vjson "$_img" "v['secure_key']['mkvp'] == '$NEW_MKVP'" "v['staged'] is None"
+		token_unlocks "$_img" "secure key under the CURRENT master key"
+	done
+	atf_check -s exit:0 -e empty -o match:"OLD +valid" -x "'$SECUREKEY' hsm status | grep '^01.0001 '"
+	_mk1=$NEW_MKVP
+	new_mk n2
+	atf_check -s exit:0 -o match:"$# devices: $# ok" -e ignore \
+		"$SECUREKEY" reencipher --staged --key-file pass --jobs 2 "$@"
+	for _img in "$@"; do
+		vjson "$_img" "v['secure_key']['mkvp'] == '$_mk1'" "v['staged']['mkvp'] == '$NEW_MKVP'"
+		token_unlocks "$_img" "secure key under the CURRENT master key"
+	done
+}

@@ -732,26 +732,7 @@ rsa_oaep_rotate_body()
 		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" >securekey.conf
 	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
 	make_pcs
-	for img in r1 r2 r3; do
-		mkimg $img
-		enroll $img
-	done
-	new_mk n1
-	atf_check -s exit:0 -o match:"3 devices: 3 ok" -e ignore \
-		"$SECUREKEY" rotate --apqns "$APQNS" --key-file pass --jobs 2
-	for img in r1 r2 r3; do
-		vjson $img "v['secure_key']['mkvp'] == '$NEW_MKVP'" "v['staged'] is None"
-		token_unlocks $img "secure key under the CURRENT master key"
-	done
-	atf_check -s exit:0 -e empty -o match:"OLD +valid" -x "'$SECUREKEY' hsm status | grep '^01.0001 '"
-	mk1=$NEW_MKVP
-	new_mk n2
-	atf_check -s exit:0 -o match:"3 devices: 3 ok" -e ignore \
-		"$SECUREKEY" reencipher --staged --key-file pass --jobs 2 r1 r2 r3
-	for img in r1 r2 r3; do
-		vjson $img "v['secure_key']['mkvp'] == '$mk1'" "v['staged']['mkvp'] == '$NEW_MKVP'"
-		token_unlocks $img "secure key under the CURRENT master key"
-	done
+	rotate_and_stage_workers r1 r2 r3
 }
 
 atf_test_case rsa_identity_key cleanup

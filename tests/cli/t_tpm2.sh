@@ -85,27 +85,7 @@ rotate_body()
 	# (cli_isolated); each worker opens its own. Two jobs: two workers use
 	# the TPM side by side.
 	setup
-	for img in r1 r2 r3; do
-		mkimg $img
-		enroll $img
-	done
-	new_mk n1
-	atf_check -s exit:0 -o match:"3 devices: 3 ok" -e ignore \
-		"$SECUREKEY" rotate --apqns "$APQNS" --key-file pass --jobs 2
-	for img in r1 r2 r3; do
-		vjson $img "v['secure_key']['mkvp'] == '$NEW_MKVP'" "v['staged'] is None"
-		token_unlocks $img "secure key under the CURRENT master key"
-	done
-	atf_check -s exit:0 -e empty -o match:"OLD +valid" -x "'$SECUREKEY' hsm status | grep '^01.0001 '"
-	# 'securekey reencipher' forks its workers the same way
-	mk1=$NEW_MKVP
-	new_mk n2
-	atf_check -s exit:0 -o match:"3 devices: 3 ok" -e ignore \
-		"$SECUREKEY" reencipher --staged --key-file pass --jobs 2 r1 r2 r3
-	for img in r1 r2 r3; do
-		vjson $img "v['secure_key']['mkvp'] == '$mk1'" "v['staged']['mkvp'] == '$NEW_MKVP'"
-		token_unlocks $img "secure key under the CURRENT master key"
-	done
+	rotate_and_stage_workers r1 r2 r3
 }
 rotate_cleanup()
 {
