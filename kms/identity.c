@@ -269,16 +269,16 @@ static int lost(const char *path, const struct sk_apqn_list *apqns)
 	return -ENOKEY;
 }
 
-int sk_identity_unwrap(struct sk_hsm *hsm, const char *path, const struct sk_apqn_list *apqns,
-		       EVP_PKEY **key)
+int sk_identity_unwrap_der(struct sk_hsm *hsm, const char *path, const struct sk_apqn_list *apqns,
+			   struct sk_secret **der)
 {
 	const struct sk_token_key *pick;
-	struct sk_secret *der = NULL;
 	struct sk_key_state state;
 	struct sk_token token;
 	const char *which;
 	int r = sk_identity_read(path, apqns, &token);
 
+	*der = NULL;
 	if (r < 0)
 		return r;
 	r = sk_key_state_get(hsm, &token, &state);
@@ -286,23 +286,38 @@ int sk_identity_unwrap(struct sk_hsm *hsm, const char *path, const struct sk_apq
 	if (r == 0 && !pick)
 		r = lost(path, apqns);
 	if (pick)
-		r = sk_hsm_unwrap(hsm, pick->blob, pick->blob_len, &der, NULL);
-	if (r == 0) {
-		const unsigned char *p = der->data;
-
+		r = sk_hsm_unwrap(hsm, pick->blob, pick->blob_len, der, NULL);
+	if (r == 0)
 		sk_dbg("identity key: using the %s", which);
-		*key = d2i_AutoPrivateKey(NULL, &p, (long)der->len);
-		if (*key && CRYPTO_secure_malloc_initialized())
-			sk_dbg("identity key parsed; OpenSSL's secure heap holds %zu bytes",
-			       CRYPTO_secure_used());
-		if (!*key) {
-			sk_err("identity key %s does not hold a private key", path);
-			r = -EINVAL;
-		}
-		ERR_clear_error();
-	}
-	sk_secret_free(der);
 	sk_token_free(&token);
+	return r;
+}
+
+int sk_identity_parse(const struct sk_secret *der, const char *path, EVP_PKEY **key)
+{
+	const unsigned char *p = der->data;
+
+	*key = d2i_AutoPrivateKey(NULL, &p, (long)der->len);
+	if (*key && CRYPTO_secure_malloc_initialized())
+		sk_dbg("identity key parsed; OpenSSL's secure heap holds %zu bytes",
+		       CRYPTO_secure_used());
+	ERR_clear_error();
+	if (!*key) {
+		sk_err("identity key %s does not hold a private key", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sk_identity_unwrap(struct sk_hsm *hsm, const char *path, const struct sk_apqn_list *apqns,
+		       EVP_PKEY **key)
+{
+	struct sk_secret *der = NULL;
+	int r = sk_identity_unwrap_der(hsm, path, apqns, &der);
+
+	if (r == 0)
+		r = sk_identity_parse(der, path, key);
+	sk_secret_free(der);
 	return r;
 }
 

@@ -36,6 +36,15 @@ int sk_identity_check_cert(EVP_PKEY *pkey, const char *cert_path);
 /* The identity's secure keys as a token in memory (for keystate/reencipher). */
 int sk_identity_read(const char *path, const struct sk_apqn_list *apqns, struct sk_token *token);
 
+/*
+ * The private key's DER, into locked memory, from whichever secure key a
+ * register still holds: the HSM's part of sk_identity_unwrap.
+ */
+int sk_identity_unwrap_der(struct sk_hsm *hsm, const char *path, const struct sk_apqn_list *apqns,
+			   struct sk_secret **der);
+/* The private key of @der (from sk_identity_unwrap_der of @path, for messages). */
+int sk_identity_parse(const struct sk_secret *der, const char *path, EVP_PKEY **key);
+
 /* The private key, from whichever secure key a register still holds. */
 int sk_identity_unwrap(struct sk_hsm *hsm, const char *path, const struct sk_apqn_list *apqns,
 		       EVP_PKEY **key);

@@ -28,33 +28,35 @@ struct sk_kms {
 	unsigned connections;		   /* opened by this session, for --debug */
 };
 
-static int unwrap_identity(struct sk_kms *kms, const char *hsm_dir)
+int sk_kms_unwrap_identity(const struct sk_config *cfg, const char *hsm_dir, struct sk_secret **der)
 {
-	char *dir = sk_path_hsm_dir_or(hsm_dir, kms->cfg.hsm_location);
+	char *dir;
 	struct sk_hsm *hsm = NULL;
-	int r = dir ? sk_hsm_open(dir, &kms->cfg.apqns, &hsm) : -ENOMEM;
+	int r;
 
+	*der = NULL;
+	if (!sk_config_has_kms(cfg)) {
+		sk_err("no KMS is configured in %s: run 'securekey kms configure' first", cfg->path);
+		return -ENOENT;
+	}
+	dir = sk_path_hsm_dir_or(hsm_dir, cfg->hsm_location);
+	r = dir ? sk_hsm_open(dir, &cfg->apqns, &hsm) : -ENOMEM;
 	if (r == 0)
-		r = sk_identity_unwrap(hsm, kms->cfg.identity_key, &kms->cfg.apqns, &kms->identity);
+		r = sk_identity_unwrap_der(hsm, cfg->identity_key, &cfg->apqns, der);
 	sk_hsm_close(hsm);
 	free(dir);
 	return r;
 }
 
-int sk_kms_open(const struct sk_config *cfg, const char *hsm_dir, struct sk_kms **out)
+int sk_kms_open_der(const struct sk_config *cfg, const struct sk_secret *der, struct sk_kms **out)
 {
-	struct sk_kms *kms;
+	struct sk_kms *kms = calloc(1, sizeof(*kms));
 	int r;
 
-	if (!sk_config_has_kms(cfg)) {
-		sk_err("no KMS is configured in %s: run 'securekey kms configure' first", cfg->path);
-		return -ENOENT;
-	}
-	kms = calloc(1, sizeof(*kms));
 	if (!kms)
 		return -ENOMEM;
 	kms->cfg = *cfg;
-	r = unwrap_identity(kms, hsm_dir);
+	r = sk_identity_parse(der, kms->cfg.identity_key, &kms->identity);
 	if (r < 0) {
 		sk_kms_close(kms);
 		return r;
@@ -64,6 +66,17 @@ int sk_kms_open(const struct sk_config *cfg, const char *hsm_dir, struct sk_kms 
 					 .timeout_ms = kms->cfg.timeout * 1000 };
 	*out = kms;
 	return 0;
+}
+
+int sk_kms_open(const struct sk_config *cfg, const char *hsm_dir, struct sk_kms **out)
+{
+	struct sk_secret *der = NULL;
+	int r = sk_kms_unwrap_identity(cfg, hsm_dir, &der);
+
+	if (r == 0)
+		r = sk_kms_open_der(cfg, der, out);
+	sk_secret_free(der);
+	return r;
 }
 
 void sk_kms_close(struct sk_kms *kms)

@@ -21,6 +21,11 @@ struct sk_kms;
 int sk_kms_open(const struct sk_config *cfg, const char *hsm_dir, struct sk_kms **kms);
 void sk_kms_close(struct sk_kms *kms);
 
+/* sk_kms_open in two steps: the HSM's (the identity key's DER, locked) ... */
+int sk_kms_unwrap_identity(const struct sk_config *cfg, const char *hsm_dir, struct sk_secret **der);
+/* ... and OpenSSL's (the session, from that DER; no HSM used). */
+int sk_kms_open_der(const struct sk_config *cfg, const struct sk_secret *der, struct sk_kms **kms);
+
 /* Connect to server @url of this configuration's TLS settings. */
 int sk_kms_connect(struct sk_kms *kms, const char *url, struct sk_kmip_conn **conn);
 
