@@ -59,10 +59,12 @@ struct sk_kms_fetch {
 void sk_kms_fetch_many(struct sk_kms *kms, struct sk_kms_fetch *f, size_t n);
 
 /*
- * sk_kms_open, sk_kms_fetch and sk_kms_close in a child process, whose
- * memory (the identity key, OpenSSL's unwiped copies of it, TLS buffers)
- * ends with it: only the volume key comes back, into locked memory.
- * Bounded by [kms] timeout plus a margin for the HSM; the child is killed
+ * sk_kms_fetch in a child process, whose memory (OpenSSL's unwiped copies
+ * of the identity key, TLS buffers) ends with it: only the volume key comes
+ * back, into locked memory. The identity key is unwrapped by the HSM here,
+ * in the caller's process, before the fork (sk_kms_unwrap_identity; the
+ * child only parses its DER): a PKCS#11 module is not used in the child.
+ * The fetch is bounded by [kms] timeout plus a margin; the child is killed
  * after that. For processes that cannot make OpenSSL wipe what it frees
  * (the token plugin in cryptsetup).
  */

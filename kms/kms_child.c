@@ -14,21 +14,27 @@
 #include "log.h"
 #include "secfile.h"
 
-/* Beyond [kms] timeout, for the identity key's unwrap by the HSM. */
+/* Beyond [kms] timeout, for the child's start and the identity key's parse. */
 #define CHILD_MARGIN_MS 10000
 
 /*
- * The child: unwrap the identity key, fetch, write "length | key" to @fd
- * and end without exit handlers. Its exit status is the errno of a failure.
+ * The child: parse the identity key's DER (the parent's, inherited), fetch,
+ * write "length | key" to @fd and end without exit handlers. Its exit
+ * status is the errno of a failure. It never uses the HSM.
  */
-__attribute__((noreturn)) static void child(int fd, const struct sk_config *cfg, const char *hsm_dir, const char *device,
-		  const struct sk_token_kms *where)
+__attribute__((noreturn)) static void child(int fd, const struct sk_config *cfg,
+					    struct sk_secret *der, const char *device,
+					    const struct sk_token_kms *where)
 {
 	struct sk_secret *vk = NULL;
 	struct sk_kms *kms = NULL;
-	int r = sk_kms_open(cfg, hsm_dir, &kms);
 	uint32_t len;
+	/* locks are not inherited: the DER's pages locked again before any write */
+	int r = sk_secmem_after_fork();
 
+	if (!r)
+		r = sk_kms_open_der(cfg, der, &kms);
+	sk_secret_free(der); /* this process's copy; the parent wipes its own */
 	if (!r)
 		r = sk_kms_fetch(kms, device, where, &vk);
 	sk_kms_close(kms);
@@ -106,21 +112,14 @@ static int child_status(pid_t pid, int read_r)
 	return read_r;
 }
 
-/*
- * OpenSSL frees its DER decoder's copies of the identity key, and its TLS
- * buffers, without wiping them, and in cryptsetup's process (the token
- * plugin) its allocator is not ours to change. So the identity key is
- * unwrapped and used in a child whose memory ends with it; only the volume
- * key comes back, through a pipe, into locked memory.
- */
-int sk_kms_fetch_isolated(const struct sk_config *cfg, const char *hsm_dir, const char *device,
-			  const struct sk_token_kms *where, struct sk_secret **vk)
+/* Fork the child that fetches with @der; its volume key into @vk. */
+static int fetch_in_child(const struct sk_config *cfg, struct sk_secret *der,
+			  const char *device, const struct sk_token_kms *where, struct sk_secret **vk)
 {
 	long long deadline_ms = sk_kmip_clock_ms() + cfg->timeout * 1000LL + CHILD_MARGIN_MS;
 	int fds[2], r;
 	pid_t pid;
 
-	*vk = NULL;
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
 	fflush(NULL); /* or the child would write the parent's pending output again */
@@ -133,7 +132,7 @@ int sk_kms_fetch_isolated(const struct sk_config *cfg, const char *hsm_dir, cons
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		child(fds[1], cfg, hsm_dir, device, where);
+		child(fds[1], cfg, der, device, where);
 	}
 	close(fds[1]);
 	r = read_key(fds[0], deadline_ms, vk);
@@ -143,5 +142,33 @@ int sk_kms_fetch_isolated(const struct sk_config *cfg, const char *hsm_dir, cons
 		sk_secret_free(*vk);
 		*vk = NULL;
 	}
+	return r;
+}
+
+/*
+ * OpenSSL frees its DER decoder's copies of the identity key, and its TLS
+ * buffers, without wiping them, and in cryptsetup's process (the token
+ * plugin) its allocator is not ours to change. So the identity key is
+ * parsed and used in a child whose memory ends with it; only the volume
+ * key comes back, through a pipe, into locked memory.
+ *
+ * The HSM's part, the identity key's unwrap into its DER, is done here in
+ * the parent, before the fork, into locked memory that the child inherits
+ * and the parent wipes: a PKCS#11 module cannot be relied on in a child of
+ * the process that loaded it (tpm2-pkcs11: TPM_RC_AUTH_FAIL, or D-Bus
+ * timeouts since tpm2-abrmd's GDBus thread stays in the parent), and the
+ * plugin's process has just used the HSM for the volume's own secure keys.
+ */
+int sk_kms_fetch_isolated(const struct sk_config *cfg, const char *hsm_dir, const char *device,
+			  const struct sk_token_kms *where, struct sk_secret **vk)
+{
+	struct sk_secret *der = NULL;
+	int r;
+
+	*vk = NULL;
+	r = sk_kms_unwrap_identity(cfg, hsm_dir, &der);
+	if (r == 0)
+		r = fetch_in_child(cfg, der, device, where, vk);
+	sk_secret_free(der);
 	return r;
 }

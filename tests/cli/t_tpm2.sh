@@ -92,25 +92,26 @@ rotate_cleanup()
 	tpm2_stop
 }
 
-atf_test_case kms_refresh cleanup
-kms_refresh_head()
+kms_tpm2_head()
 {
 	common_head swtpm tpm2-abrmd dbus-daemon tpm2_ptool tpm2_getrandom pkcs11-tool openssl
 	atf_set "require.files" "$P11_MODULE /usr/bin/pykmip-server /usr/bin/python3"
 	atf_set "timeout" "600"
+}
+
+atf_test_case kms_refresh cleanup
+kms_refresh_head()
+{
+	kms_tpm2_head
 	atf_set "descr" "a TPM2 token: 'securekey kms refresh' (two workers) fetches the keys of" \
 		"three volumes whose secure keys are under no register any more, over a KMS whose" \
 		"identity key (EC, generated) the TPM wraps, and stores them under CURRENT"
 }
-kms_refresh_body()
+# kms_tpm2_setup IMG...: a KMS (PyKMIP) whose identity key (EC, generated)
+# the TPM wraps, and IMG... bound to it with their secure keys under no
+# register any more.
+kms_tpm2_setup()
 {
-	# As for rotate: the parent of 'kms refresh' must not load tpm2-pkcs11
-	# before it forks its workers. It reads the registers and unwraps the
-	# identity key in a child process (cli_isolated); each worker opens its
-	# own token. Not here: the token plugin's own KMS fallback (a volume
-	# under no register, opened by cryptsetup) forks the child that unwraps
-	# the identity key after the plugin used the token (kms_child.c), and
-	# fails the same way on a TPM2.
 	KMS_DIR=@abs_top_srcdir@/tests/kms
 	. @abs_top_srcdir@/tests/cli/kms.sh
 	setup
@@ -128,14 +129,23 @@ kms_refresh_body()
 	atf_check -s exit:0 -e empty -o match:"^KMS configured in $SECUREKEY_CONF" \
 		"$SECUREKEY" kms configure --apqns "$APQNS" --server "$URL_primary" --ca kms/ca.pem \
 		--cert signed.pem --timeout 30
-	for img in k1 k2 k3; do
+	for img in "$@"; do
 		mkimg $img
 		enroll $img --kms
 	done
 	change_mk_twice
-	for img in k1 k2 k3; do
+	for img in "$@"; do
 		vstate $img none - "refresh or setkey"
 	done
+}
+
+kms_refresh_body()
+{
+	# As for rotate: the parent of 'kms refresh' must not load tpm2-pkcs11
+	# before it forks its workers. It reads the registers and unwraps the
+	# identity key in a child process (cli_isolated); each worker opens its
+	# own token. The token plugin's own fallback: plugin_kms.
+	kms_tpm2_setup k1 k2 k3
 	atf_check -s exit:0 -e ignore -o match:"^3 devices: 3 ok, 0 skipped, 0 failed" \
 		-o match:"^ok +[-0-9a-f]{36} +[^ ]*k2 +fetched from the KMS: under the CURRENT master key\$" \
 		"$SECUREKEY" kms refresh --jobs 2 k1 k2 k3
@@ -152,9 +162,40 @@ kms_refresh_cleanup()
 	tpm2_stop
 }
 
+atf_test_case plugin_kms cleanup
+plugin_kms_head()
+{
+	kms_tpm2_head
+	atf_set "descr" "a TPM2 token: the plugin (in cryptsetup) and 'securekey-cryptsetup open'" \
+		"unlock a volume whose secure key is under no register from the KMS, the identity" \
+		"key unwrapped by the TPM"
+}
+plugin_kms_body()
+{
+	# The plugin has used the token for the volume's own secure keys when
+	# it falls back to the KMS; the child that does the TLS and KMIP must
+	# not use the token (TPM_RC_AUTH_FAIL, D-Bus timeouts: see rotate), so
+	# the plugin unwraps the identity key itself and hands the child its DER.
+	kms_tpm2_setup k1
+	sum=$(sha256sum k1)
+	atf_check -s exit:0 -e ignore \
+		-o match:"^# securekey: k1: no register holds the secure key's master key; fetching volume key $(key_id k1) from the KMS" \
+		-o match:"^# securekey: k1: volume key fetched from the KMS" \
+		./pcs open --debug --test-passphrase --token-only --token-type securekey k1
+	atf_check -s exit:0 -o match:"^k1: unlocks by token \(keyslot 1\)\.\$" -e ignore \
+		"$CR" open k1 --test-passphrase
+	test "$(sha256sum k1)" = "$sum" || atf_fail "unlocking from the KMS wrote the header"
+	vstate k1 none - "refresh or setkey"
+}
+plugin_kms_cleanup()
+{
+	kms_refresh_cleanup
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case flow
 	atf_add_test_case rotate
 	atf_add_test_case kms_refresh
+	atf_add_test_case plugin_kms
 }
