@@ -188,21 +188,30 @@ tpm2_token()
 {
 	mkdir -p hsm/tpm hsm/store
 	chmod 0700 hsm
-	_port=$($PYTHON -c '
-import os, socket
-for p in range(20000 + os.getpid() % 20000, 65000, 2):
+	# Ports at random in 40000..59999 (the KMS fixtures use 20000..39999);
+	# another test may take a port between the check and swtpm's bind, so a
+	# start that finds its port in use is tried again on other ports.
+	for _try in 1 2 3 4 5 6 7 8; do
+		_port=$($PYTHON -c '
+import random, socket
+rng = random.SystemRandom()
+for _ in range(200):
+    p = rng.randrange(40000, 59998, 2)
     try:
         a, b = socket.socket(), socket.socket()
         a.bind(("127.0.0.1", p)); b.bind(("127.0.0.1", p + 1))
         a.close(); b.close(); print(p); break
     except OSError:
         pass')
-	# not under atf_check: a daemon would keep its output pipes open
-	swtpm socket --tpm2 --daemon --server type=tcp,port="$_port",bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((_port + 1)),bindaddr=127.0.0.1 \
-		--tpmstate dir="$PWD/hsm/tpm" --pid file="$PWD/hsm/swtpm.pid" \
-		--flags not-need-init,startup-clear >hsm/swtpm.log 2>&1 ||
-		atf_fail "swtpm did not start: $(cat hsm/swtpm.log)"
+		# not under atf_check: a daemon would keep its output pipes open
+		swtpm socket --tpm2 --daemon --server type=tcp,port="$_port",bindaddr=127.0.0.1 \
+			--ctrl type=tcp,port=$((_port + 1)),bindaddr=127.0.0.1 \
+			--tpmstate dir="$PWD/hsm/tpm" --pid file="$PWD/hsm/swtpm.pid" \
+			--flags not-need-init,startup-clear >hsm/swtpm.log 2>&1 && break
+		grep -q "Address already in use" hsm/swtpm.log ||
+			atf_fail "swtpm did not start: $(cat hsm/swtpm.log)"
+	done
+	[ -s hsm/swtpm.pid ] || atf_fail "swtpm did not start: $(cat hsm/swtpm.log)"
 	dbus-daemon --session --fork --print-address=3 --print-pid=4 \
 		3>hsm/dbus.address 4>hsm/dbus.pid ||
 		atf_fail "dbus-daemon did not start"
