@@ -402,6 +402,9 @@ kms_path_leaves_no_secret_body()
 }
 kms_path_leaves_no_secret_cleanup()
 {
+	# a cleanup runs in a shell of its own: the body's sourcing is gone
+	KMS_DIR=@abs_top_srcdir@/tests/kms
+	. @abs_top_srcdir@/tests/cli/kms.sh
 	kms_stop_all "$PWD/kms" >/dev/null 2>&1 || true
 }
 
