@@ -644,6 +644,16 @@ kwp_without_gcm_body()
 		"$CR" enroll other --apqns "$APQNS" --key-file pass
 }
 
+# p11_rsa_token: the SoftHSM2 token of p11_token, named by securekey.conf
+# with master_key_kind = rsa-oaep (not by SECUREKEY_HSM_DIR).
+p11_rsa_token()
+{
+	p11_token
+	export SECUREKEY_HSM_DIR=
+	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin_file = %s\nmaster_key_kind = rsa-oaep\n' \
+		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" >"$SECUREKEY_CONF"
+}
+
 atf_test_case rsa_oaep
 rsa_oaep_head()
 {
@@ -654,10 +664,7 @@ rsa_oaep_body()
 {
 	printf 'correct horse battery' >pass
 	chmod 0600 pass
-	p11_token
-	export SECUREKEY_HSM_DIR=
-	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin_file = %s\nmaster_key_kind = rsa-oaep\n' \
-		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" >securekey.conf
+	p11_rsa_token
 	head -c 32 /dev/urandom >p1
 	head -c 32 /dev/urandom >p2
 	chmod 0600 p1 p2
@@ -726,10 +733,7 @@ rsa_oaep_rotate_body()
 {
 	printf 'correct horse battery' >pass
 	chmod 0600 pass
-	p11_token
-	export SECUREKEY_HSM_DIR=
-	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin_file = %s\nmaster_key_kind = rsa-oaep\n' \
-		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" >securekey.conf
+	p11_rsa_token
 	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
 	make_pcs
 	rotate_and_stage_workers r1 r2 r3
@@ -744,12 +748,10 @@ rsa_identity_key_head()
 }
 rsa_identity_key_body()
 {
-	p11_token
-	export SECUREKEY_HSM_DIR=
+	# kms.sh points SECUREKEY_CONF at ./etc first
 	KMS_DIR=@abs_top_srcdir@/tests/kms
 	. @abs_top_srcdir@/tests/cli/kms.sh
-	printf '[hsm]\nbackend = pkcs11\nuri = pkcs11:token=%s\nmodule = %s\npin_file = %s\nmaster_key_kind = rsa-oaep\n' \
-		"$P11_TOKEN" "$P11_MODULE" "$PWD/hsm/pin" >"$SECUREKEY_CONF"
+	p11_rsa_token
 	cp "$SECUREKEY_CONF" conf.before
 	atf_check -s exit:0 -o ignore -e empty "$SECUREKEY" hsm init --apqns "$APQNS"
 	mkdir -p kms
