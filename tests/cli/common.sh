@@ -308,11 +308,18 @@ blob_mkvp()
 
 # install_here: 'make install' into ./inst with paths that exist (prefix
 # ./inst/usr, plugin into ./inst/tokens), so the installed scripts run here.
+# /usr and /etc are read-only for it: an install dir that ignores the
+# prefix fails here instead of writing into the host (the bash completions
+# once did, and two cases installing at once collided there).
 install_here()
 {
-	make -s -C "$SK_BUILDDIR" install prefix="$PWD/inst/usr" \
-		CRYPTSETUP_TOKEN_DIR="$PWD/inst/tokens" >install.log 2>&1 ||
-		atf_fail "make install: $(tail -n 5 install.log)"
+	unshare -m sh -c 'for d in /usr /etc; do
+			mount --bind -o ro "$d" "$d" || exit 1
+		done
+		exec make -s -C "$1" install prefix="$2/inst/usr" \
+			CRYPTSETUP_TOKEN_DIR="$2/inst/tokens"' sh "$SK_BUILDDIR" "$PWD" \
+		>install.log 2>&1 ||
+		atf_fail "make install: $(tail -n 5 install.log | tr "\n" " ")"
 	HELPER=$PWD/inst/usr/lib/securekey/securekey-udev
 }
 
