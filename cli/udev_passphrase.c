@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "device.h"
@@ -20,7 +22,8 @@ static const char usage[] =
 	"nothing and exits 1 when that fails or takes longer than S seconds, 3 when\n"
 	"the PKCS#11 HSM's token needs a PIN and the configuration names none (the\n"
 	"keyscript then asks for it and runs this again with --pin-stdin).\n"
-	"Refuses to write to a terminal.\n"
+	"Exits 0 when the reader closed standard output unread (cryptsetup opened\n"
+	"the volume by the token itself). Refuses to write to a terminal.\n"
 	"\n"
 	"Options:\n"
 	"  --timeout S       give up after S seconds (default 30)\n"
@@ -30,6 +33,32 @@ static int read_pin(bool pin_stdin, struct sk_secret **pin)
 {
 	*pin = NULL;
 	return pin_stdin ? sk_secfile_read_line("-", SK_HSM_PIN_MAX, "token PIN", pin) : 0;
+}
+
+/*
+ * Debian's cryptroot pipes this into 'cryptsetup open --key-file=-', and
+ * cryptsetup tries the token itself first (the plugin is in the initramfs):
+ * when that opens the volume it exits without reading, and the pipe is
+ * closed. That is not a failure of the token. SIGPIPE used to end the
+ * helper (exit 141), and the keyscript then asked for the passphrase of a
+ * volume that was already open, holding the boot at the prompt.
+ */
+static int write_passphrase(const char *device, const char *pass, size_t len)
+{
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	r = sk_write_full(STDOUT_FILENO, pass, len);
+	if (r == -EPIPE) {
+		sk_dbg("%s: the reader closed standard output unread (cryptsetup opened the "
+		       "device by the token itself)",
+		       device);
+		return 0;
+	}
+	if (r < 0)
+		sk_err("%s: cannot write the passphrase to standard output: %s", device,
+		       strerror(-r));
+	return r;
 }
 
 int udev_passphrase(int argc, char **argv)
@@ -64,10 +93,8 @@ int udev_passphrase(int argc, char **argv)
 		sk_device_close(dev);
 		return EXIT_NEEDS_PIN;
 	}
-	if (!r && sk_write_full(STDOUT_FILENO, pass, len) < 0) {
-		sk_err("%s: cannot write the passphrase to standard output", device);
-		r = -EIO;
-	}
+	if (!r)
+		r = write_passphrase(device, pass, len);
 	sk_handler_buffer_free(pass, len);
 	sk_device_close(dev);
 	return cli_exit_code(r);

@@ -239,6 +239,35 @@ keyscript_yields_passphrase_body()
 		env -u CRYPTTAB_SOURCE inst/usr/lib/securekey/keyscript
 }
 
+atf_test_case keyscript_reader_gone
+keyscript_reader_gone_head()
+{
+	atf_set "descr" "cryptsetup that opened the volume by the token itself closes the pipe" \
+		"unread: the helper and the keyscript exit 0 and ask for no passphrase" \
+		"(SIGPIPE ended the helper with 141, and the keyscript asked)"
+	common_head
+}
+keyscript_reader_gone_body()
+{
+	setup
+	mkimg img
+	enroll img
+	install_here
+	# unread CMD...: CMD with standard output a pipe whose reader is gone.
+	cat >unread <<'EOF2'
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+sys.exit(subprocess.call(sys.argv[1:], stdout=w, stdin=subprocess.DEVNULL))
+EOF2
+	atf_check -s exit:0 -o empty -e empty python3 unread "$UDEV" passphrase img
+	atf_check -s exit:0 -o empty -e match:"img: the reader closed standard output unread" \
+		python3 unread "$UDEV" passphrase --debug img
+	atf_check -s exit:0 -o empty -e not-match:"did not unlock" -e not-match:"unlock disk" \
+		env CRYPTTAB_SOURCE=img CRYPTTAB_NAME=vol CRYPTTAB_TRIED=0 \
+		python3 unread inst/usr/lib/securekey/keyscript
+}
+
 atf_test_case initramfs_files
 initramfs_files_head()
 {
@@ -288,5 +317,6 @@ atf_init_test_cases()
 	atf_add_test_case refresh_bounded
 	atf_add_test_case passphrase_opens_keyslot
 	atf_add_test_case keyscript_yields_passphrase
+	atf_add_test_case keyscript_reader_gone
 	atf_add_test_case initramfs_files
 }
