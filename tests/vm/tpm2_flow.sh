@@ -208,13 +208,13 @@ step "boot 2: same initramfs and disk, a different fresh swtpm: no unlock by tok
 boot boot2 tpm-other --answer "Please unlock disk croot: =correct horse battery" \
 	--expect 'tpm_tis .*2\.0 TPM' --expect 'Error unsealing wrapping key' \
 	--expect "securekey: .*PKCS#11 token 'securekey': login failed" \
-	--expect 'securekey: .*the token did not unlock croot; asking for a passphrase' \
+	--expect 'securekey: .*the token did not unlock croot \(securekey-udev exit status 1\); asking for a passphrase' \
 	--expect 'Please unlock disk croot' --expect 'croot: set up successfully' \
 	--expect "SECUREKEY-VM-ROOT: data=$DATA" --reject 'Enter the HSM token PIN'
 
 step "boot 3: same initramfs and disk, no TPM at all: no unlock by token, the passphrase"
 boot boot3 none --answer "Please unlock disk croot: =correct horse battery" \
-	--expect 'securekey: .*the token did not unlock croot; asking for a passphrase' \
+	--expect 'securekey: .*the token did not unlock croot \(securekey-udev exit status 1\); asking for a passphrase' \
 	--expect 'Please unlock disk croot' --expect 'croot: set up successfully' \
 	--expect "SECUREKEY-VM-ROOT: data=$DATA" --reject 'tpm_tis .*TPM' \
 	--reject 'Enter the HSM token PIN'
