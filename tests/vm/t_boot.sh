@@ -313,10 +313,7 @@ atf_init_test_cases()
 {
 	atf_add_test_case boot_flow
 	atf_add_test_case pkcs11_boot
-	# tpm2_boot is not run (issue 26 stays open): on TCG the token fails to
-	# unlock at the first boot in about 1 run of 3 ("the token did not
-	# unlock croot"), cause not found yet; run it alone with
-	# kyua ... vm/t_boot:tpm2_boot after adding it back here.
+	atf_add_test_case tpm2_boot
 	atf_add_test_case accel_kvm_hangs
 	atf_add_test_case accel_kvm_works
 	atf_add_test_case boot_failure_console
