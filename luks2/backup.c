@@ -20,46 +20,21 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "binhdr.h"
 #include "device.h"
 #include "log.h"
 #include "paths.h"
 #include "secfile.h"
 
-/* LUKS2 binary header: magic[6] version u16 hdr_size u64 seqid u64 ... (big-endian). */
-#define BIN_HDR_LEN 4096
-#define HDR_SIZE_OFFSET 8
-#define SEQID_OFFSET 16
-#define HDR_SIZE_MIN (16 * 1024)
-#define HDR_SIZE_MAX (4 * 1024 * 1024)
+#define BIN_HDR_LEN SK_LUKS2_BIN_HDR_LEN
 #define KEYSLOTS_ID_LEN 16
 #define COPY_CHUNK (1024 * 1024)
-static const unsigned char luks2_magic[8] = { 'L', 'U', 'K', 'S', 0xba, 0xbe, 0, 2 };
 
 static unsigned keep_count = SK_BACKUP_KEEP_DEFAULT;
 
 void sk_backup_set_keep(unsigned keep)
 {
 	keep_count = keep ? keep : SK_BACKUP_KEEP_DEFAULT;
-}
-
-static uint64_t be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* The metadata size a binary header states, 0 when it is not a LUKS2 one of a valid size. */
-static size_t hdr_size_of(const unsigned char bin[BIN_HDR_LEN])
-{
-	uint64_t size = be64(bin + HDR_SIZE_OFFSET);
-
-	if (memcmp(bin, luks2_magic, sizeof(luks2_magic)) || size < HDR_SIZE_MIN ||
-	    size > HDR_SIZE_MAX || (size & (size - 1)))
-		return 0;
-	return size;
 }
 
 static char *uuid_dir(const char *uuid, bool create)
@@ -83,10 +58,10 @@ static int read_metadata(int fd, uint64_t seqid, unsigned char **meta, size_t *h
 
 	if (pread(fd, bin, sizeof(bin), 0) != (ssize_t)sizeof(bin))
 		return -EIO;
-	size = hdr_size_of(bin);
+	size = sk_luks2_bin_hdr_size(bin);
 	if (!size)
 		return -EINVAL;
-	if (be64(bin + SEQID_OFFSET) != seqid)
+	if (sk_luks2_bin_seqid(bin) != seqid)
 		return -EAGAIN;
 	*meta = malloc(2 * size);
 	if (!*meta)
@@ -371,8 +346,8 @@ static json_object *backup_json(const char *path)
 	size_t size = 0;
 
 	if (fd >= 0 && pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin))
-		size = hdr_size_of(bin);
-	if (size && !read_metadata(fd, be64(bin + SEQID_OFFSET), &meta, &size))
+		size = sk_luks2_bin_hdr_size(bin);
+	if (size && !read_metadata(fd, sk_luks2_bin_seqid(bin), &meta, &size))
 		jobj = metadata_json(meta, size);
 	free(meta);
 	if (fd >= 0)
@@ -730,8 +705,8 @@ static int assemble_hdr(const char *uuid, const struct sk_backup *b, int out)
 	int fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), area_fd = -1, r = 0;
 
 	if (fd < 0 || fstat(fd, &st) < 0 || pread(fd, bin, sizeof(bin), 0) != (ssize_t)sizeof(bin) ||
-	    !(size = hdr_size_of(bin)) || (uint64_t)st.st_size != 2 * (uint64_t)size ||
-	    read_metadata(fd, be64(bin + SEQID_OFFSET), &meta, &size) ||
+	    !(size = sk_luks2_bin_hdr_size(bin)) || (uint64_t)st.st_size != 2 * (uint64_t)size ||
+	    read_metadata(fd, sk_luks2_bin_seqid(bin), &meta, &size) ||
 	    !(jobj = metadata_json(meta, size))) {
 		sk_err("header backup %s is truncated or damaged; choose another one "
 		       "(securekey-cryptsetup restore DEVICE --list)",
@@ -800,8 +775,8 @@ int sk_backup_metadata_digest(int fd, unsigned char digest[SK_BACKUP_DIGEST_LEN]
 {
 	unsigned char bin[BIN_HDR_LEN], *meta = NULL;
 	size_t size = 0;
-	int r = pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin) && (size = hdr_size_of(bin))
-			? read_metadata(fd, be64(bin + SEQID_OFFSET), &meta, &size)
+	int r = pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin) && (size = sk_luks2_bin_hdr_size(bin))
+			? read_metadata(fd, sk_luks2_bin_seqid(bin), &meta, &size)
 			: -EINVAL;
 
 	if (!r && !EVP_Digest(meta, 2 * size, digest, NULL, EVP_sha256(), NULL))
@@ -854,12 +829,12 @@ static uint64_t backup_need(const char *path, uint64_t block, uint64_t *largest_
 	char uuid[40], id[KEYSLOTS_ID_LEN + 1], *dir, *area = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	json_object *jobj = NULL;
-	uint64_t need = blocks_of(2 * HDR_SIZE_MIN, block), area_size;
+	uint64_t need = blocks_of(2 * SK_LUKS2_HDR_SIZE_MIN, block), area_size;
 	bool full;
 	size_t size = 0;
 
 	if (fd >= 0 && pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin) &&
-	    (size = hdr_size_of(bin)) && !read_metadata(fd, be64(bin + SEQID_OFFSET), &meta, &size))
+	    (size = sk_luks2_bin_hdr_size(bin)) && !read_metadata(fd, sk_luks2_bin_seqid(bin), &meta, &size))
 		jobj = metadata_json(meta, size);
 	if (jobj) {
 		snprintf(uuid, sizeof(uuid), "%.36s", (const char *)bin + 168);
@@ -955,7 +930,7 @@ int sk_backup_uuid_of(const char *path, char uuid[40])
 	unsigned char bin[BIN_HDR_LEN];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	bool ok = fd >= 0 && pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin) &&
-		  hdr_size_of(bin);
+		  sk_luks2_bin_hdr_size(bin);
 
 	if (fd >= 0)
 		close(fd);

@@ -12,18 +12,10 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "binhdr.h"
 #include "lockfile.h"
 #include "log.h"
 #include "paths.h"
-
-/*
- * LUKS2 binary header: magic[6] version u16 hdr_size u64 seqid u64 (big-endian)
- * label[48] checksum_alg[32] salt[64] uuid[40].
- */
-#define LUKS2_SEQID_OFFSET 16
-#define LUKS2_UUID_OFFSET 168
-#define LUKS2_UUID_LEN 40
-static const unsigned char luks2_magic[8] = { 'L', 'U', 'K', 'S', 0xba, 0xbe, 0, 2 };
 
 /*
  * The UUID names lock, backup and known-volume files, and libcryptsetup
@@ -42,24 +34,24 @@ bool sk_device_uuid_ok(const char *uuid)
 }
 
 /* The UUID of the primary LUKS2 binary header, read raw; false when there is none. */
-static bool raw_uuid(const char *path, char uuid[LUKS2_UUID_LEN])
+static bool raw_uuid(const char *path, char uuid[SK_LUKS2_UUID_LEN])
 {
-	unsigned char hdr[LUKS2_UUID_OFFSET + LUKS2_UUID_LEN];
+	unsigned char hdr[SK_LUKS2_UUID_OFFSET + SK_LUKS2_UUID_LEN];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	bool ok = fd >= 0 && pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
-		  !memcmp(hdr, luks2_magic, sizeof(luks2_magic)) &&
-		  hdr[LUKS2_UUID_OFFSET] && !hdr[LUKS2_UUID_OFFSET + LUKS2_UUID_LEN - 1];
+		  sk_luks2_bin_magic_ok(hdr) && hdr[SK_LUKS2_UUID_OFFSET] &&
+		  !hdr[SK_LUKS2_UUID_OFFSET + SK_LUKS2_UUID_LEN - 1];
 
 	if (fd >= 0)
 		close(fd);
 	if (ok)
-		memcpy(uuid, hdr + LUKS2_UUID_OFFSET, LUKS2_UUID_LEN);
+		memcpy(uuid, hdr + SK_LUKS2_UUID_OFFSET, SK_LUKS2_UUID_LEN);
 	return ok && sk_device_uuid_ok(uuid);
 }
 
 int sk_device_read_seqid(const char *path, uint64_t *seqid)
 {
-	unsigned char buf[8];
+	unsigned char buf[SK_LUKS2_SEQID_OFFSET + 8];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
@@ -67,15 +59,13 @@ int sk_device_read_seqid(const char *path, uint64_t *seqid)
 		sk_err("cannot open %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	n = pread(fd, buf, sizeof(buf), LUKS2_SEQID_OFFSET);
+	n = pread(fd, buf, sizeof(buf), 0);
 	close(fd);
 	if (n != (ssize_t)sizeof(buf)) {
 		sk_err("cannot read the LUKS2 header of %s", path);
 		return -EIO;
 	}
-	*seqid = 0;
-	for (int i = 0; i < 8; i++)
-		*seqid = *seqid << 8 | buf[i];
+	*seqid = sk_luks2_bin_seqid(buf);
 	return 0;
 }
 
@@ -216,7 +206,7 @@ enum token_mode { TOKEN_NEEDED, TOKEN_OPTIONAL, TOKEN_IGNORED };
 static int open_device(const char *path, bool for_write, enum token_mode mode, struct sk_device **out)
 {
 	struct sk_device *dev = calloc(1, sizeof(*dev));
-	char locked[LUKS2_UUID_LEN];
+	char locked[SK_LUKS2_UUID_LEN];
 	int r;
 
 	if (!dev)
