@@ -77,18 +77,28 @@ class Console:
             self.type(entry[1])
             entry[0], entry[2] = now, entry[2] + 1
 
+    def answer_prompts(self, text):
+        """Schedule the answer of each prompt in TEXT; the log's mark, or ""."""
+        mark = ""
+        for prompt in [p for p in self.answers if p in text]:
+            self.due.append((time.monotonic() + self.delay, self.answers.pop(prompt)))
+            mark = " <typed by qemu_run.py>"
+        return mark
+
     def feed(self, data):
         self.unheard = []  # the guest printed something: the answer was heard
         self.pending += data
         *done, self.pending = self.pending.split(b"\n")
+        # A prompt has no newline, but a kernel message printed after it in
+        # the same read ends its line: look for prompts in whole lines too.
         for raw in done:
-            self.line(raw.decode("utf-8", "replace").rstrip("\r"))
+            text = raw.decode("utf-8", "replace").rstrip("\r")
+            self.line(text + self.answer_prompts(text))
         tail = self.pending.decode("utf-8", "replace")
-        for prompt in list(self.answers):
-            if prompt in tail:
-                self.line(tail + " <typed by qemu_run.py>")
-                self.pending = b""
-                self.due.append((time.monotonic() + self.delay, self.answers.pop(prompt)))
+        mark = self.answer_prompts(tail)
+        if mark:
+            self.line(tail + mark)
+            self.pending = b""
         self.type_due()
 
     def line(self, text):

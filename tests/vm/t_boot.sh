@@ -168,6 +168,30 @@ boot_failure_console_body()
 	atf_check -s exit:1 grep -- '-accel kvm' qemu-calls
 }
 
+atf_test_case answer_prompt_midline
+answer_prompt_midline_head()
+{
+	atf_set "descr" "qemu_run.py answers a prompt that a kernel message ended on the same line" \
+		"(both printed before the console was read): vm/t_dracut:systemd_passphrase_fallback" \
+		"timed out at its prompt in CI that way"
+	atf_set "require.progs" "python3"
+}
+answer_prompt_midline_body()
+{
+	cat >guest <<'EOF2'
+#!/bin/sh
+printf 'Please enter passphrase for disk d: (press TAB for no echo) [   38.749879] systemd-tty-ask-password-agent[291]: Starting password query on /dev/ttyS0.\n'
+read -r answer
+echo "guest read: $answer"
+EOF2
+	chmod +x guest
+	atf_check -s exit:0 -o match:"guest read: correct horse battery" -e empty \
+		python3 "$VMDIR/qemu_run.py" --log console.log --timeout 10 \
+		--answer "Please enter passphrase for disk d: =correct horse battery" \
+		--expect "guest read: correct horse battery" -- ./guest
+	atf_check -s exit:0 -o ignore grep "ttyS0\\. <typed by qemu_run.py>$" console.log
+}
+
 # state_with_kms: a soft HSM and a configuration naming a KMS (no server
 # needed: nothing connects).
 state_with_kms()
@@ -317,6 +341,7 @@ atf_init_test_cases()
 	atf_add_test_case accel_kvm_hangs
 	atf_add_test_case accel_kvm_works
 	atf_add_test_case boot_failure_console
+	atf_add_test_case answer_prompt_midline
 	atf_add_test_case hook_secrets
 	atf_add_test_case dracut_module
 	atf_add_test_case refresh_unit
