@@ -272,11 +272,18 @@ def initramfs_parts(exists=os.path.exists):
                 for kind, paths in INITRAMFS_PARTS.items())
 
 
-def host_state(tools, apqns=None, devices=None, kms=True):
-    """What securekey_info reports: registers, volumes, identity key, summary."""
+ASK_THE_KMS = object()
+
+
+def host_state(tools, apqns=None, devices=None, kms=True, kms_status=ASK_THE_KMS):
+    """What securekey_info reports: registers, volumes, identity key, summary.
+
+    kms_status: an answer of tools.kms_status() that still holds (None: no
+    KMS), so that the KMS servers are not asked twice by one module run.
+    """
     hsm = tools.hsm_status()
     volumes = tools.list_volumes(devices, apqns)
-    status = tools.kms_status() if kms else None
+    status = kms_status if kms_status is not ASK_THE_KMS else tools.kms_status() if kms else None
     identity = status.get('identity_key') if status else None
     state = dict(hsm=hsm, registers=agreed_registers(hsm, apqns),
                  new_state=new_register_state(hsm, apqns), volumes=volumes, identity=identity,

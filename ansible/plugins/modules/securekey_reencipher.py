@@ -187,11 +187,17 @@ def set_new_master_key(module, tools):
     return True
 
 
-def identity_to_do(module, tools):
-    """(identity, should it take the step); identity is None without a KMS."""
+def kms_status_needed(module, tools):
+    """'securekey kms status' once, when the identity key or the state needs it."""
+    if module.params['identity'] is False and not module.params['report_state']:
+        return None
+    return tools.kms_status()
+
+
+def identity_to_do(module, kms):
+    """(identity, should it take the step) from 'kms status' (kms is None without a KMS)."""
     if module.params['identity'] is False:
         return None, False
-    kms = tools.kms_status()
     if kms is None:
         if module.params['identity']:
             module.fail_json(msg='identity=true, but no KMS is configured')
@@ -283,7 +289,8 @@ def main():
     try:
         was_set = set_new_master_key(module, tools) if module.params['hsm_set'] else False
         todo = volumes_to_do(tools, module.params, was_set and module.check_mode)
-        identity, identity_due = identity_to_do(module, tools)
+        kms = kms_status_needed(module, tools)
+        identity, identity_due = identity_to_do(module, kms)
         result = dict(changed=bool(todo) or identity_due or was_set, devices=[],
                       failed_devices=[], summary=None, identity=None, hsm_set=was_set)
         if identity is not None:
@@ -291,7 +298,7 @@ def main():
         if module.check_mode:
             if module.params['report_state']:
                 result['state'] = host_state(tools, normalize_apqns(module.params['apqns']),
-                                             module.params['devices'])
+                                             module.params['devices'], kms_status=kms)
             result['devices'] = [dict(path=v.get('path'), uuid=v.get('uuid'),
                                       next_step=v.get('next_step'), result='would', detail='')
                                  for v in todo]
@@ -301,11 +308,13 @@ def main():
             result['devices'] = device_reports(todo, results)
         identity_error = reencipher_identity(module, tools) if identity_due else None
         if module.params['report_state']:
+            # The identity key's state changes only when it took its step.
             result['state'] = host_state(tools, normalize_apqns(module.params['apqns']),
-                                         module.params['devices'])
+                                         module.params['devices'],
+                                         **({} if identity_due else dict(kms_status=kms)))
         if identity_due and not identity_error:
             after = (result['state']['identity'] if 'state' in result
-                     else identity_to_do(module, tools)[0])
+                     else identity_to_do(module, tools.kms_status())[0])
             result['identity']['next_step_after'] = (after or {}).get('next_step')
     except SecurekeyError as e:
         module.fail_json(msg=str(e), rc=e.rc, stderr=e.stderr, hsm_set=was_set)

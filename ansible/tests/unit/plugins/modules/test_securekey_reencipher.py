@@ -357,3 +357,25 @@ def test_report_state_after_the_step():
     assert state['summary']['ready_for_set'] is True
     assert state['new_state'] == 'committed'
     assert set(state['initramfs']) == {'initramfs-tools', 'dracut'}
+
+
+def test_report_state_asks_the_kms_once():
+    """The identity key took no step: the state reuses the first 'kms status'
+    (each one connects to every KMS server)."""
+    run = reencipher(dict(step='staged', passphrase=SECRET, report_state=True),
+                     **{HSM_STATUS: 'hsm_status_committed', LIST: 'list_staged',
+                        KMS_STATUS: 'kms_status_staged'})
+    assert not run.failed and run.result['changed'] is False
+    assert len(run.host.ran(KMS_STATUS)) == 1
+    assert run.result['state']['identity']['next_step'] == 'hsm set'
+
+
+def test_report_state_asks_the_kms_again_after_its_step():
+    run = reencipher(dict(step='staged', passphrase=SECRET, report_state=True),
+                     **{HSM_STATUS: 'hsm_status_committed', LIST: 'list_staged',
+                        KMS_STATUS: ['kms_status_to_stage', 'kms_status_staged'],
+                        KMS_REENCIPHER: 'kms_reencipher_staged'})
+    assert not run.failed
+    assert len(run.host.ran(KMS_STATUS)) == 2
+    assert run.result['state']['identity']['next_step'] == 'hsm set'
+    assert run.result['identity']['next_step_after'] == 'hsm set'
