@@ -26,7 +26,6 @@
 #include "paths.h"
 #include "secfile.h"
 
-#define BIN_HDR_LEN SK_LUKS2_BIN_HDR_LEN
 #define KEYSLOTS_ID_LEN 16
 #define COPY_CHUNK (1024 * 1024)
 
@@ -50,19 +49,17 @@ static char *uuid_dir(const char *uuid, bool create)
 	return dir;
 }
 
-/* Both metadata copies of the header at @fd, whose primary must be at @seqid. */
-static int read_metadata(int fd, uint64_t seqid, unsigned char **meta, size_t *hdr_size)
+/* Both metadata copies of the header at @fd, as they are; @bin gets its binary header. */
+static int read_header(int fd, unsigned char bin[SK_LUKS2_BIN_HDR_LEN], unsigned char **meta,
+		       size_t *hdr_size)
 {
-	unsigned char bin[BIN_HDR_LEN];
 	size_t size;
 
-	if (pread(fd, bin, sizeof(bin), 0) != (ssize_t)sizeof(bin))
+	if (pread(fd, bin, SK_LUKS2_BIN_HDR_LEN, 0) != SK_LUKS2_BIN_HDR_LEN)
 		return -EIO;
 	size = sk_luks2_bin_hdr_size(bin);
 	if (!size)
 		return -EINVAL;
-	if (sk_luks2_bin_seqid(bin) != seqid)
-		return -EAGAIN;
 	*meta = malloc(2 * size);
 	if (!*meta)
 		return -ENOMEM;
@@ -75,12 +72,26 @@ static int read_metadata(int fd, uint64_t seqid, unsigned char **meta, size_t *h
 	return 0;
 }
 
+/* Both metadata copies of the header at @fd, whose primary must be at @seqid. */
+static int read_metadata(int fd, uint64_t seqid, unsigned char **meta, size_t *hdr_size)
+{
+	unsigned char bin[SK_LUKS2_BIN_HDR_LEN];
+	int r = read_header(fd, bin, meta, hdr_size);
+
+	if (!r && sk_luks2_bin_seqid(bin) != seqid) {
+		free(*meta);
+		*meta = NULL;
+		r = -EAGAIN;
+	}
+	return r;
+}
+
 /* The JSON of the primary copy, else of the secondary. */
 static json_object *metadata_json(const unsigned char *meta, size_t hdr_size)
 {
 	for (size_t copy = 0; copy < 2; copy++) {
-		const char *text = (const char *)meta + copy * hdr_size + BIN_HDR_LEN;
-		size_t len = strnlen(text, hdr_size - BIN_HDR_LEN);
+		const char *text = (const char *)meta + copy * hdr_size + SK_LUKS2_BIN_HDR_LEN;
+		size_t len = strnlen(text, hdr_size - SK_LUKS2_BIN_HDR_LEN);
 		json_tokener *tok = json_tokener_new();
 		json_object *jobj = tok ? json_tokener_parse_ex(tok, text, (int)len) : NULL;
 
@@ -340,14 +351,12 @@ static void free_dirents(struct dirent **names, int n)
 /* The LUKS2 JSON metadata of the backup at @path; NULL when it cannot be read. */
 static json_object *backup_json(const char *path)
 {
-	unsigned char *meta = NULL, bin[BIN_HDR_LEN];
+	unsigned char *meta = NULL, bin[SK_LUKS2_BIN_HDR_LEN];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	json_object *jobj = NULL;
 	size_t size = 0;
 
-	if (fd >= 0 && pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin))
-		size = sk_luks2_bin_hdr_size(bin);
-	if (size && !read_metadata(fd, sk_luks2_bin_seqid(bin), &meta, &size))
+	if (fd >= 0 && !read_header(fd, bin, &meta, &size))
 		jobj = metadata_json(meta, size);
 	free(meta);
 	if (fd >= 0)
@@ -696,7 +705,7 @@ static int open_area(const char *uuid, json_object *jobj, uint64_t *area_size, c
 
 static int assemble_hdr(const char *uuid, const struct sk_backup *b, int out)
 {
-	unsigned char bin[BIN_HDR_LEN], *meta = NULL;
+	unsigned char bin[SK_LUKS2_BIN_HDR_LEN], *meta = NULL;
 	json_object *jobj = NULL;
 	char *area = NULL;
 	uint64_t area_size = 0;
@@ -704,10 +713,8 @@ static int assemble_hdr(const char *uuid, const struct sk_backup *b, int out)
 	size_t size = 0;
 	int fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), area_fd = -1, r = 0;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || pread(fd, bin, sizeof(bin), 0) != (ssize_t)sizeof(bin) ||
-	    !(size = sk_luks2_bin_hdr_size(bin)) || (uint64_t)st.st_size != 2 * (uint64_t)size ||
-	    read_metadata(fd, sk_luks2_bin_seqid(bin), &meta, &size) ||
-	    !(jobj = metadata_json(meta, size))) {
+	if (fd < 0 || fstat(fd, &st) < 0 || read_header(fd, bin, &meta, &size) ||
+	    (uint64_t)st.st_size != 2 * (uint64_t)size || !(jobj = metadata_json(meta, size))) {
 		sk_err("header backup %s is truncated or damaged; choose another one "
 		       "(securekey-cryptsetup restore DEVICE --list)",
 		       b->path);
@@ -773,11 +780,9 @@ int sk_backup_assemble(const char *uuid, const struct sk_backup *b, int *fd_out)
 
 int sk_backup_metadata_digest(int fd, unsigned char digest[SK_BACKUP_DIGEST_LEN])
 {
-	unsigned char bin[BIN_HDR_LEN], *meta = NULL;
+	unsigned char bin[SK_LUKS2_BIN_HDR_LEN], *meta = NULL;
 	size_t size = 0;
-	int r = pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin) && (size = sk_luks2_bin_hdr_size(bin))
-			? read_metadata(fd, sk_luks2_bin_seqid(bin), &meta, &size)
-			: -EINVAL;
+	int r = read_header(fd, bin, &meta, &size);
 
 	if (!r && !EVP_Digest(meta, 2 * size, digest, NULL, EVP_sha256(), NULL))
 		r = -EINVAL;
@@ -825,7 +830,7 @@ static int count_backups(const char *dir)
  */
 static uint64_t backup_need(const char *path, uint64_t block, uint64_t *largest_hdr)
 {
-	unsigned char bin[BIN_HDR_LEN], *meta = NULL;
+	unsigned char bin[SK_LUKS2_BIN_HDR_LEN], *meta = NULL;
 	char uuid[40], id[KEYSLOTS_ID_LEN + 1], *dir, *area = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	json_object *jobj = NULL;
@@ -833,11 +838,10 @@ static uint64_t backup_need(const char *path, uint64_t block, uint64_t *largest_
 	bool full;
 	size_t size = 0;
 
-	if (fd >= 0 && pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin) &&
-	    (size = sk_luks2_bin_hdr_size(bin)) && !read_metadata(fd, sk_luks2_bin_seqid(bin), &meta, &size))
+	if (fd >= 0 && !read_header(fd, bin, &meta, &size))
 		jobj = metadata_json(meta, size);
 	if (jobj) {
-		snprintf(uuid, sizeof(uuid), "%.36s", (const char *)bin + 168);
+		snprintf(uuid, sizeof(uuid), "%.36s", (const char *)bin + SK_LUKS2_UUID_OFFSET);
 		/* A hostile header's UUID must not name a path. */
 		dir = sk_device_uuid_ok(uuid) ? uuid_dir(uuid, false) : NULL;
 		full = count_backups(dir) >= (int)keep_count;
@@ -927,7 +931,7 @@ void sk_backup_from_path(const char *path, struct sk_backup *b)
 
 int sk_backup_uuid_of(const char *path, char uuid[40])
 {
-	unsigned char bin[BIN_HDR_LEN];
+	unsigned char bin[SK_LUKS2_BIN_HDR_LEN];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	bool ok = fd >= 0 && pread(fd, bin, sizeof(bin), 0) == (ssize_t)sizeof(bin) &&
 		  sk_luks2_bin_hdr_size(bin);
@@ -935,7 +939,7 @@ int sk_backup_uuid_of(const char *path, char uuid[40])
 	if (fd >= 0)
 		close(fd);
 	if (ok)
-		snprintf(uuid, 40, "%.36s", (const char *)bin + 168);
+		snprintf(uuid, 40, "%.36s", (const char *)bin + SK_LUKS2_UUID_OFFSET);
 	if (!ok || !sk_device_uuid_ok(uuid)) {
 		sk_err("%s is not a header backup with a LUKS UUID", path);
 		return -EINVAL;
