@@ -272,18 +272,14 @@ def initramfs_parts(exists=os.path.exists):
                 for kind, paths in INITRAMFS_PARTS.items())
 
 
-ASK_THE_KMS = object()
-
-
-def host_state(tools, apqns=None, devices=None, kms=True, kms_status=ASK_THE_KMS):
+def host_state(tools, status, apqns=None, devices=None):
     """What securekey_info reports: registers, volumes, identity key, summary.
 
-    kms_status: an answer of tools.kms_status() that still holds (None: no
-    KMS), so that the KMS servers are not asked twice by one module run.
+    status: what tools.kms_status() answered (None: no KMS, or not asked);
+    the caller asks, so that one module run does not ask the KMS servers twice.
     """
     hsm = tools.hsm_status()
     volumes = tools.list_volumes(devices, apqns)
-    status = kms_status if kms_status is not ASK_THE_KMS else tools.kms_status() if kms else None
     identity = status.get('identity_key') if status else None
     state = dict(hsm=hsm, registers=agreed_registers(hsm, apqns),
                  new_state=new_register_state(hsm, apqns), volumes=volumes, identity=identity,

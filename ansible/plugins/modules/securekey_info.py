@@ -161,8 +161,8 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     tools = Securekey(module)
     try:
-        state = host_state(tools, normalize_apqns(module.params['apqns']),
-                           module.params['devices'], module.params['kms'])
+        state = host_state(tools, tools.kms_status() if module.params['kms'] else None,
+                           normalize_apqns(module.params['apqns']), module.params['devices'])
     except SecurekeyError as e:
         module.fail_json(msg=str(e), rc=e.rc, stderr=e.stderr)
     module.exit_json(changed=False, **state)

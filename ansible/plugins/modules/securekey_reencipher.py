@@ -297,8 +297,8 @@ def main():
             result['identity'] = dict(next_step=identity.get('next_step'), changed=identity_due)
         if module.check_mode:
             if module.params['report_state']:
-                result['state'] = host_state(tools, normalize_apqns(module.params['apqns']),
-                                             module.params['devices'], kms_status=kms)
+                result['state'] = host_state(tools, kms, normalize_apqns(module.params['apqns']),
+                                             module.params['devices'])
             result['devices'] = [dict(path=v.get('path'), uuid=v.get('uuid'),
                                       next_step=v.get('next_step'), result='would', detail='')
                                  for v in todo]
@@ -309,9 +309,9 @@ def main():
         identity_error = reencipher_identity(module, tools) if identity_due else None
         if module.params['report_state']:
             # The identity key's state changes only when it took its step.
-            result['state'] = host_state(tools, normalize_apqns(module.params['apqns']),
-                                         module.params['devices'],
-                                         **({} if identity_due else dict(kms_status=kms)))
+            result['state'] = host_state(tools, tools.kms_status() if identity_due else kms,
+                                         normalize_apqns(module.params['apqns']),
+                                         module.params['devices'])
         if identity_due and not identity_error:
             after = (result['state']['identity'] if 'state' in result
                      else identity_to_do(module, tools.kms_status())[0])
